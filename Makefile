@@ -1,0 +1,74 @@
+# Support front line: `make run` starts everything, `make test` runs the whole suite. `make help` lists targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_VERSION := $(shell cat .python-version)
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := $(VENV)/bin/rasa
+INSTALLED := $(VENV)/.installed
+MODEL := models/support.tar.gz
+RUN_ENV := var/run.env
+TRAINING_INPUTS := config.yml domain.yml $(shell find data -type f -name '*.yml' 2>/dev/null) \
+	bot/entities.py bot/frustration.py bot/frustration_signals.py bot/entity_patterns.jsonl
+RASA_QUIET := TF_CPP_MIN_LOG_LEVEL=3 SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONWARNINGS=ignore
+
+.PHONY: help run test lint train nlu-report nlu-holdout shell clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(INSTALLED): pyproject.toml
+	@py="$$(pyenv root 2>/dev/null)/versions/$(PYTHON_VERSION)/bin/python"; \
+	[ -x "$$py" ] || py="$$(command -v python3.10 || true)"; \
+	if [ -z "$$py" ] || ! "$$py" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then \
+	  echo "Python 3.10 is required (Rasa 3.6 does not run on newer Pythons)."; \
+	  echo "Install it with:  pyenv install $(PYTHON_VERSION)   (or: apt-get install python3.10 python3.10-venv)"; \
+	  exit 1; fi; \
+	[ -x $(PY) ] || "$$py" -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+$(MODEL): $(TRAINING_INPUTS) | $(INSTALLED)
+	@echo "Training the model (config.yml, domain.yml, data/ or bot/ changed)..."
+	$(RASA_QUIET) $(RASA) train --domain domain.yml --data data --config config.yml --out models \
+		--fixed-model-name support --quiet
+	@touch $@
+
+$(RUN_ENV):
+	@mkdir -p var
+	@secret() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }; \
+	printf 'RASA_TOKEN=%s\nIDENTITY_SECRET=%s\nTOKEN_SECRET=%s\nRASA_PORT=5005\nACTIONS_PORT=5055\nRASA_URL=http://127.0.0.1:5005\nPYTHONUNBUFFERED=1\n' \
+		"$$(secret)" "$$(secret)" "$$(secret)" > $@
+	@echo "Wrote $@ (local secrets; never committed)."
+
+train: $(MODEL) ## Train the model if config.yml, domain.yml, data/ or the NLU components changed
+
+run: $(INSTALLED) $(MODEL) $(RUN_ENV) ## Install, train if stale, start Rasa, action server and gateway, print the URLs
+	@$(PY) -m actions.backend seed
+	@$(PY) -m handoff seed
+	@$(RASA_QUIET) $(VENV)/bin/honcho start -f Procfile -e $(RUN_ENV)
+
+shell: $(INSTALLED) ## Chat with the running bot in this terminal (start `make run` first)
+	@$(PY) -m bot.chat $(if $(CUSTOMER),--customer $(CUSTOMER),)
+
+test: $(INSTALLED) $(MODEL) ## Validate the data, replay the test stories, run every pytest suite
+	$(RASA_QUIET) $(RASA) data validate --domain domain.yml --data data --config config.yml --fail-on-warnings --quiet
+	$(RASA_QUIET) $(RASA) test core --stories tests/test_stories.yml --model $(MODEL) \
+		--fail-on-prediction-errors --out reports/core --quiet
+	$(PY) -m pytest
+
+lint: $(INSTALLED) ## ruff and mypy on the Python packages
+	$(VENV)/bin/ruff check bot actions handoff tests
+	$(VENV)/bin/mypy bot actions handoff
+
+nlu-report: $(INSTALLED) ## 5-fold cross-validation: intent report and confusion matrix in reports/nlu/
+	$(RASA_QUIET) $(RASA) test nlu --nlu data/nlu --config config.yml --cross-validation --folds 5 \
+		--out reports/nlu --quiet
+
+nlu-holdout: $(INSTALLED) $(MODEL) ## Accuracy and out-of-scope rejection on tests/nlu/holdout.yml (never trained on)
+	$(RASA_QUIET) $(PY) -m bot.holdout --model $(MODEL) --data tests/nlu/holdout.yml --out reports/holdout.json
+
+clean: ## Remove the model, reports, local databases and the virtualenv
+	rm -rf models reports var .rasa $(VENV) *.egg-info

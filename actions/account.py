@@ -1,0 +1,240 @@
+"""Account setup and changes: create (with plan and email verification), change email or name, close."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import messages
+from actions.backend import BackendUnavailable
+from actions.dialogue import (
+    await_confirmation,
+    find_email,
+    mask_email,
+    record_step,
+    request_handoff,
+    reset_strikes,
+)
+from actions.forms import HandoffAwareValidation, IdentifyingFormValidation, backend_down_slots, forget_slots
+from actions.redaction import contains_secret
+from actions.services import backend, current_customer
+
+PLANS = ("free", "pro", "business")
+NAME_PATTERN = re.compile(r"^[^\W\d_][\w .'-]{0,79}$", re.UNICODE)
+
+
+def parse_plan(text: str) -> str | None:
+    """Free / pro / business from a free-text answer."""
+    words = re.findall(r"[a-z]+", text.lower())
+    found = [plan for plan in PLANS if plan in words or (plan == "pro" and "professional" in words)]
+    return found[0] if len(found) == 1 else None
+
+
+def parse_account_field(text: str) -> str | None:
+    """Email or name from a free-text answer."""
+    lowered = text.lower()
+    wants_email = "email" in lowered or "e-mail" in lowered or "address" in lowered
+    wants_name = "name" in lowered
+    if wants_email != wants_name:
+        return "email" if wants_email else "name"
+    return None
+
+
+class ValidateCreateAccountForm(HandoffAwareValidation):
+    """A valid, unused email and one of the plans."""
+
+    def name(self) -> str:
+        """Validation of create_account_form."""
+        return "validate_create_account_form"
+
+    async def validate_signup_email(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Reject malformed addresses and ones that already have an account."""
+        email = find_email(str(value or ""))
+        if email is None:
+            dispatcher.utter_message(text="That doesn't look like an email address. Could you type it again?")
+            return {"signup_email": None}
+        try:
+            existing = backend().customer_by_email(email)
+        except BackendUnavailable:
+            return {"signup_email": email, **backend_down_slots(dispatcher)}
+        if existing is not None:
+            dispatcher.utter_message(
+                text=f"There's already an account with {email}. If it's yours, say \"reset my password\" and I'll "
+                "send a link. Otherwise, which other address should the new account use?"
+            )
+            return {"signup_email": None}
+        return {"signup_email": email}
+
+    async def validate_plan(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """One of free, pro or business."""
+        plan = parse_plan(str(value or ""))
+        if plan is None:
+            dispatcher.utter_message(text="We have three plans: Free, Pro and Business.")
+        return {"plan": plan}
+
+
+class ActionCreateAccount(Action):
+    """Opens the account and sends the verification email."""
+
+    def name(self) -> str:
+        """Submit action of create_account_form."""
+        return "action_create_account"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Create the account pending verification."""
+        if tracker.get_slot("handoff_requested"):
+            return []
+        email, plan = tracker.get_slot("signup_email"), tracker.get_slot("plan")
+        try:
+            backend().create_customer(email, plan)
+        except BackendUnavailable:
+            dispatcher.utter_message(text=messages.BACKEND_DOWN)
+            return request_handoff("backend_unavailable", "Business backend unreachable while creating an account")
+        dispatcher.utter_message(
+            text=f"Done: your {plan.capitalize()} account for {email} is created. I've sent a verification link to "
+            f"{mask_email(email)}; the account is ready once you click it. Did the email arrive?",
+            buttons=messages.YES_NO_RESOLVED,
+        )
+        return [record_step(tracker, "verification_email", "sent", f"to {mask_email(email)}"),
+                await_confirmation("verification_email"), *forget_slots("signup_email", "plan")]
+
+
+class ValidateUpdateAccountForm(IdentifyingFormValidation):
+    """Which field and its new value (email: valid and unused; name: letters)."""
+
+    def name(self) -> str:
+        """Validation of update_account_form."""
+        return "validate_update_account_form"
+
+    async def validate_account_field(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Email or name."""
+        field = parse_account_field(str(value or ""))
+        if field is None:
+            dispatcher.utter_message(text="I can change the email address or the name on the account.")
+        return {"account_field": field}
+
+    async def validate_new_value(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A well-formed new value for the chosen field."""
+        text = str(value or "").strip()
+        if contains_secret(text):
+            dispatcher.utter_message(text=messages.NO_SECRETS)
+            return {"new_value": None}
+        if tracker.get_slot("account_field") == "email":
+            email = find_email(text)
+            if email is None:
+                dispatcher.utter_message(text="That doesn't look like an email address.")
+                return {"new_value": None}
+            return {"new_value": email}
+        if not NAME_PATTERN.match(text):
+            dispatcher.utter_message(text="Please type the name as it should appear, e.g. \"Ana Ortiz\".")
+            return {"new_value": None}
+        return {"new_value": text}
+
+
+class ActionUpdateAccount(Action):
+    """Changes the name at once; changes the email once the new address is confirmed."""
+
+    def name(self) -> str:
+        """Submit action of update_account_form."""
+        return "action_update_account"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Apply or start the change."""
+        if tracker.get_slot("handoff_requested"):
+            return []
+        field, value = tracker.get_slot("account_field"), tracker.get_slot("new_value")
+        clear = forget_slots("account_field", "new_value")
+        try:
+            customer = current_customer(tracker)
+            if customer is None:
+                return request_handoff("policy", "Account to update could not be found")
+            if field == "name":
+                backend().update_name(customer.id, value)
+                dispatcher.utter_message(text=f"Done: the name on your account is now {value}. {messages.ANYTHING_ELSE}")
+                return [record_step(tracker, "update_name", "resolved"), *reset_strikes(), *clear]
+            link = backend().request_email_change(customer.id, value)
+        except BackendUnavailable:
+            dispatcher.utter_message(text=messages.BACKEND_DOWN)
+            return request_handoff("backend_unavailable", "Business backend unreachable while updating the account")
+        dispatcher.utter_message(
+            text=f"I've sent a confirmation link to {mask_email(link.sent_to)}. Your email changes as soon as you click "
+            "it (until then, keep using the old one). Did the email arrive?",
+            buttons=messages.YES_NO_RESOLVED,
+        )
+        return [record_step(tracker, "email_change_verification", "sent", f"to {mask_email(link.sent_to)}"),
+                await_confirmation("email_change_verification"), *clear]
+
+
+class ValidateCloseAccountForm(IdentifyingFormValidation):
+    """Closing needs a verified owner."""
+
+    def name(self) -> str:
+        """Validation of close_account_form."""
+        return "validate_close_account_form"
+
+
+class ActionCloseAccount(Action):
+    """Asks for confirmation; high-value accounts and open balances go to a person instead."""
+
+    def name(self) -> str:
+        """Submit action of close_account_form."""
+        return "action_close_account"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Check the account, then ask the customer to confirm."""
+        if tracker.get_slot("handoff_requested"):
+            return []
+        try:
+            customer = current_customer(tracker)
+            if customer is None:
+                return request_handoff("policy", "Account to close could not be found")
+            if backend().is_fast_lane(customer):
+                return [SlotSet("fast_lane", True), *request_handoff(
+                    "fast_lane", f"High-value {customer.tier} account (MRR ${customer.mrr:,.2f}) asks to close; "
+                    "retention review before closing")]
+            balance = backend().open_balance(customer.id)
+        except BackendUnavailable:
+            dispatcher.utter_message(text=messages.BACKEND_DOWN)
+            return request_handoff("backend_unavailable", "Business backend unreachable while closing the account")
+        if balance > 0:
+            return request_handoff(
+                "policy", f"Customer wants to close the account with ${balance:,.2f} unpaid; billing must settle first"
+            )
+        dispatcher.utter_message(
+            text="Closing your account signs everyone out and deletes your data after 30 days. This can't be undone "
+            "after that. Are you sure you want to close it?",
+            buttons=messages.CLOSE_CONFIRM_BUTTONS,
+        )
+        return [await_confirmation("close_account_confirm")]
+
+
+def close_confirmed(tracker: Tracker, dispatcher: CollectingDispatcher) -> list[EventType]:
+    """The customer said yes to closing: close it."""
+    customer = current_customer(tracker)
+    if customer is None:
+        return request_handoff("policy", "Account to close could not be found")
+    backend().close_account(customer.id)
+    dispatcher.utter_message(
+        text="Your account is closed. We've emailed you a confirmation; your data is deleted in 30 days. "
+        "Thanks for being with us."
+    )
+    return [record_step(tracker, "close_account", "resolved"), *reset_strikes()]

@@ -1,0 +1,13 @@
+"""The demo business backend: a seeded SQLite store standing in for a company's own account and billing API."""
+
+from actions.backend.store import (
+    BackendUnavailable,
+    Charge,
+    Customer,
+    DemoBackend,
+    Invoice,
+    Link,
+    Refund,
+)
+
+__all__ = ["BackendUnavailable", "Charge", "Customer", "DemoBackend", "Invoice", "Link", "Refund"]

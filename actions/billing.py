@@ -1,0 +1,237 @@
+"""Billing: the latest invoice, charge disputes (true duplicates refunded at once), refund status, payment method."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import messages
+from actions.backend import BackendUnavailable, Customer
+from actions.backend.store import duplicate_of
+from actions.dialogue import await_confirmation, mask_email, record_step, request_handoff, reset_strikes
+from actions.forms import IdentifyingFormValidation
+from actions.redaction import redact
+from actions.services import backend, current_customer
+
+INVOICE_PATTERN = re.compile(r"(?i)\binv(?:oice)?[\s#:-]*(\d{3,}(?:-\d+)?)\b")
+AMOUNT_PATTERN = re.compile(r"(?:[$€£]\s?(\d+(?:[.,]\d{1,2})?)|(\d+(?:[.,]\d{1,2})?)\s?(?:usd|dollars?|eur|euros?|gbp))",
+                            re.IGNORECASE)
+
+
+def parse_reference(text: str) -> tuple[str | None, float | None]:
+    """An invoice id (INV-1071) and/or an amount ($49.00) in the customer's words."""
+    invoice = INVOICE_PATTERN.search(text)
+    amount = AMOUNT_PATTERN.search(text)
+    amount_value = float((amount.group(1) or amount.group(2)).replace(",", ".")) if amount else None
+    return (f"INV-{invoice.group(1)}" if invoice else None), amount_value
+
+
+def _date(value: Any) -> str:
+    return f"{value:%b} {value.day}, {value.year}"
+
+
+def _backend_down(dispatcher: CollectingDispatcher, what: str) -> list[EventType]:
+    dispatcher.utter_message(text=messages.BACKEND_DOWN)
+    return request_handoff("backend_unavailable", f"Business backend unreachable while {what}")
+
+
+class ValidateInvoiceForm(IdentifyingFormValidation):
+    """Invoices are account data: the customer proves they own the account."""
+
+    def name(self) -> str:
+        """Validation of invoice_form."""
+        return "validate_invoice_form"
+
+
+class ValidateRefundStatusForm(IdentifyingFormValidation):
+    """Refunds are account data: the customer proves they own the account."""
+
+    def name(self) -> str:
+        """Validation of refund_status_form."""
+        return "validate_refund_status_form"
+
+
+class ValidatePaymentMethodForm(IdentifyingFormValidation):
+    """The link goes to the inbox on file, so the email alone is enough."""
+
+    needs_verification = False
+
+    def name(self) -> str:
+        """Validation of payment_method_form."""
+        return "validate_payment_method_form"
+
+
+class ValidateChargeDisputeForm(IdentifyingFormValidation):
+    """Which charge: an invoice id or an amount, taken from the first message when it already says."""
+
+    def name(self) -> str:
+        """Validation of charge_dispute_form."""
+        return "validate_charge_dispute_form"
+
+    async def extract_dispute_reference(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Reuse the invoice id or amount the customer already gave, so they are not asked again."""
+        if tracker.get_slot("dispute_reference") or tracker.get_slot("requested_slot") == "dispute_reference":
+            return {}
+        for slot in ("invoice_id", "amount"):
+            value = tracker.get_slot(slot)
+            if value:
+                return {"dispute_reference": f"INV-{value.split('-', 1)[-1]}" if slot == "invoice_id" else f"${value}"}
+        return {}
+
+    async def validate_dispute_reference(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Needs an invoice number or an amount."""
+        text = redact(str(value or ""))
+        invoice, amount = parse_reference(text)
+        if invoice is None and amount is None:
+            dispatcher.utter_message(text="I need the invoice number (like INV-1071) or the amount (like $49.00).")
+            return {"dispute_reference": None}
+        return {"dispute_reference": invoice or f"${amount:.2f}"}
+
+
+class ActionBillingInvoice(Action):
+    """Amount, dates and status of the latest invoice."""
+
+    def name(self) -> str:
+        """Submit action of invoice_form."""
+        return "action_billing_invoice"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Look the invoice up and say it."""
+        if tracker.get_slot("handoff_requested"):
+            return []
+        try:
+            customer = current_customer(tracker)
+            invoice = backend().latest_invoice(customer.id) if customer else None
+        except BackendUnavailable:
+            return _backend_down(dispatcher, "looking up an invoice")
+        if invoice is None:
+            dispatcher.utter_message(text=f"There are no invoices on your account yet. {messages.ANYTHING_ELSE}")
+        else:
+            dispatcher.utter_message(
+                text=f"Your latest invoice is {invoice.id} for ${invoice.amount:,.2f}, issued {_date(invoice.issued_on)} "
+                f"and due {_date(invoice.due_on)}. Status: {invoice.status}. {messages.ANYTHING_ELSE}"
+            )
+        return [record_step(tracker, "invoice_lookup", "resolved", invoice.id if invoice else "none"), *reset_strikes()]
+
+
+class ActionRefundStatus(Action):
+    """Where each refund stands."""
+
+    def name(self) -> str:
+        """Submit action of refund_status_form."""
+        return "action_refund_status"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """List the refunds with status and expected date."""
+        if tracker.get_slot("handoff_requested"):
+            return []
+        try:
+            customer = current_customer(tracker)
+            refunds = backend().refunds(customer.id) if customer else []
+        except BackendUnavailable:
+            return _backend_down(dispatcher, "looking up refunds")
+        if not refunds:
+            dispatcher.utter_message(
+                text="I don't see any refunds on your account. If you think a charge is wrong, tell me "
+                "\"I want to dispute a charge\" and I'll look into it."
+            )
+            return [record_step(tracker, "refund_lookup", "resolved", "none")]
+        lines = [
+            f"Refund {refund.id} of ${refund.amount:,.2f} is {refund.status}"
+            + (f", expected by {_date(refund.expected_on)}" if refund.expected_on and refund.status != "completed" else "")
+            for refund in refunds[:3]
+        ]
+        dispatcher.utter_message(text=". ".join(lines) + f". {messages.ANYTHING_ELSE}")
+        return [record_step(tracker, "refund_lookup", "resolved", refunds[0].id), *reset_strikes()]
+
+
+def send_payment_link(tracker: Tracker, dispatcher: CollectingDispatcher, customer: Customer) -> list[EventType]:
+    """Email the secure payment-method link and ask whether it worked."""
+    link = backend().send_payment_method_link(customer)
+    dispatcher.utter_message(
+        text=f"I've emailed a secure link to {mask_email(link.sent_to)} where you can change your card or payment "
+        f"method. {messages.NO_SECRETS} Did it work?",
+        buttons=messages.YES_NO_RESOLVED,
+    )
+    return [record_step(tracker, "payment_method_link", "sent"), await_confirmation("payment_method_link")]
+
+
+class ActionPaymentMethodLink(Action):
+    """Payment details are changed on a hosted page, never in the chat."""
+
+    def name(self) -> str:
+        """Submit action of payment_method_form."""
+        return "action_payment_method_link"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Send the link."""
+        if tracker.get_slot("handoff_requested"):
+            return []
+        try:
+            customer = current_customer(tracker)
+            if customer is None:
+                return request_handoff("policy", "Account could not be found for a payment method change")
+            return send_payment_link(tracker, dispatcher, customer)
+        except BackendUnavailable:
+            return _backend_down(dispatcher, "sending a payment method link")
+
+
+class ActionChargeDispute(Action):
+    """Refunds a true duplicate charge at once; hands anything else to billing with the facts found."""
+
+    def name(self) -> str:
+        """Submit action of charge_dispute_form."""
+        return "action_charge_dispute"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Find the charge, check for a duplicate, refund or hand off."""
+        if tracker.get_slot("handoff_requested"):
+            return []
+        reference = tracker.get_slot("dispute_reference") or ""
+        invoice_id, amount = parse_reference(reference)
+        clear = [SlotSet("dispute_reference", None)]
+        try:
+            customer = current_customer(tracker)
+            if customer is None:
+                return request_handoff("policy", "Disputed charge: account could not be found")
+            charges = backend().find_charges(customer.id, invoice_id=invoice_id, amount=amount)
+            pair = duplicate_of(charges)
+            refund = backend().refund_duplicate(pair[1]) if pair else None
+            fast_lane = backend().is_fast_lane(customer)
+        except BackendUnavailable:
+            return _backend_down(dispatcher, "checking a disputed charge")
+        if pair and refund:
+            original, duplicate = pair
+            dispatcher.utter_message(
+                text=f"You're right: {duplicate.invoice_id} was charged twice (${duplicate.amount:,.2f} on "
+                f"{_date(original.charged_on)} and again on {_date(duplicate.charged_on)}). I've refunded the duplicate "
+                f"charge; refund {refund.id} should reach your card by {_date(refund.expected_on)}. "
+                f"{messages.ANYTHING_ELSE}"
+            )
+            return [record_step(tracker, "duplicate_refund", "resolved", refund.id), *reset_strikes(), *clear]
+        if charges:
+            found = "; ".join(f"{c.id} ${c.amount:,.2f} on {c.charged_on.isoformat()} for {c.description}"
+                              f" ({c.invoice_id})" for c in charges[:3])
+            hypothesis = f"Disputed charge is not a duplicate: {found}; needs billing review of the customer's claim"
+        else:
+            hypothesis = f"No charge matching {reference} on this account; may be another account or another merchant"
+        dispatcher.utter_message(text="I've checked your charges; this needs a person from our billing team.")
+        return [record_step(tracker, "charge_check", "failed", hypothesis), *clear,
+                *request_handoff("fast_lane" if fast_lane else "policy", hypothesis)]

@@ -1,0 +1,221 @@
+"""What every form shares: asking for a slot, identifying the customer, and proving they own the account."""
+
+from __future__ import annotations
+
+from abc import ABCMeta, abstractmethod
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import messages
+from actions.backend import BackendUnavailable, Customer
+from actions.dialogue import find_email, mask_email, register_strike, request_handoff
+from actions.redaction import contains_secret
+from actions.services import backend, settings
+
+IDENTITY_SLOTS = ("email", "verification_code")
+
+
+def identity_events(customer: Customer, verified: bool) -> dict[str, Any]:
+    """Slots that describe who the customer is, once the account is known."""
+    values: dict[str, Any] = {"customer_tier": customer.tier, "fast_lane": backend().is_fast_lane(customer)}
+    if verified:
+        values.update({"customer_id": customer.id, "customer_verified": True})
+    return values
+
+
+class HandoffAwareValidation(FormValidationAction, metaclass=ABCMeta):
+    """Ends the form at once (no more questions) when a validation step has asked for a person."""
+
+    @abstractmethod
+    def name(self) -> str:
+        """Subclasses return validate_<form>."""
+
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
+        """No further questions once a hand-off is requested."""
+        return [] if tracker.get_slot("handoff_requested") else list(domain_slots)
+
+
+class IdentifyingFormValidation(HandoffAwareValidation):
+    """Base validation for forms that need to know whose account it is.
+
+    A customer signed in on the host page (verified identity) is never asked. Anyone else gives the email on
+    file; when the request reveals or changes account data, they also type a code emailed to that address.
+    """
+
+    needs_verification = True
+
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
+        """Drop identity questions for verified customers; add the code question for everyone else."""
+        slots = [slot for slot in domain_slots if slot not in IDENTITY_SLOTS]
+        if tracker.get_slot("handoff_requested"):
+            return []
+        if tracker.get_slot("customer_verified"):
+            return slots
+        identity = ["email", "verification_code"] if self.needs_verification else ["email"]
+        return identity + slots
+
+    async def validate_email(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Accept an email that belongs to an account; a miss counts as a strike."""
+        email = find_email(str(value or ""))
+        if email is None:
+            text = messages.NO_SECRETS if contains_secret(str(value or "")) else ""
+            dispatcher.utter_message(text=f"{text} That doesn't look like an email address.".strip())
+            return {"email": None}
+        try:
+            customer = backend().customer_by_email(email)
+        except BackendUnavailable:
+            return {"email": email, **backend_down_slots(dispatcher)}
+        if customer is None or customer.status == "closed":
+            strike = register_strike(
+                tracker, "account_not_found", settings(), hypothesis=f"No account found for the email given ({email})"
+            )
+            if strike.hand_off:
+                return {"email": email, **slot_dict(strike.events)}
+            dispatcher.utter_message(
+                text=f"I couldn't find an account with {email}. Could you check it, or try another address?"
+            )
+            return {"email": None, **slot_dict(strike.events)}
+        if self.needs_verification:
+            try:
+                backend().send_verification_code(customer)
+            except BackendUnavailable:
+                return {"email": email, **backend_down_slots(dispatcher)}
+        return {"email": email, **identity_events(customer, verified=False)}
+
+    async def validate_verification_code(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Check the emailed code; three wrong codes are three strikes."""
+        email = tracker.get_slot("email")
+        try:
+            customer = backend().customer_by_email(email) if email else None
+            valid = customer is not None and backend().check_verification_code(customer, str(value or ""))
+        except BackendUnavailable:
+            return {"verification_code": "unavailable", **backend_down_slots(dispatcher)}
+        if valid and customer is not None:
+            dispatcher.utter_message(text="Thanks, that's verified.")
+            return {"verification_code": "verified", **identity_events(customer, verified=True)}
+        strike = register_strike(
+            tracker, "verification_failed", settings(),
+            hypothesis="Customer could not confirm the emailed verification code; identity not verified",
+        )
+        if strike.hand_off:
+            return {"verification_code": "failed", **slot_dict(strike.events)}
+        dispatcher.utter_message(text="That code doesn't match. Please check the latest email from us and try again.")
+        return {"verification_code": None, **slot_dict(strike.events)}
+
+
+def slot_dict(events: list[EventType]) -> dict[str, Any]:
+    """Turn SlotSet events into the dict a validate_<slot> method returns."""
+    return {event["name"]: event["value"] for event in events if event.get("event") == "slot"}
+
+
+def backend_down_slots(dispatcher: CollectingDispatcher) -> dict[str, Any]:
+    """Tell the customer the backend is down and request a hand-off, as validation slot values."""
+    dispatcher.utter_message(text=messages.BACKEND_DOWN)
+    return slot_dict(request_handoff("backend_unavailable", "Business backend unreachable during the request"))
+
+
+class AskAction(Action, metaclass=ABCMeta):
+    """Asks for one slot (action_ask_<slot>); the wording lives in messages.ASK."""
+
+    buttons: list[dict[str, str]] | None = None
+
+    @property
+    @abstractmethod
+    def slot(self) -> str:
+        """The slot asked for (subclasses set it as a class attribute)."""
+
+    def name(self) -> str:
+        """action_ask_<slot>."""
+        return f"action_ask_{self.slot}"
+
+    def question(self, tracker: Tracker) -> str:
+        """The question for this slot, tailored to the active form when it says so."""
+        return messages.ASK.get(f"{self.slot}_{tracker.active_loop_name}", messages.ASK[self.slot])
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Utter the question (with buttons where the answer is a choice)."""
+        dispatcher.utter_message(text=self.question(tracker), buttons=self.buttons or [])
+        return []
+
+
+class AskEmail(AskAction):
+    """Asks for the email on the account."""
+
+    slot = "email"
+
+
+class AskVerificationCode(AskAction):
+    """Asks for the code emailed to the account's address."""
+
+    slot = "verification_code"
+
+    def question(self, tracker: Tracker) -> str:
+        """Name the (masked) address the code went to."""
+        return messages.ASK["verification_code"].format(masked=mask_email(tracker.get_slot("email") or ""))
+
+
+class AskSignupEmail(AskAction):
+    """Asks for the new account's email."""
+
+    slot = "signup_email"
+
+
+class AskPlan(AskAction):
+    """Asks for a plan, with one button per plan."""
+
+    slot = "plan"
+    buttons = messages.PLAN_BUTTONS
+
+
+class AskAccountField(AskAction):
+    """Asks what to change, email or name."""
+
+    slot = "account_field"
+    buttons = messages.ACCOUNT_FIELD_BUTTONS
+
+
+class AskNewValue(AskAction):
+    """Asks for the new email or name."""
+
+    slot = "new_value"
+
+    def question(self, tracker: Tracker) -> str:
+        """Word the question for the field being changed."""
+        return messages.ASK[f"new_value_{tracker.get_slot('account_field') or 'name'}"]
+
+
+class AskDisputeReference(AskAction):
+    """Asks which charge is disputed."""
+
+    slot = "dispute_reference"
+
+
+class AskErrorDetails(AskAction):
+    """Asks what exactly goes wrong."""
+
+    slot = "error_details"
+
+
+class AskStepsTried(AskAction):
+    """Asks what the customer already tried."""
+
+    slot = "steps_tried"
+
+
+def forget_slots(*names: str) -> list[EventType]:
+    """Clear collected slots so the next request asks afresh."""
+    return [SlotSet(name, None) for name in names]

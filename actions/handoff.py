@@ -1,0 +1,159 @@
+"""The one hand-off action every path uses, the hand-back that resumes the bot, and the payload they carry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecuted, ActiveLoop, ConversationPaused, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import messages
+from actions.dialogue import (
+    first_support_intent,
+    latest_frustration,
+    latest_intent,
+    reset_strikes,
+    strikes,
+    user_turns,
+)
+from actions.redaction import redact
+
+HANDOFF_REASONS = (
+    "three_strikes", "low_confidence", "customer_request", "frustration", "technical_issue", "fast_lane", "policy",
+    "backend_unavailable",
+)
+# Slots an agent may need, in the payload; secrets never reach slots (forms validate and redact them).
+PAYLOAD_SLOTS = (
+    "customer_id", "customer_verified", "customer_tier", "fast_lane", "email", "invoice_id", "error_code", "amount",
+    "dispute_reference", "error_details", "steps_tried", "account_field", "plan", "pending_step",
+)
+ENTITY_SLOTS = ("email", "invoice_id", "error_code", "amount")
+PROBLEMS = {
+    "reset_password": "Customer can't sign in and asked for a password reset",
+    "account_locked": "Customer is locked out of their account",
+    "create_account": "Customer wants to open a new account",
+    "update_account": "Customer wants to change their account details",
+    "close_account": "Customer wants to close their account",
+    "billing_invoice": "Customer asked about their latest invoice",
+    "billing_charge_dispute": "Customer disputes a charge",
+    "billing_refund": "Customer asked where their refund is",
+    "billing_payment_method": "Customer wants to update their payment method",
+    "technical_issue": "Customer reports a technical fault",
+}
+
+
+def reason_for(tracker: Tracker) -> str:
+    """Why the conversation goes to a person: what an action asked for, else what the customer just said."""
+    requested = tracker.get_slot("handoff_reason")
+    if requested in HANDOFF_REASONS:
+        return str(requested)
+    intent = latest_intent(tracker)
+    if intent == "request_human":
+        return "customer_request"
+    if intent == "express_frustration":
+        return "frustration"
+    if tracker.get_slot("fast_lane"):
+        return "fast_lane"
+    return "policy"
+
+
+def problem_statement(tracker: Tracker, steps: list[dict[str, Any]]) -> str:
+    """One sentence an L2 agent can act on: the topic, the identifiers, and what failed."""
+    topic = first_support_intent(tracker)
+    sentence = PROBLEMS.get(topic or "", "Customer needs help the assistant could not identify")
+    facts = []
+    for slot, label in (("invoice_id", "invoice"), ("amount", "amount $"), ("error_code", "error")):
+        value = tracker.get_slot(slot)
+        if value:
+            facts.append(f"{label} {value}".replace("$ ", "$"))
+    if facts:
+        sentence += f" ({', '.join(facts)})"
+    failed = [step["step"].replace("_", " ") for step in steps if step.get("outcome") == "failed"]
+    if failed:
+        sentence += f"; tried: {', '.join(dict.fromkeys(failed))}, which did not work"
+    return sentence + "."
+
+
+def build_handoff_payload(tracker: Tracker, reason: str) -> dict[str, Any]:
+    """Everything only the tracker knows, for the gateway's summary (the context block)."""
+    turns = user_turns(tracker)
+    steps = list(tracker.get_slot("steps_attempted") or [])
+    slots = {name: tracker.get_slot(name) for name in PAYLOAD_SLOTS if tracker.get_slot(name) not in (None, "", [])}
+    for name in ("error_details", "steps_tried", "dispute_reference"):
+        if name in slots:
+            slots[name] = redact(str(slots[name]))
+    entities = {name: slots[name] for name in ENTITY_SLOTS if name in slots}
+    for turn in turns:
+        for entity in turn.entities:
+            entities.setdefault(str(entity["entity"]), entity["value"])
+    trend = [turn.sentiment for turn in turns if turn.sentiment is not None]
+    return {
+        "reason": reason,
+        "strikes": strikes(tracker),
+        "strike_kinds": list(tracker.get_slot("strike_kinds") or []),
+        "customer_id": tracker.get_slot("customer_id"),
+        "customer_tier": tracker.get_slot("customer_tier"),
+        "customer_verified": bool(tracker.get_slot("customer_verified")),
+        "hypothesis": tracker.get_slot("hypothesis"),
+        "problem": problem_statement(tracker, steps),
+        "intent": first_support_intent(tracker),
+        "turns": [turn.as_dict() for turn in turns],
+        "entities": entities,
+        "slots": slots,
+        "steps": steps,
+        "sentiment": {"latest": trend[-1] if trend else None, "trend": trend},
+        "frustration": latest_frustration(tracker).get("score"),
+    }
+
+
+class ActionHandoff(Action):
+    """Hands the conversation to the L2 queue: tells the customer what happens next and pauses the bot."""
+
+    def name(self) -> str:
+        """Used by every hand-off path."""
+        return "action_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Send the honest next-steps text and the handoff custom payload, then pause."""
+        reason = reason_for(tracker)
+        payload = build_handoff_payload(tracker, reason)
+        lead = messages.HANDOFF_LEAD[reason]
+        dispatcher.utter_message(text=f"{lead} {messages.HANDOFF_NEXT}")
+        dispatcher.utter_message(json_message={"handoff": payload})
+        return [
+            ActiveLoop(None),
+            SlotSet("requested_slot", None),
+            SlotSet("handoff_requested", None),
+            SlotSet("handoff_reason", reason),
+            ConversationPaused(),
+            # Paused conversations skip action_listen; record it so that the hand-back (a triggered intent after
+            # resume) meets the same dialogue state as any other user turn.
+            ActionExecuted("action_listen"),
+        ]
+
+
+class ActionHandback(Action):
+    """Resumes the bot after an agent hands the conversation back (the return path)."""
+
+    def name(self) -> str:
+        """Triggered by the gateway through the handback intent."""
+        return "action_handback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Greet the customer again with a clean slate: no strikes, no pending step, no open hand-off."""
+        dispatcher.utter_message(text=messages.HANDBACK_GREETING)
+        return [
+            *reset_strikes(),
+            SlotSet("pending_step", None),
+            SlotSet("handoff_requested", None),
+            SlotSet("handoff_reason", None),
+            SlotSet("hypothesis", None),
+            SlotSet("steps_attempted", []),
+        ]
+

@@ -1,0 +1,95 @@
+"""Text the actions compose with backend data. The fixed responses the policies predict are in domain.yml."""
+
+from __future__ import annotations
+
+# Button titles for the "Did you mean ...?" clarification, per intent.
+INTENT_LABELS: dict[str, str] = {
+    "reset_password": "Reset my password",
+    "account_locked": "My account is locked",
+    "create_account": "Create an account",
+    "update_account": "Change my email or name",
+    "close_account": "Close my account",
+    "billing_invoice": "See my latest invoice",
+    "billing_charge_dispute": "Question a charge",
+    "billing_refund": "Check a refund",
+    "billing_payment_method": "Update my payment method",
+    "technical_issue": "Report a technical problem",
+    "request_human": "Talk to a person",
+}
+
+TOPIC_BUTTONS = [
+    {"title": "Reset my password", "payload": "/reset_password"},
+    {"title": "My account", "payload": "/update_account"},
+    {"title": "A billing question", "payload": "/billing_invoice"},
+    {"title": "Talk to a person", "payload": "/request_human"},
+]
+SOMETHING_ELSE = {"title": "Something else", "payload": "/something_else"}
+TALK_TO_PERSON = {"title": "Talk to a person", "payload": "/request_human"}
+YES_NO_RESOLVED = [
+    {"title": "Yes, it worked", "payload": "/affirm"},
+    {"title": "No, it didn't", "payload": "/step_failed"},
+]
+
+DID_YOU_MEAN = "Sorry, I'm not sure I understood. Did you mean one of these?"
+REPHRASE = (
+    "My mistake. Could you tell me in other words what you need? For example: "
+    "\"I never got the password reset email\" or \"I was charged twice\"."
+)
+NOT_UNDERSTOOD_EMPTY = "I didn't catch that. What can I help you with?"
+OUT_OF_SCOPE = (
+    "That's outside what I can help with here, sorry. I can help with passwords and signing in, your account, "
+    "and billing, or I can bring in a person."
+)
+ANYTHING_ELSE = "Is there anything else I can help you with?"
+GLAD_IT_WORKED = "Great, glad that's sorted! Is there anything else I can help you with?"
+
+HANDOFF_LEAD = {
+    "customer_request": "Of course. I'm connecting you with a person from our support team now.",
+    "frustration": "I'm sorry this has been so frustrating. I'm bringing in a person from our team right away.",
+    "three_strikes": "I haven't managed to solve this, and I don't want to keep you going in circles.",
+    "low_confidence": "I'm having trouble understanding, and I don't want to keep you going in circles.",
+    "technical_issue": "Thanks, that's exactly what our technical team needs.",
+    "fast_lane": "Your account has priority support, so I'm connecting you with a specialist.",
+    "policy": "This one needs a person from our team to review.",
+    "backend_unavailable": "I can't reach our account system right now, so I'm handing you to a person.",
+}
+HANDOFF_NEXT = (
+    "A person from our support team will take over this chat. They'll see everything we've discussed, "
+    "so you won't need to repeat yourself. You'll see your place in the queue here."
+)
+HANDBACK_GREETING = (
+    "Hi again, it's the assistant. Our team handed this chat back to me. Is there anything else I can help with?"
+)
+BACKEND_DOWN = "Sorry, I can't reach our account system right now."
+
+ASK = {
+    "email": "What's the email address on your account?",
+    "email_password_reset_form": "What's the email address on your account? I'll send the reset link there.",
+    "verification_code": "I've emailed a 6-digit code to {masked}. To keep your account safe, please type it here.",
+    "signup_email": "Which email address should the new account use?",
+    "plan": "Which plan would you like?",
+    "account_field": "What would you like to change?",
+    "new_value_email": "What's the new email address?",
+    "new_value_name": "What name should we use?",
+    "dispute_reference": (
+        "Which charge is it? Tell me the invoice number (like INV-1071) or the amount (like $49.00)."
+    ),
+    "error_details": (
+        "Sorry you've hit a problem. What exactly happens? Please include any error code or message you see."
+    ),
+    "steps_tried": "What have you tried so far (for example: reloading, another browser, signing out and in)?",
+}
+PLAN_BUTTONS = [
+    {"title": "Free", "payload": "free"},
+    {"title": "Pro", "payload": "pro"},
+    {"title": "Business", "payload": "business"},
+]
+ACCOUNT_FIELD_BUTTONS = [
+    {"title": "My email address", "payload": "email"},
+    {"title": "My name", "payload": "name"},
+]
+CLOSE_CONFIRM_BUTTONS = [
+    {"title": "Yes, close it", "payload": "/affirm"},
+    {"title": "No, keep it", "payload": "/deny"},
+]
+NO_SECRETS = "For your safety, please don't share passwords or card numbers in this chat; I never need them."

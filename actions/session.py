@@ -1,0 +1,54 @@
+"""Session start: carry slots over and take the customer's verified identity from the gateway's metadata."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.backend import BackendUnavailable
+from actions.forms import identity_events
+from actions.services import backend
+
+logger = logging.getLogger(__name__)
+
+# Slots that belong to one request, not to the customer: never carried into a new session.
+REQUEST_SLOTS = {
+    "pending_step", "handoff_requested", "handoff_reason", "hypothesis", "verification_code", "signup_email",
+    "plan", "account_field", "new_value", "dispute_reference", "error_details", "steps_tried", "requested_slot",
+}
+
+
+class ActionSessionStart(Action):
+    """Starts a session, keeping what we know about the customer and trusting only verified identities."""
+
+    def name(self) -> str:
+        """Rasa's session start hook."""
+        return "action_session_start"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Carry slots over, then set the identity slots from the session metadata."""
+        events: list[EventType] = [SessionStarted()]
+        for key, value in tracker.current_slot_values().items():
+            if value is not None and key not in REQUEST_SLOTS and key != "session_started_metadata":
+                events.append(SlotSet(key, value))
+        metadata: dict[str, Any] = tracker.get_slot("session_started_metadata") or {}
+        customer_claim = metadata.get("customer") if isinstance(metadata, dict) else None
+        if isinstance(customer_claim, dict) and customer_claim.get("verified") and customer_claim.get("id"):
+            try:
+                customer = backend().customer_by_id(str(customer_claim["id"]))
+            except BackendUnavailable:
+                logger.warning("backend unavailable at session start; customer treated as anonymous")
+                customer = None
+            if customer is not None:
+                identity = identity_events(customer, verified=True)
+                identity["email"] = customer.email
+                events += [SlotSet(key, value) for key, value in identity.items()]
+        events.append(ActionExecuted("action_listen"))
+        return events

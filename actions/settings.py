@@ -1,0 +1,33 @@
+"""Settings of the action server, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ActionSettings:
+    """Every knob of the action server, with defaults that run on a laptop."""
+
+    backend_db: Path = Path("var/demo_business.db")
+    seed_path: Path = Path(__file__).parent / "backend" / "seed.json"
+    public_url: str = "http://127.0.0.1:8080"
+    link_ttl_minutes: int = 30
+    max_strikes: int = 3
+    max_verification_attempts: int = 3
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ActionSettings:
+        """Build settings from DEMO_BACKEND_DB, DEMO_SEED_PATH, PUBLIC_URL, LINK_TTL_MINUTES, MAX_STRIKES."""
+        env = os.environ if env is None else env
+        default = cls()
+        return cls(
+            backend_db=Path(env.get("DEMO_BACKEND_DB", str(default.backend_db))),
+            seed_path=Path(env.get("DEMO_SEED_PATH", str(default.seed_path))),
+            public_url=env.get("PUBLIC_URL", default.public_url).rstrip("/"),
+            link_ttl_minutes=int(env.get("LINK_TTL_MINUTES", default.link_ttl_minutes)),
+            max_strikes=int(env.get("MAX_STRIKES", default.max_strikes)),
+        )

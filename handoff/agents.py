@@ -1,0 +1,323 @@
+"""Agent operations: presence, claim, messages, notes, transfer, L3 escalation, resolve, hand-back.
+
+Each takes the acting agent (from a verified token) and a validated payload; the Socket.IO namespace
+and the REST views both call these.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from handoff import events as ev
+from handoff import store
+from handoff.conversations import reply_payload
+from handoff.gateway import Gateway, agent_room, conv_room
+from handoff.models import utcnow
+from handoff.rasa_client import RasaUnavailable
+from handoff.records import AgentRecord, ConversationRecord
+from handoff.routing import TEAMS
+
+log = logging.getLogger(__name__)
+
+L3_FIELDS = ("repro_steps", "logs", "environment", "timestamps")
+CSAT_QUICK_REPLIES = [{"content_type": "text", "title": str(n), "payload": f'/csat{{"score": {n}}}'} for n in range(1, 6)]
+
+
+class Refused(Exception):
+    """An agent action that is not allowed; ``code`` and ``message`` go back to the agent."""
+
+    def __init__(self, code: str, message: str) -> None:
+        """Keep code and message."""
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+async def _owned(gw: Gateway, agent: AgentRecord, conversation_id: str) -> ConversationRecord:
+    """The conversation, if this agent owns it (leads may act on any)."""
+    async with gw.db.read() as s:
+        conv = await store.get_conversation(s, conversation_id)
+    if conv is None:
+        raise Refused("not_found", f"conversation {conversation_id} not found")
+    if conv.state not in ("assigned", "escalated_l3"):
+        raise Refused("invalid_state", f"conversation is {conv.state}; claim it first")
+    if conv.assigned_agent_id != agent.id and agent.role != "lead":
+        raise Refused("forbidden", "this conversation is assigned to another agent")
+    return conv
+
+
+async def connected(gw: Gateway, agent: AgentRecord, sid: str) -> dict[str, Any]:
+    """A socket of the agent connected: online, rejoin own rooms, return the snapshot."""
+    gw.agent_sids[agent.id].add(sid)
+    async with gw.db.write() as s:
+        await store.set_agent_status(s, agent.id, "online")
+        mine = await store.conversations_of_agent(s, agent.id)
+    await gw.sio.enter_room(sid, agent_room(agent.id), namespace=ev.AGENT_NS)
+    await gw.sio.enter_room(sid, "agents", namespace=ev.AGENT_NS)
+    for conv in mine:
+        await gw.sio.enter_room(sid, conv_room(conv.id), namespace=ev.AGENT_NS)
+    return await gw.snapshot(agent.id)
+
+
+async def disconnected(gw: Gateway, agent_id: int, sid: str) -> None:
+    """A socket closed; the last one sets the agent offline (the grace period starts)."""
+    sids = gw.agent_sids.get(agent_id, set())
+    sids.discard(sid)
+    if sids:
+        return
+    gw.agent_sids.pop(agent_id, None)
+    async with gw.db.write() as s:
+        await store.set_agent_status(s, agent_id, "offline")
+    await gw.broadcast_queue()
+
+
+async def presence(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
+    """Online / away; going online pulls work from the queue."""
+    async with gw.db.write() as s:
+        await store.set_agent_status(s, agent.id, data["status"])
+    if data["status"] == "online":
+        await gw.drain_queue()
+    await gw.broadcast_queue()
+    return {"ok": True, "status": data["status"]}
+
+
+async def claim(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
+    """Take a queued conversation (exactly one winner)."""
+    try:
+        conv, _ = await gw.assign(data["conversation_id"], agent.id)
+    except store.StoreError as exc:
+        raise Refused(exc.code, exc.message) from exc
+    return {"ok": True, "conversation_id": conv.id, "state": conv.state}
+
+
+async def send_message(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
+    """Agent -> customer (``bot_uttered`` with the agent's name)."""
+    conv = await _owned(gw, agent, data["conversation_id"])
+    payload = {"metadata": {"sender": "agent", "agent_name": agent.name}}
+    async with gw.sequencer.lock(conv.id):
+        async with gw.db.write() as s:
+            m = await store.append_message(
+                s,
+                conv.id,
+                "agent",
+                data["text"],
+                payload=payload,
+                agent_id=agent.id,
+                client_id=data.get("client_id"),
+            )
+        if not m.duplicate:
+            await gw.publish(m)
+    return {"id": m.id, "seq": m.seq}
+
+
+async def typing(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> None:
+    """Typing indicator to the customer."""
+    conv = await _owned(gw, agent, data["conversation_id"])
+    await gw.to_customer(conv.id, ev.TYPING, {"from": "agent", "on": data["on"]})
+
+
+async def note(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
+    """Private note, visible to agents only."""
+    async with gw.db.write() as s:
+        if await store.get_conversation(s, data["conversation_id"]) is None:
+            raise Refused("not_found", "conversation not found")
+        n = await store.add_note(s, data["conversation_id"], agent.id, data["text"])
+    await gw.to_agents(
+        ev.NOTE_ADDED,
+        {"conversation_id": n.conversation_id, "note": n.as_dict(), "agent_name": agent.name},
+        conv_room(n.conversation_id),
+    )
+    return {"ok": True, "id": n.id}
+
+
+async def watch(gw: Gateway, agent: AgentRecord, sid: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Follow a conversation live (e.g. a bot conversation, to barge in)."""
+    try:
+        detail = await gw.conversation_detail(data["conversation_id"])
+    except store.StoreError as exc:
+        raise Refused(exc.code, exc.message) from exc
+    await gw.sio.enter_room(sid, conv_room(data["conversation_id"]), namespace=ev.AGENT_NS)
+    async with gw.db.write() as s:
+        await store.add_event(s, data["conversation_id"], "watched", f"agent:{agent.id}")
+    return {"ok": True, "conversation": detail}
+
+
+async def transfer(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
+    """To another agent (stays assigned) or back to the queue of a team."""
+    conv = await _owned(gw, agent, data["conversation_id"])
+    to_agent, to_team = data.get("to_agent_id"), data.get("to_team")
+    if (to_agent is None) == (to_team is None):
+        raise Refused("invalid_payload", "transfer: give exactly one of to_agent_id or to_team")
+    note_text = data.get("note")
+    if to_agent is not None:
+        async with gw.db.write() as s:
+            target = await store.get_agent(s, to_agent)
+            if target is None:
+                raise Refused("not_found", f"agent {to_agent} not found")
+            await store.transfer_to_agent(s, conv.id, agent.id, to_agent, note_text)
+            if note_text:
+                await store.add_note(s, conv.id, agent.id, f"Transfer note: {note_text}")
+        await gw.leave_agent(agent.id, conv.id)
+        await gw.join_agent(target.id, conv.id)
+        await gw.to_customer(conv.id, ev.AGENT_LEFT, {"name": agent.name})
+        await gw.to_customer(conv.id, ev.AGENT_JOINED, {"name": target.name})
+        await gw.say(conv.id, f"{target.name} is taking over your conversation.")
+        detail = await gw.conversation_detail(conv.id)
+        await gw.to_agents(
+            ev.ASSIGNED,
+            {"conversation_id": conv.id, "conversation": detail, "by": "transfer", "note": note_text},
+            agent_room(target.id),
+        )
+        await gw.broadcast_queue()
+        return {"ok": True, "to_agent_id": target.id}
+    team = str(to_team)
+    if team not in TEAMS:
+        raise Refused("invalid_value", f"transfer: to_team must be one of {list(TEAMS)}")
+    async with gw.db.write() as s:
+        await store.requeue(
+            s,
+            conv.id,
+            actor=f"agent:{agent.id}",
+            reason="transfer_to_team",
+            skills=[team] if team in ("billing", "technical") else ["general"],
+            team=team,
+            data={"to_team": team, "note": note_text},
+        )
+        if note_text:
+            await store.add_note(s, conv.id, agent.id, f"Transfer note: {note_text}")
+    await gw.leave_agent(agent.id, conv.id)
+    await gw.to_customer(conv.id, ev.AGENT_LEFT, {"name": agent.name})
+    await gw.set_state(conv.id, "queued")
+    await gw.say(conv.id, f"I'm transferring you to our {team} team; someone will be with you shortly.")
+    if not await gw.try_auto_assign(conv.id):
+        await gw.broadcast_queue()
+    return {"ok": True, "to_team": team}
+
+
+async def escalate_l3(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
+    """Escalate to L3 with the definition of ready (fields enforced by validation)."""
+    conv = await _owned(gw, agent, data["conversation_id"])
+    if conv.state != "assigned":
+        raise Refused("invalid_state", "only an assigned conversation can be escalated to L3")
+    l3 = {f: data[f] for f in L3_FIELDS}
+    l3["escalated_by"] = agent.id
+    async with gw.db.write() as s:
+        await store.transition(
+            s,
+            conv.id,
+            "escalated_l3",
+            actor=f"agent:{agent.id}",
+            allowed_from=("assigned",),
+            reason="l3",
+            data={"l3": l3},
+        )
+        await store.close_handoff(s, conv.id, "escalated_l3", l3=l3)
+        await store.clear_assignment(s, conv.id)
+    await gw.leave_agent(agent.id, conv.id)
+    await gw.set_state(conv.id, "escalated_l3")
+    await gw.say(
+        conv.id,
+        "I've escalated this to our engineering team (L3) with everything we found. We'll keep you updated here.",
+    )
+    await gw.broadcast_queue()
+    return {"ok": True, "state": "escalated_l3"}
+
+
+async def resolve(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
+    """Close the conversation with a resolution code and ask for CSAT."""
+    conv = await _owned(gw, agent, data["conversation_id"])
+    async with gw.db.write() as s:
+        await store.transition(
+            s,
+            conv.id,
+            "resolved",
+            actor=f"agent:{agent.id}",
+            allowed_from=("assigned", "escalated_l3"),
+            reason=data["resolution_code"],
+        )
+        await store.close_handoff(s, conv.id, "resolved", resolution_code=data["resolution_code"])
+        await store.clear_assignment(s, conv.id)
+    await gw.leave_agent(agent.id, conv.id)
+    await gw.to_customer(conv.id, ev.AGENT_LEFT, {"name": agent.name})
+    await gw.set_state(conv.id, "resolved")
+    await gw.say(
+        conv.id,
+        "This conversation is resolved. How did we do? (1 = poor, 5 = great)",
+        quick_replies=CSAT_QUICK_REPLIES,
+    )
+    await gw.drain_queue()
+    await gw.broadcast_queue()
+    return {"ok": True, "state": "resolved"}
+
+
+async def handback(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
+    """Return the conversation to the bot with a coaching note; Rasa resumes and greets the customer."""
+    conv = await _owned(gw, agent, data["conversation_id"])
+    if conv.state != "assigned":
+        raise Refused("invalid_state", "only an assigned conversation can be handed back")
+    try:
+        replies = await gw.rasa.handback(conv.id)
+    except RasaUnavailable as exc:
+        log.warning("hand-back of %s failed: %s", conv.id, exc)
+        raise Refused("bot_unavailable", "the bot is unavailable; the conversation stays with you") from exc
+    async with gw.db.write() as s:
+        await store.transition(
+            s,
+            conv.id,
+            "bot",
+            actor=f"agent:{agent.id}",
+            allowed_from=("assigned",),
+            reason="handback",
+            data={"coaching_note": data.get("coaching_note") or ""},
+            event_type="handback",
+        )
+        await store.close_handoff(s, conv.id, "handed_back")
+        await store.clear_assignment(s, conv.id)
+    await gw.leave_agent(agent.id, conv.id)
+    await gw.to_customer(conv.id, ev.AGENT_LEFT, {"name": agent.name})
+    await gw.set_state(conv.id, "bot")
+    async with gw.sequencer.lock(conv.id):
+        stored = []
+        async with gw.db.write() as s:
+            for reply in replies:
+                converted = reply_payload(reply)
+                if converted is not None:
+                    stored.append(await store.append_message(s, conv.id, "bot", converted[0], payload=converted[1]))
+        for m in stored:
+            await gw.publish(m)
+    await gw.drain_queue()
+    await gw.broadcast_queue()
+    return {"ok": True, "state": "bot"}
+
+
+async def requeue_dropped(gw: Gateway) -> int:
+    """Conversations whose agent stayed away past the grace period go back to the queue."""
+    cutoff = utcnow() - timedelta(seconds=gw.settings.agent_grace_seconds)
+    async with gw.db.read() as s:
+        dropped = await store.dropped_assignments(s, cutoff)
+    for conv in dropped:
+        async with gw.db.write() as s:
+            agent = await store.get_agent(s, conv.assigned_agent_id) if conv.assigned_agent_id else None
+            try:
+                await store.requeue(
+                    s,
+                    conv.id,
+                    actor="system",
+                    reason="agent_dropped",
+                    data={"agent_id": conv.assigned_agent_id},
+                )
+            except store.StoreError:
+                continue
+        log.info("conversation %s back to queue: agent %s dropped", conv.id, conv.assigned_agent_id)
+        await gw.to_customer(conv.id, ev.AGENT_LEFT, {"name": agent.name if agent else "agent"})
+        await gw.set_state(conv.id, "queued")
+        await gw.say(
+            conv.id,
+            "Your agent got disconnected. You're back in the queue; the next agent will see everything so far.",
+        )
+        await gw.try_auto_assign(conv.id)
+    if dropped:
+        await gw.broadcast_queue()
+    return len(dropped)

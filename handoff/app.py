@@ -1,0 +1,110 @@
+"""The app factory: ``create_app(settings) -> web.Application`` with resources in ``cleanup_ctx``."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import socketio
+from aiohttp import web
+
+from handoff import conversations, migrate, sla, store
+from handoff.appkeys import DB, GATEWAY, HTTP, SETTINGS, SIO
+from handoff.db import Database
+from handoff.gateway import Gateway
+from handoff.namespaces import AgentNamespace, CustomerNamespace
+from handoff.rasa_client import RasaClient
+from handoff.settings import Settings
+from handoff.views import add_routes, errors_middleware
+
+log = logging.getLogger(__name__)
+
+
+def _socketio_server(settings: Settings) -> socketio.AsyncServer:
+    kwargs: dict[str, Any] = {}
+    if settings.redis_url:
+        kwargs["client_manager"] = socketio.AsyncRedisManager(settings.redis_url)
+    origins: Any = "*" if settings.cors_origins == ("*",) else list(settings.cors_origins)
+    return socketio.AsyncServer(
+        async_mode="aiohttp",
+        cors_allowed_origins=origins,
+        # One client's events are handled in arrival order; concurrency is across clients.
+        async_handlers=False,
+        max_http_buffer_size=settings.max_payload_bytes,
+        **kwargs,
+    )
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the gateway application (nothing touches the network until it starts)."""
+    app = web.Application(middlewares=[errors_middleware], client_max_size=settings.max_payload_bytes)
+    db = Database(settings.database_url)
+    sio = _socketio_server(settings)
+    rasa = RasaClient(
+        None,
+        settings.rasa_url,
+        token=settings.rasa_token,
+        timeout=settings.rasa_timeout,
+        handback_intent=settings.rasa_handback_intent,
+    )
+    gw = Gateway(settings, db, sio, rasa)
+    app[SETTINGS] = settings
+    app[DB] = db
+    app[SIO] = sio
+    app[GATEWAY] = gw
+    sio.attach(app)
+    sio.register_namespace(CustomerNamespace(gw))
+    sio.register_namespace(AgentNamespace(gw))
+    add_routes(app)
+    app.cleanup_ctx.extend([_database, _http_client, _gateway, _sla_task])
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    db = app[DB]
+    if app[SETTINGS].auto_migrate:
+        await migrate.upgrade(db)
+    yield
+    await db.dispose()
+
+
+async def _http_client(app: web.Application) -> AsyncIterator[None]:
+    async with aiohttp.ClientSession() as http:
+        app[HTTP] = http
+        app[GATEWAY].rasa.http = http
+        yield
+
+
+async def _gateway(app: web.Application) -> AsyncIterator[None]:
+    gw = app[GATEWAY]
+    async with gw.db.write() as s:
+        for agent in await store.agents_with_load(s):
+            if agent.status != "offline":
+                # Sockets did not survive the restart; the grace period starts now.
+                await store.set_agent_status(s, agent.id, "offline")
+        pending = await store.pending_messages(s)
+    for m in pending:
+        log.info("conversation %s: re-delivering message %s after restart", m.conversation_id, m.seq)
+        gw.sequencer.submit(m.conversation_id, functools.partial(conversations.deliver, gw, m))
+    yield
+    await app[SIO].shutdown()
+    try:
+        await asyncio.wait_for(gw.idle(), 10)
+    except asyncio.TimeoutError:
+        log.warning("pending work cancelled at shutdown")
+    await gw.close()
+
+
+async def _sla_task(app: web.Application) -> AsyncIterator[None]:
+    stop = asyncio.Event()
+    task = asyncio.get_running_loop().create_task(sla.run(app[GATEWAY], stop))
+    yield
+    stop.set()
+    try:
+        await asyncio.wait_for(task, 10)
+    except asyncio.TimeoutError:
+        log.warning("SLA task did not stop in time")

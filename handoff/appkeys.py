@@ -1,0 +1,17 @@
+"""Typed application keys: every resource the app factory puts on the aiohttp application."""
+
+from __future__ import annotations
+
+import aiohttp
+import socketio
+from aiohttp import web
+
+from handoff.db import Database
+from handoff.gateway import Gateway
+from handoff.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+DB = web.AppKey("db", Database)
+HTTP = web.AppKey("http", aiohttp.ClientSession)
+SIO = web.AppKey("sio", socketio.AsyncServer)
+GATEWAY = web.AppKey("gateway", Gateway)

@@ -1,0 +1,304 @@
+"""The customer pipeline: session, persist -> ack -> bot or human mode, hand-off, bot outage, CSAT."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+from datetime import date
+from typing import Any
+
+from handoff import events as ev
+from handoff import store
+from handoff.gateway import Gateway, message_view
+from handoff.identity import ANONYMOUS, Identity, verify
+from handoff.models import utcnow
+from handoff.priority import decide, fast_lane_reasons, sla_deadline
+from handoff.rasa_client import RasaUnavailable
+from handoff.records import ConversationRecord, MessageRecord
+from handoff.redact import redact
+from handoff.routing import skills_for
+from handoff.summary import SummaryInput, build_summary, render_text
+
+log = logging.getLogger(__name__)
+
+SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+CSAT = re.compile(r'^\s*(?:/csat\{\s*"score"\s*:\s*"?([1-5])"?\s*\}|([1-5]))\s*$')
+BOT_DOWN_TEXT = "I'm having trouble right now, I'm bringing in a person to help you."
+
+
+def new_session_id() -> str:
+    """A fresh, unguessable session id (192 bits)."""
+    return secrets.token_urlsafe(24)
+
+
+async def open_session(gw: Gateway, requested: str | None) -> tuple[ConversationRecord, bool]:
+    """Resume a known conversation or create one with a server-issued id; returns (conversation, resumed)."""
+    if isinstance(requested, str) and SESSION_ID.match(requested):
+        async with gw.db.read() as s:
+            conv = await store.get_conversation(s, requested)
+        if conv is not None:
+            return conv, True
+    async with gw.db.write() as s:
+        conv = await store.create_conversation(s, new_session_id())
+    log.info("conversation %s created", conv.id)
+    return conv, False
+
+
+async def history(gw: Gateway, conversation_id: str, last_seq: int) -> list[dict[str, Any]]:
+    """Messages after ``last_seq`` as clients see them."""
+    async with gw.db.read() as s:
+        return [message_view(m) for m in await store.messages_after(s, conversation_id, last_seq)]
+
+
+def parse_custom_data(data: dict[str, Any]) -> Any:
+    """``customData`` (or Rasa's ``metadata``), possibly JSON-encoded."""
+    raw = data.get("customData")
+    if raw is None:
+        raw = data.get("metadata")
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return None
+    return raw if isinstance(raw, dict) else None
+
+
+async def receive(gw: Gateway, conversation_id: str, text: str, custom_data: Any, client_id: str | None) -> dict[str, Any]:
+    """Persist a customer message, schedule its delivery in order, and return the ack."""
+    identity = verify(custom_data, gw.settings.identity_secret) if custom_data else ANONYMOUS
+    clean = redact(text)
+    async with gw.sequencer.lock(conversation_id):
+        async with gw.db.write() as s:
+            if identity.verified and identity.customer_id:
+                await store.set_identity(s, conversation_id, identity.customer_id, identity.email, identity.name)
+            m = await store.append_message(s, conversation_id, "customer", clean, client_id=client_id, status="pending")
+        if not m.duplicate:
+            await gw.publish(m)
+    if not m.duplicate:
+        gw.sequencer.submit(conversation_id, lambda: deliver(gw, m))
+    return {"id": m.id, "seq": m.seq}
+
+
+async def deliver(gw: Gateway, m: MessageRecord) -> None:
+    """Route one customer message: Rasa in bot mode, agents in human mode (runs in order)."""
+    async with gw.db.read() as s:
+        conv = await store.get_conversation(s, m.conversation_id)
+    if conv is None:
+        return
+    if conv.state == "resolved":
+        if await _maybe_csat(gw, conv, m):
+            return
+        async with gw.db.write() as s:
+            conv = await store.transition(
+                s, conv.id, "bot", actor="customer", allowed_from=("resolved",), event_type="reopened"
+            )
+        await gw.set_state(conv.id, "bot")
+    if conv.state == "bot":
+        await _relay_to_bot(gw, conv, m)
+    else:
+        await _to_humans(gw, conv, m)
+
+
+async def _maybe_csat(gw: Gateway, conv: ConversationRecord, m: MessageRecord) -> bool:
+    match = CSAT.match(m.text or "")
+    if not match:
+        return False
+    score = int(match.group(1) or match.group(2))
+    async with gw.db.write() as s:
+        await store.add_event(s, conv.id, "csat", "customer", data={"score": score})
+        await store.set_message_status(s, m.id, "done")
+    await gw.say(conv.id, "Thank you for your feedback!", sender="bot")
+    return True
+
+
+async def _to_humans(gw: Gateway, conv: ConversationRecord, m: MessageRecord) -> None:
+    async with gw.db.write() as s:
+        await store.set_message_status(s, m.id, "human")
+    if conv.state == "queued" and not conv.follow_up_email:
+        found = EMAIL.search(m.text or "")
+        if found:
+            async with gw.db.write() as s:
+                await store.set_follow_up_email(s, conv.id, found.group(0))
+            await gw.say(
+                conv.id,
+                f"Thanks, we'll follow up at {found.group(0)} if no one can get to you in time. "
+                "You keep your place in the queue.",
+            )
+
+
+def metadata_for(conv: ConversationRecord) -> dict[str, Any]:
+    """Metadata sent to Rasa with every message."""
+    customer = (
+        Identity(True, conv.customer_id, conv.customer_email, conv.customer_name).as_metadata() if conv.verified else None
+    )
+    return {"channel": "widget", "conversation_id": conv.id, "customer": customer}
+
+
+def reply_payload(reply: dict[str, Any]) -> tuple[str | None, dict[str, Any]] | None:
+    """Convert one Rasa REST reply into (text, payload) for ``bot_uttered``; None when empty."""
+    text = reply.get("text") if isinstance(reply.get("text"), str) else None
+    payload: dict[str, Any] = {"metadata": {"sender": "bot"}}
+    buttons = reply.get("buttons")
+    if isinstance(buttons, list) and buttons:
+        payload["quick_replies"] = [
+            {"content_type": "text", "title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+            for b in buttons
+            if isinstance(b, dict)
+        ]
+    if isinstance(reply.get("image"), str):
+        payload["attachment"] = {"type": "image", "payload": {"src": reply["image"]}}
+    elif reply.get("attachment") is not None:
+        payload["attachment"] = reply["attachment"]
+    elif isinstance(reply.get("elements"), list):
+        payload["attachment"] = {
+            "type": "template",
+            "payload": {"template_type": "generic", "elements": reply["elements"]},
+        }
+    custom = reply.get("custom")
+    if custom is not None and not (isinstance(custom, dict) and "handoff" in custom):
+        payload["custom"] = custom
+    if text is None and len(payload) == 1:
+        return None
+    return text, payload
+
+
+def handoff_signal(reply: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``custom.handoff`` block of a Rasa reply, if any."""
+    custom = reply.get("custom")
+    if isinstance(custom, dict) and isinstance(custom.get("handoff"), dict):
+        return custom["handoff"]
+    return None
+
+
+async def _relay_to_bot(gw: Gateway, conv: ConversationRecord, m: MessageRecord) -> None:
+    await gw.to_customer(conv.id, ev.TYPING, {"from": "bot", "on": True})
+    try:
+        replies = await gw.rasa.send_message(conv.id, m.text or "", metadata_for(conv))
+    except RasaUnavailable as exc:
+        log.warning("conversation %s: %s", conv.id, exc)
+        await gw.to_customer(conv.id, ev.TYPING, {"from": "bot", "on": False})
+        async with gw.db.write() as s:
+            await store.set_message_status(s, m.id, "human")
+        await gw.say(conv.id, BOT_DOWN_TEXT, sender="bot")
+        await start_handoff(gw, conv.id, "bot_unavailable", {}, actor="system")
+        return
+    await gw.to_customer(conv.id, ev.TYPING, {"from": "bot", "on": False})
+    signal: dict[str, Any] | None = None
+    async with gw.sequencer.lock(conv.id):
+        stored: list[MessageRecord] = []
+        async with gw.db.write() as s:
+            for reply in replies:
+                found = handoff_signal(reply)
+                if found is not None:
+                    signal = found
+                converted = reply_payload(reply)
+                if converted is None:
+                    continue
+                text, payload = converted
+                stored.append(await store.append_message(s, conv.id, "bot", text, payload=payload))
+            await store.set_message_status(s, m.id, "done")
+        for reply_message in stored:
+            await gw.publish(reply_message)
+    if signal is not None:
+        reason = signal.get("reason") if signal.get("reason") in ev.HANDOFF_REASONS else "customer_request"
+        await start_handoff(gw, conv.id, str(reason), signal)
+
+
+async def start_handoff(gw: Gateway, conversation_id: str, reason: str, signal: dict[str, Any], actor: str = "bot") -> None:
+    """Queue the conversation for a human with priority, SLA, skills and the summary; notify everyone."""
+    now = utcnow()
+    today = date.today()
+    async with gw.db.write() as s:
+        conv = await store.get_conversation(s, conversation_id)
+        if conv is None or conv.state not in ("bot", "resolved"):
+            return
+        contact = await store.get_contact(s, conv.customer_id) if conv.verified and conv.customer_id else None
+        lane = fast_lane_reasons(contact, await store.average_mrr(s), today)
+        raw_turns = signal.get("turns")
+        turns: list[Any] = raw_turns if isinstance(raw_turns, list) else []
+        intents = [t.get("intent") for t in turns if isinstance(t, dict) and isinstance(t.get("intent"), str)]
+        raw_sentiment = signal.get("sentiment")
+        sentiment: dict[str, Any] = raw_sentiment if isinstance(raw_sentiment, dict) else {}
+        latest = sentiment.get("latest") if isinstance(sentiment.get("latest"), (int, float)) else None
+        frustration = signal.get("frustration")
+        priority = decide(
+            reason,
+            frustration=float(frustration) if isinstance(frustration, (int, float)) else 0.0,
+            sentiment_latest=float(latest) if latest is not None else None,
+            fast_lane=lane,
+            intent=next((i for i in reversed(intents)), None),
+            waited_seconds=(now - conv.created_at).total_seconds(),
+        )
+        deadline = sla_deadline(gw.settings, priority.level, now)
+        skills = skills_for(reason, intents)
+        transcript = await store.last_messages(s, conversation_id, 20)
+        summary = build_summary(
+            SummaryInput(
+                conversation_id=conversation_id,
+                reason=reason,
+                handoff=signal,
+                priority=priority,
+                sla_deadline=deadline,
+                sla_minutes=gw.settings.sla_for(priority.level),
+                skills=skills,
+                today=today,
+                contact=contact,
+                customer_id=conv.customer_id if conv.verified else None,
+                customer_name=conv.customer_name,
+                customer_email=conv.customer_email,
+                verified=conv.verified,
+                fast_lane=lane,
+                transcript=transcript,
+            )
+        )
+        handoff = await store.create_handoff(
+            s,
+            conversation_id,
+            reason=reason,
+            priority=priority.level,
+            priority_rank=priority.rank,
+            sla_deadline=deadline,
+            skills=skills,
+            summary=summary,
+            actor=actor,
+        )
+    log.info("conversation %s queued: reason=%s priority=%s", conversation_id, reason, priority.level)
+    await gw.set_state(conversation_id, "queued")
+    await gw.to_agents(
+        ev.HANDOFF_QUEUED,
+        {
+            "conversation_id": conversation_id,
+            "handoff": handoff.as_dict(),
+            "summary": summary,
+            "summary_text": render_text(summary),
+        },
+    )
+    if await gw.try_auto_assign(conversation_id):
+        return
+    await gw.broadcast_queue()
+    await tell_queue_status(gw, conversation_id)
+
+
+async def tell_queue_status(gw: Gateway, conversation_id: str) -> None:
+    """Say honestly what happens next: position and estimate, or that nobody is available."""
+    online = await gw.online_agents()
+    if online == 0 or not gw.business_open():
+        why = "outside our business hours" if not gw.business_open() else "no agent is online right now"
+        await gw.say(
+            conversation_id,
+            f"I've passed your conversation to our support team, but {why}. "
+            "Leave your email address here and we'll follow up; your conversation stays in the queue.",
+        )
+        return
+    position = await gw.queue_position(conversation_id)
+    if position is None:
+        return
+    minutes = max(1, round(position["estimated_wait_seconds"] / 60))
+    await gw.say(
+        conversation_id,
+        f"I've passed your conversation to a member of our support team. You're number "
+        f"{position['position']} in the queue (about {minutes} min).",
+    )

@@ -1,0 +1,258 @@
+"""Socket.IO event names and payload shapes, in one place (the widget and console mirror this module).
+
+Incoming payloads are checked by :func:`validate`; outgoing shapes are described in :data:`OUTGOING`
+so that ``python -m handoff events`` can export the whole protocol as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+CUSTOMER_NS = "/"
+AGENT_NS = "/agents"
+
+# Customer namespace, Rasa socketio protocol.
+SESSION_REQUEST = "session_request"
+SESSION_CONFIRM = "session_confirm"
+USER_UTTERED = "user_uttered"
+BOT_UTTERED = "bot_uttered"
+# Additive customer events.
+RESUME = "resume"
+TYPING = "typing"
+AGENT_JOINED = "agent_joined"
+AGENT_LEFT = "agent_left"
+QUEUE_UPDATE = "queue_update"
+CONVERSATION_STATE = "conversation_state"
+HISTORY = "history"
+ERROR = "error"
+
+# Agent namespace.
+PRESENCE = "presence"
+QUEUE_SNAPSHOT = "queue_snapshot"
+SNAPSHOT_REQUEST = "snapshot"
+CLAIM = "claim"
+AGENT_MESSAGE = "agent_message"
+NOTE = "note"
+TRANSFER = "transfer"
+ESCALATE_L3 = "escalate_l3"
+RESOLVE = "resolve"
+HANDBACK = "handback"
+WATCH = "watch"
+UNWATCH = "unwatch"
+HANDOFF_QUEUED = "handoff_queued"
+ASSIGNED = "assigned"
+CUSTOMER_MESSAGE = "customer_message"
+CONVERSATION_MESSAGE = "conversation_message"
+NOTE_ADDED = "note_added"
+SLA_WARNING = "sla_warning"
+SLA_BREACHED = "sla_breached"
+STALE_ALERT = "stale_alert"
+CONVERSATION_UPDATED = "conversation_updated"
+
+HANDOFF_REASONS = (
+    "three_strikes",
+    "low_confidence",
+    "customer_request",
+    "frustration",
+    "technical_issue",
+    "fast_lane",
+    "policy",
+    "backend_unavailable",
+    "bot_unavailable",
+)
+
+
+class PayloadError(ValueError):
+    """An invalid payload: ``code`` is machine-readable, ``message`` says what to fix."""
+
+    def __init__(self, code: str, message: str) -> None:
+        """Store the code and the human message."""
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def as_dict(self) -> dict[str, str]:
+        """The ``error`` event payload."""
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One payload field: its types, whether it is required, and its limits."""
+
+    name: str
+    types: tuple[type, ...]
+    required: bool = True
+    max_len: int | None = 200
+    message_limit: bool = False
+    non_empty: bool = False
+    choices: tuple[str, ...] | None = None
+    minimum: int | None = None
+
+
+def _s(name: str, **kw: Any) -> Field:
+    return Field(name, (str,), **kw)
+
+
+def _i(name: str, **kw: Any) -> Field:
+    return Field(name, (int,), max_len=None, **kw)
+
+
+_ID = _s("conversation_id", max_len=64, non_empty=True)
+_TEXT = _s("text", message_limit=True, non_empty=True, max_len=None)
+_CLIENT_ID = _s("client_id", required=False, max_len=64)
+
+INCOMING: dict[str, dict[str, tuple[Field, ...]]] = {
+    CUSTOMER_NS: {
+        SESSION_REQUEST: (
+            Field("session_id", (str, type(None)), required=False, max_len=128),
+            _i("last_seq", required=False, minimum=0),
+        ),
+        USER_UTTERED: (
+            _s("message", message_limit=True, max_len=None),
+            Field("session_id", (str, type(None)), required=False, max_len=128),
+            Field("customData", (dict, str, type(None)), required=False, max_len=None),
+            Field("metadata", (dict, str, type(None)), required=False, max_len=None),
+            _CLIENT_ID,
+        ),
+        RESUME: (_s("session_id", max_len=128), _i("last_seq", minimum=0)),
+        TYPING: (Field("on", (bool,), max_len=None),),
+    },
+    AGENT_NS: {
+        PRESENCE: (_s("status", choices=("online", "away")),),
+        SNAPSHOT_REQUEST: (),
+        CLAIM: (_ID,),
+        AGENT_MESSAGE: (_ID, _TEXT, _CLIENT_ID),
+        TYPING: (_ID, Field("on", (bool,), max_len=None)),
+        NOTE: (_ID, _TEXT),
+        TRANSFER: (
+            _ID,
+            _i("to_agent_id", required=False, minimum=1),
+            _s("to_team", required=False, max_len=64),
+            _s("note", required=False, message_limit=True, max_len=None),
+        ),
+        ESCALATE_L3: (
+            _ID,
+            _s("repro_steps", message_limit=True, non_empty=True, max_len=None),
+            _s("logs", message_limit=True, non_empty=True, max_len=None),
+            _s("environment", message_limit=True, non_empty=True, max_len=None),
+            Field("timestamps", (str, list), message_limit=True, non_empty=True, max_len=None),
+        ),
+        RESOLVE: (_ID, _s("resolution_code", max_len=64, non_empty=True)),
+        HANDBACK: (_ID, _s("coaching_note", message_limit=True, max_len=None)),
+        WATCH: (_ID,),
+        UNWATCH: (_ID,),
+    },
+}
+
+# Outgoing payload shapes (documentation for clients; tests check the emitted keys against them).
+OUTGOING: dict[str, dict[str, str]] = {
+    SESSION_CONFIRM: {"": "the bare session id string"},
+    BOT_UTTERED: {
+        "text": "str (optional)",
+        "quick_replies": "[{content_type, title, payload}] (optional)",
+        "attachment": "object (optional)",
+        "id": "str",
+        "seq": "int",
+        "metadata": "{sender: bot|agent|system, agent_name?}",
+    },
+    AGENT_JOINED: {"name": "str"},
+    AGENT_LEFT: {"name": "str"},
+    TYPING: {"from": "bot|agent|customer", "on": "bool", "conversation_id": "str (agents only)"},
+    QUEUE_UPDATE: {"position": "int", "estimated_wait_seconds": "int"},
+    CONVERSATION_STATE: {"state": "bot|queued|assigned|escalated_l3|resolved"},
+    HISTORY: {"messages": "[message]"},
+    ERROR: {"code": "str", "message": "str", "event": "str"},
+    QUEUE_SNAPSHOT: {"queue": "[queue item]", "mine": "[conversation]", "live": "[conversation]"},
+    HANDOFF_QUEUED: {"conversation_id": "str", "handoff": "handoff", "summary_text": "str"},
+    ASSIGNED: {"conversation_id": "str", "conversation": "conversation detail", "by": "str"},
+    CUSTOMER_MESSAGE: {"conversation_id": "str", "message": "message"},
+    CONVERSATION_MESSAGE: {"conversation_id": "str", "message": "message"},
+    NOTE_ADDED: {"conversation_id": "str", "note": "note"},
+    SLA_WARNING: {"conversation_id": "str", "priority": "str", "sla_deadline": "iso datetime"},
+    SLA_BREACHED: {"conversation_id": "str", "priority": "str", "sla_deadline": "iso datetime"},
+    STALE_ALERT: {"conversation_id": "str", "tier": "l1|l2", "minutes": "float"},
+    CONVERSATION_UPDATED: {"conversation_id": "str", "state": "str"},
+}
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value.encode("utf-8"))
+    return len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+
+
+def validate(namespace: str, event: str, data: Any, *, max_message_bytes: int = 4096) -> dict[str, Any]:
+    """Check ``data`` against the schema of ``event``; return only the known fields.
+
+    Raises:
+        PayloadError: unknown event, wrong type, missing field or oversize value.
+    """
+    schema = INCOMING.get(namespace, {}).get(event)
+    if schema is None:
+        raise PayloadError("unknown_event", f"unknown event {event!r}")
+    if data is None and all(not f.required for f in schema):
+        data = {}
+    if not isinstance(data, dict):
+        raise PayloadError("invalid_payload", f"{event}: payload must be an object")
+    missing = [
+        f.name for f in schema if f.required and (data.get(f.name) is None or (f.non_empty and _empty(data.get(f.name))))
+    ]
+    if missing:
+        raise PayloadError("missing_fields", f"{event}: missing required fields: {', '.join(missing)}")
+    clean: dict[str, Any] = {}
+    for f in schema:
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        if value is None and not f.required:
+            clean[f.name] = None
+            continue
+        if isinstance(value, bool) and bool not in f.types:
+            raise PayloadError("invalid_type", f"{event}: {f.name} has the wrong type")
+        if not isinstance(value, f.types):
+            names = "/".join("null" if t is type(None) else t.__name__ for t in f.types)
+            raise PayloadError("invalid_type", f"{event}: {f.name} must be {names}")
+        if f.message_limit and _size(value) > max_message_bytes:
+            raise PayloadError("too_large", f"{event}: {f.name} is larger than {max_message_bytes} bytes")
+        if f.max_len is not None and isinstance(value, str) and len(value) > f.max_len:
+            raise PayloadError("too_large", f"{event}: {f.name} is longer than {f.max_len}")
+        if f.max_len is None and not f.message_limit and _size(value) > max_message_bytes:
+            raise PayloadError("too_large", f"{event}: {f.name} is larger than {max_message_bytes} bytes")
+        if f.choices is not None and value not in f.choices:
+            raise PayloadError("invalid_value", f"{event}: {f.name} must be one of {list(f.choices)}")
+        if f.minimum is not None and isinstance(value, int) and value < f.minimum:
+            raise PayloadError("invalid_value", f"{event}: {f.name} must be >= {f.minimum}")
+        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+            raise PayloadError("invalid_type", f"{event}: {f.name} must be a list of strings")
+        clean[f.name] = value
+    return clean
+
+
+def _empty(value: Any) -> bool:
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, list):
+        return not any(isinstance(v, str) and v.strip() for v in value)
+    return False
+
+
+def describe() -> dict[str, Any]:
+    """The protocol as JSON: incoming fields per namespace, outgoing shapes."""
+    incoming = {
+        ns: {
+            ev: {
+                f.name: {
+                    "types": ["null" if t is type(None) else t.__name__ for t in f.types],
+                    "required": f.required,
+                    **({"choices": list(f.choices)} if f.choices else {}),
+                }
+                for f in fields
+            }
+            for ev, fields in events.items()
+        }
+        for ns, events in INCOMING.items()
+    }
+    return {"incoming": incoming, "outgoing": OUTGOING, "handoff_reasons": list(HANDOFF_REASONS)}

@@ -1,0 +1,322 @@
+"""The gateway service: shared plumbing (store, Socket.IO emits, ordering) plus queue and assignment.
+
+Namespaces and REST views validate input and call into this service (and ``conversations`` /
+``agents``); the service calls the store and emits. No SQL here, no socket code in the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Coroutine
+from datetime import timedelta
+from typing import Any
+
+import socketio
+
+from handoff import events as ev
+from handoff import store
+from handoff.db import Database
+from handoff.models import utcnow
+from handoff.rasa_client import RasaClient
+from handoff.records import ConversationRecord, HandoffRecord, MessageRecord, QueueItem, iso
+from handoff.routing import choose_agent, within_business_hours
+from handoff.sequencer import Sequencer
+from handoff.settings import Settings
+from handoff.store import StoreError
+from handoff.summary import render_text
+
+log = logging.getLogger(__name__)
+
+AGENTS_ROOM = "agents"
+LIVE_WINDOW = timedelta(minutes=30)
+
+
+def agent_room(agent_id: int) -> str:
+    """Room of every socket of one agent."""
+    return f"agent:{agent_id}"
+
+
+def conv_room(conversation_id: str) -> str:
+    """Agents' room of one conversation (owner and watchers)."""
+    return f"conv:{conversation_id}"
+
+
+def message_view(m: MessageRecord) -> dict[str, Any]:
+    """A stored message as clients see it (history, console)."""
+    payload = dict(m.payload or {})
+    meta = payload.pop("metadata", None) or {"sender": m.sender}
+    view: dict[str, Any] = {"id": m.id, "seq": m.seq, "sender": m.sender, "metadata": meta}
+    if m.text is not None:
+        view["text"] = m.text
+    view.update(payload)
+    view["created_at"] = iso(m.created_at)
+    return view
+
+
+def bot_uttered_view(m: MessageRecord) -> dict[str, Any]:
+    """A stored bot/agent/system message as a Rasa-protocol ``bot_uttered`` payload."""
+    view = message_view(m)
+    view.pop("sender", None)
+    view.pop("created_at", None)
+    return view
+
+
+class Gateway:
+    """Holds the resources and the cross-cutting operations of the gateway."""
+
+    def __init__(self, settings: Settings, db: Database, sio: socketio.AsyncServer, rasa: RasaClient) -> None:
+        """Wire the service to its resources."""
+        self.settings = settings
+        self.db = db
+        self.sio = sio
+        self.rasa = rasa
+        self.sequencer = Sequencer()
+        self.agent_sids: dict[int, set[str]] = defaultdict(set)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def background(self, coro: Coroutine[Any, Any, None], what: str) -> None:
+        """Run ``coro`` as a tracked task; failures are logged with ``what``."""
+
+        async def guarded() -> None:
+            try:
+                await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background task failed: %s", what)
+
+        task = asyncio.get_running_loop().create_task(guarded())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def idle(self) -> None:
+        """Wait until background tasks and per-conversation jobs are done (shutdown, tests)."""
+        while self._tasks or self.sequencer._tails:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            await self.sequencer.drain()
+
+    async def close(self) -> None:
+        """Cancel what is still running (shutdown)."""
+        for task in list(self._tasks):
+            task.cancel()
+        self.sequencer.cancel_all()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # ------------------------------------------------------------ emits
+
+    async def to_customer(self, conversation_id: str, event: str, data: Any) -> None:
+        """Emit to every customer socket of a conversation."""
+        await self.sio.emit(event, data, room=conversation_id, namespace=ev.CUSTOMER_NS)
+
+    async def to_agents(self, event: str, data: Any, room: str = AGENTS_ROOM) -> None:
+        """Emit on the agents namespace (default: every agent)."""
+        await self.sio.emit(event, data, room=room, namespace=ev.AGENT_NS)
+
+    async def publish(self, m: MessageRecord) -> None:
+        """Deliver a stored message: customers get ``bot_uttered``, agents of the room a copy."""
+        if m.sender == "customer":
+            await self.to_agents(
+                ev.CUSTOMER_MESSAGE,
+                {"conversation_id": m.conversation_id, "message": message_view(m)},
+                conv_room(m.conversation_id),
+            )
+            return
+        await self.to_customer(m.conversation_id, ev.BOT_UTTERED, bot_uttered_view(m))
+        await self.to_agents(
+            ev.CONVERSATION_MESSAGE,
+            {"conversation_id": m.conversation_id, "message": message_view(m)},
+            conv_room(m.conversation_id),
+        )
+
+    async def say(
+        self,
+        conversation_id: str,
+        text: str,
+        *,
+        sender: str = "system",
+        quick_replies: list[dict[str, str]] | None = None,
+    ) -> MessageRecord:
+        """Persist and deliver a message from the system (or bot) to the customer."""
+        payload: dict[str, Any] = {"metadata": {"sender": sender}}
+        if quick_replies:
+            payload["quick_replies"] = quick_replies
+        async with self.sequencer.lock(conversation_id):
+            async with self.db.write() as s:
+                m = await store.append_message(s, conversation_id, sender, text, payload=payload)
+            await self.publish(m)
+        return m
+
+    async def set_state(self, conversation_id: str, state: str) -> None:
+        """Tell the customer and the agents the conversation's new state."""
+        await self.to_customer(conversation_id, ev.CONVERSATION_STATE, {"state": state})
+        await self.to_agents(ev.CONVERSATION_UPDATED, {"conversation_id": conversation_id, "state": state})
+
+    # ------------------------------------------------------------ agent sockets
+
+    async def join_agent(self, agent_id: int, conversation_id: str) -> None:
+        """Put every socket of the agent in the conversation's room."""
+        for sid in list(self.agent_sids.get(agent_id, ())):
+            await self.sio.enter_room(sid, conv_room(conversation_id), namespace=ev.AGENT_NS)
+
+    async def leave_agent(self, agent_id: int, conversation_id: str) -> None:
+        """Take every socket of the agent out of the conversation's room."""
+        for sid in list(self.agent_sids.get(agent_id, ())):
+            await self.sio.leave_room(sid, conv_room(conversation_id), namespace=ev.AGENT_NS)
+
+    # ------------------------------------------------------------ queue
+
+    async def online_agents(self) -> int:
+        """Number of agents online now."""
+        async with self.db.read() as s:
+            return sum(1 for a in await store.agents_with_load(s) if a.status == "online")
+
+    def estimate_seconds(self, position: int, online: int) -> int:
+        """Honest, simple estimate: position x average handle time / agents online."""
+        return int(position * self.settings.average_handle_seconds / max(online, 1))
+
+    def business_open(self) -> bool:
+        """Whether we are inside business hours (settings)."""
+        return within_business_hours(self.settings.business_hours, self.settings.timezone, utcnow())
+
+    async def queue_items(self) -> list[QueueItem]:
+        """Queued conversations in order."""
+        async with self.db.read() as s:
+            return await store.queue(s)
+
+    async def queue_position(self, conversation_id: str) -> dict[str, int] | None:
+        """``queue_update`` payload of one conversation (None when not queued)."""
+        items = await self.queue_items()
+        online = await self.online_agents()
+        for item in items:
+            if item.conversation.id == conversation_id:
+                return {
+                    "position": item.position,
+                    "estimated_wait_seconds": self.estimate_seconds(item.position, online),
+                }
+        return None
+
+    async def snapshot(self, agent_id: int | None = None) -> dict[str, Any]:
+        """``queue_snapshot`` payload: queue by priority then SLA, L3 escalations, live bot chats."""
+        async with self.db.read() as s:
+            items = await store.queue(s)
+            live = await store.bot_conversations(s, utcnow() - LIVE_WINDOW)
+            escalated = await store.list_conversations(s, state="escalated_l3")
+            mine = await store.conversations_of_agent(s, agent_id) if agent_id else []
+            agents = await store.agents_with_load(s)
+        return {
+            "queue": [
+                {
+                    "position": i.position,
+                    "conversation_id": i.conversation.id,
+                    "customer_name": i.conversation.customer_name,
+                    "reason": i.handoff.reason,
+                    "priority": i.handoff.priority,
+                    "sla_deadline": iso(i.handoff.sla_deadline),
+                    "skills": i.handoff.skills,
+                    "problem": i.handoff.summary.get("problem"),
+                    "waiting_seconds": i.waiting_seconds,
+                }
+                for i in items
+            ],
+            "l3": [c for c in escalated if c["assigned_agent_id"] is None],
+            "live": [c.as_dict() for c in live],
+            "mine": [c.as_dict() for c in mine],
+            "agents": [
+                {"id": a.id, "name": a.name, "status": a.status, "load": a.load, "capacity": a.capacity} for a in agents
+            ],
+        }
+
+    async def broadcast_queue(self) -> None:
+        """Send the snapshot to agents and positions to every queued customer."""
+        await self.to_agents(ev.QUEUE_SNAPSHOT, await self.snapshot())
+        items = await self.queue_items()
+        online = await self.online_agents()
+        for item in items:
+            await self.to_customer(
+                item.conversation.id,
+                ev.QUEUE_UPDATE,
+                {
+                    "position": item.position,
+                    "estimated_wait_seconds": self.estimate_seconds(item.position, online),
+                },
+            )
+
+    # ------------------------------------------------------------ assignment
+
+    async def assign(
+        self, conversation_id: str, agent_id: int, *, auto: bool = False
+    ) -> tuple[ConversationRecord, HandoffRecord]:
+        """Claim (or auto-assign) atomically, then tell the customer and the agent."""
+        async with self.db.write() as s:
+            conv, handoff = await store.claim(
+                s,
+                conversation_id,
+                agent_id,
+                is_postgres=not self.db.is_sqlite,
+                actor="system" if auto else None,
+            )
+            agent = await store.get_agent(s, agent_id)
+        assert agent is not None
+        log.info("conversation %s assigned to agent %s (auto=%s)", conversation_id, agent_id, auto)
+        await self.join_agent(agent_id, conversation_id)
+        await self.to_customer(conversation_id, ev.AGENT_JOINED, {"name": agent.name})
+        await self.set_state(conversation_id, conv.state)
+        await self.say(conversation_id, f"{agent.name} from our support team has joined the conversation.")
+        detail = await self.conversation_detail(conversation_id)
+        await self.to_agents(
+            ev.ASSIGNED,
+            {"conversation_id": conversation_id, "conversation": detail, "by": "auto" if auto else "claim"},
+            agent_room(agent_id),
+        )
+        await self.broadcast_queue()
+        return conv, handoff
+
+    async def try_auto_assign(self, conversation_id: str) -> bool:
+        """Assign to the least-loaded online agent with the skill and free capacity, if any."""
+        if not self.settings.auto_assign:
+            return False
+        async with self.db.read() as s:
+            agents = await store.agents_with_load(s)
+            handoff = await store.current_handoff(s, conversation_id)
+            conv = await store.get_conversation(s, conversation_id)
+        if handoff is None or conv is None or conv.state != "queued":
+            return False
+        agent = choose_agent(agents, handoff.skills)
+        if agent is None:
+            return False
+        try:
+            await self.assign(conversation_id, agent.id, auto=True)
+        except StoreError as exc:
+            log.info("auto-assign of %s skipped: %s", conversation_id, exc.message)
+            return False
+        return True
+
+    async def drain_queue(self) -> None:
+        """Auto-assign as much of the queue as agents can take (after presence or capacity changes)."""
+        for item in await self.queue_items():
+            await self.try_auto_assign(item.conversation.id)
+
+    # ------------------------------------------------------------ read models
+
+    async def conversation_detail(self, conversation_id: str) -> dict[str, Any]:
+        """Transcript, summary (data and text), events, notes and hand-offs of one conversation."""
+        async with self.db.read() as s:
+            conv = await store.get_conversation(s, conversation_id)
+            if conv is None:
+                raise StoreError("not_found", f"conversation {conversation_id} not found")
+            messages = await store.messages_after(s, conversation_id, 0)
+            events_ = await store.events_for(s, conversation_id)
+            notes = await store.notes_for(s, conversation_id)
+            handoffs = await store.handoffs_for(s, conversation_id)
+        summary = handoffs[-1].summary if handoffs else None
+        return {
+            "conversation": conv.as_dict(),
+            "messages": [message_view(m) for m in messages],
+            "summary": summary,
+            "summary_text": render_text(summary) if summary else None,
+            "handoffs": [h.as_dict() for h in handoffs],
+            "events": [e.as_dict() for e in events_],
+            "notes": [n.as_dict() for n in notes],
+        }

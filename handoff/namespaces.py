@@ -1,0 +1,240 @@
+"""Socket.IO namespaces: customers on ``/`` (Rasa socketio protocol) and agents on ``/agents``.
+
+Handlers validate, call the service, and emit; every failure becomes an ``error`` event plus an ack
+``{"error": ...}`` and never reaches another conversation.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import socketio
+
+from handoff import agents, auth, conversations, store
+from handoff import events as ev
+from handoff.events import PayloadError
+from handoff.gateway import Gateway
+from handoff.ratelimit import RateLimiter
+from handoff.records import AgentRecord
+
+log = logging.getLogger(__name__)
+
+
+class _Base(socketio.AsyncNamespace):
+    """Rate limit, validation and error handling around every ``on_<event>`` handler."""
+
+    def __init__(self, namespace: str, gw: Gateway) -> None:
+        super().__init__(namespace)
+        self.gw = gw
+        self.limiter = RateLimiter(gw.settings.rate_limit_events, gw.settings.rate_limit_window_seconds)
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        """Dispatch with validation; connect/disconnect go straight through."""
+        if event in ("connect", "disconnect"):
+            return await super().trigger_event(event, *args)
+        sid = args[0]
+        if not self.limiter.allow(sid):
+            return await self._fail(sid, event, "rate_limited", "too many events; slow down")
+        try:
+            if len(args) > 2:
+                raise PayloadError("invalid_payload", f"{event}: send one payload object")
+            data = ev.validate(
+                self.namespace,
+                event,
+                args[1] if len(args) > 1 else None,
+                max_message_bytes=self.gw.settings.max_message_bytes,
+            )
+            return await getattr(self, f"on_{event}")(sid, data)
+        except PayloadError as exc:
+            return await self._fail(sid, event, exc.code, exc.message)
+        except (store.StoreError, agents.Refused) as exc:
+            return await self._fail(sid, event, exc.code, exc.message)
+        except Exception:
+            log.exception("handler %s%s failed (sid %s)", self.namespace, event, sid)
+            return await self._fail(sid, event, "internal_error", "something went wrong; please retry")
+
+    async def _fail(self, sid: str, event: str, code: str, message: str) -> dict[str, str]:
+        await self.emit(ev.ERROR, {"code": code, "message": message, "event": str(event)[:64]}, to=sid)
+        return {"error": message, "code": code}
+
+
+class CustomerNamespace(_Base):
+    """``/``: session_request, user_uttered (Rasa protocol) plus resume and typing."""
+
+    def __init__(self, gw: Gateway) -> None:
+        """Bind to the gateway."""
+        super().__init__(ev.CUSTOMER_NS, gw)
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
+        """Anyone may connect; identity comes with the messages."""
+        return True
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        """Forget per-connection state."""
+        self.limiter.forget(sid)
+
+    async def _bind(self, sid: str, requested: str | None, last_seq: int | None) -> str:
+        session = await self.get_session(sid)
+        conv, resumed = await conversations.open_session(self.gw, requested)
+        previous = session.get("conversation_id")
+        if previous and previous != conv.id:
+            await self.leave_room(sid, previous)
+        async with self.gw.sequencer.lock(conv.id):
+            await self.enter_room(sid, conv.id)
+            await self.save_session(sid, {"conversation_id": conv.id})
+            await self.emit(ev.SESSION_CONFIRM, conv.id, to=sid)
+            await self.emit(ev.CONVERSATION_STATE, {"state": conv.state}, to=sid)
+            if last_seq is not None and (resumed or last_seq == 0):
+                messages = await conversations.history(self.gw, conv.id, last_seq if resumed else 0)
+                await self.emit(ev.HISTORY, {"messages": messages}, to=sid)
+        if conv.state == "queued":
+            position = await self.gw.queue_position(conv.id)
+            if position:
+                await self.emit(ev.QUEUE_UPDATE, position, to=sid)
+        return conv.id
+
+    async def on_session_request(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Confirm the session: resume a known id, else issue a fresh one."""
+        conversation_id = await self._bind(sid, data.get("session_id"), data.get("last_seq"))
+        return {"session_id": conversation_id}
+
+    async def on_resume(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Replay the messages after ``last_seq`` (binding the session first if needed)."""
+        session = await self.get_session(sid)
+        if session.get("conversation_id") == data["session_id"]:
+            async with self.gw.sequencer.lock(data["session_id"]):
+                messages = await conversations.history(self.gw, data["session_id"], data["last_seq"])
+                await self.emit(ev.HISTORY, {"messages": messages}, to=sid)
+            return {"session_id": data["session_id"], "count": len(messages)}
+        conversation_id = await self._bind(sid, data["session_id"], data["last_seq"])
+        return {"session_id": conversation_id}
+
+    async def _conversation(self, sid: str, claimed: str | None) -> str:
+        conversation_id = (await self.get_session(sid)).get("conversation_id")
+        if not conversation_id:
+            raise PayloadError("no_session", "send session_request first")
+        if claimed and claimed != conversation_id:
+            raise PayloadError("session_mismatch", "session_id does not belong to this connection")
+        return str(conversation_id)
+
+    async def on_user_uttered(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Persist, ack with id and seq, then deliver in order (bot or humans)."""
+        conversation_id = await self._conversation(sid, data.get("session_id"))
+        if not data["message"].strip():
+            raise PayloadError("empty_message", "message is empty")
+        return await conversations.receive(
+            self.gw,
+            conversation_id,
+            data["message"],
+            conversations.parse_custom_data(data),
+            data.get("client_id"),
+        )
+
+    async def on_typing(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Customer typing, shown to the agents of the conversation."""
+        conversation_id = await self._conversation(sid, None)
+        await self.gw.to_agents(
+            ev.TYPING,
+            {"conversation_id": conversation_id, "from": "customer", "on": data["on"]},
+            f"conv:{conversation_id}",
+        )
+        return {"ok": True}
+
+
+class AgentNamespace(_Base):
+    """``/agents``: token-authenticated agent console."""
+
+    def __init__(self, gw: Gateway) -> None:
+        """Bind to the gateway."""
+        super().__init__(ev.AGENT_NS, gw)
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth_data: Any = None) -> None:
+        """Refuse connections without a valid, unexpired token."""
+        token = auth_data.get("token") if isinstance(auth_data, dict) else None
+        try:
+            claims = auth.verify_token(self.gw.settings.token_secret, token)
+        except auth.TokenError as exc:
+            raise socketio.exceptions.ConnectionRefusedError(str(exc)) from exc
+        async with self.gw.db.read() as s:
+            agent = await store.get_agent(s, claims.agent_id)
+        if agent is None:
+            raise socketio.exceptions.ConnectionRefusedError("unknown agent")
+        await self.save_session(sid, {"agent_id": agent.id})
+        # Emits must wait until the CONNECT packet is out, hence a task (it starts after this returns).
+        self.gw.background(self._after_connect(agent, sid), f"agent {agent.id} connect")
+
+    async def _after_connect(self, agent: AgentRecord, sid: str) -> None:
+        snapshot = await agents.connected(self.gw, agent, sid)
+        await self.emit(ev.QUEUE_SNAPSHOT, snapshot, to=sid)
+        await self.gw.broadcast_queue()
+        await self.gw.drain_queue()
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        """The last socket of an agent going away starts the grace period."""
+        self.limiter.forget(sid)
+        session = await self.get_session(sid)
+        if session.get("agent_id"):
+            # Tracked task: shutdown waits for it instead of cancelling a half-done write.
+            self.gw.background(agents.disconnected(self.gw, int(session["agent_id"]), sid), "agent disconnect")
+
+    async def _agent(self, sid: str) -> AgentRecord:
+        session = await self.get_session(sid)
+        async with self.gw.db.read() as s:
+            agent = await store.get_agent(s, int(session["agent_id"]))
+        if agent is None:
+            raise agents.Refused("forbidden", "unknown agent")
+        return agent
+
+    async def on_presence(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Online / away."""
+        return await agents.presence(self.gw, await self._agent(sid), data)
+
+    async def on_snapshot(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Send the queue snapshot again."""
+        agent = await self._agent(sid)
+        snapshot = await self.gw.snapshot(agent.id)
+        await self.emit(ev.QUEUE_SNAPSHOT, snapshot, to=sid)
+        return {"ok": True}
+
+    async def on_claim(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Claim a queued conversation (one winner)."""
+        return await agents.claim(self.gw, await self._agent(sid), data)
+
+    async def on_agent_message(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Message to the customer."""
+        return await agents.send_message(self.gw, await self._agent(sid), data)
+
+    async def on_typing(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Typing indicator to the customer."""
+        await agents.typing(self.gw, await self._agent(sid), data)
+        return {"ok": True}
+
+    async def on_note(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Private note."""
+        return await agents.note(self.gw, await self._agent(sid), data)
+
+    async def on_transfer(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Transfer to an agent or a team."""
+        return await agents.transfer(self.gw, await self._agent(sid), data)
+
+    async def on_escalate_l3(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Escalate to L3 (definition of ready enforced)."""
+        return await agents.escalate_l3(self.gw, await self._agent(sid), data)
+
+    async def on_resolve(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Resolve with a resolution code."""
+        return await agents.resolve(self.gw, await self._agent(sid), data)
+
+    async def on_handback(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Hand back to the bot with a coaching note."""
+        return await agents.handback(self.gw, await self._agent(sid), data)
+
+    async def on_watch(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Watch a conversation live."""
+        return await agents.watch(self.gw, await self._agent(sid), sid, data)
+
+    async def on_unwatch(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Stop watching."""
+        await self.leave_room(sid, f"conv:{data['conversation_id']}")
+        return {"ok": True}

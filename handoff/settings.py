@@ -1,0 +1,125 @@
+"""Gateway settings: one frozen dataclass read from the environment, with laptop defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+PRIORITIES = ("urgent", "high", "normal", "low")
+
+DEFAULT_SLA_MINUTES: dict[str, float] = {"urgent": 5.0, "high": 15.0, "normal": 30.0, "low": 60.0}
+
+
+def _parse_sla(raw: str) -> dict[str, float]:
+    """Parse ``urgent=5,high=15,normal=30,low=60`` into a mapping of minutes."""
+    result = dict(DEFAULT_SLA_MINUTES)
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        name, _, minutes = part.partition("=")
+        name = name.strip().lower()
+        if name not in PRIORITIES:
+            raise ValueError(f"HANDOFF_SLA_MINUTES: unknown priority {name!r}")
+        result[name] = float(minutes)
+    return result
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the gateway; defaults run on a laptop with ``make run``."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    database_url: str = "sqlite+aiosqlite:///var/handoff.db"
+    auto_migrate: bool = True
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_token: str = ""
+    rasa_timeout: float = 10.0
+    rasa_handback_intent: str = "handback"
+    identity_secret: str = "dev-identity-secret-change-me"
+    token_secret: str = "dev-token-secret-change-me"
+    token_ttl_seconds: int = 8 * 3600
+    max_message_bytes: int = 4096
+    max_payload_bytes: int = 65536
+    rate_limit_events: int = 30
+    rate_limit_window_seconds: float = 10.0
+    sla_minutes: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SLA_MINUTES))
+    sla_warn_fraction: float = 0.2
+    sla_check_interval_seconds: float = 15.0
+    l1_stale_minutes: float = 30.0
+    l2_stale_minutes: float = 90.0
+    agent_grace_seconds: float = 120.0
+    average_handle_seconds: int = 300
+    auto_assign: bool = True
+    business_hours: str = "mon-sun 00:00-24:00"
+    timezone: str = "UTC"
+    seed_path: str = "actions/backend/seed.json"
+    cors_origins: tuple[str, ...] = ("*",)
+    redis_url: str = ""
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``HANDOFF_*``-style environment variables (see README for names)."""
+        env = os.environ if env is None else env
+        names: dict[str, str] = {
+            "host": "HANDOFF_HOST",
+            "port": "HANDOFF_PORT",
+            "database_url": "DATABASE_URL",
+            "auto_migrate": "HANDOFF_AUTO_MIGRATE",
+            "rasa_url": "RASA_URL",
+            "rasa_token": "RASA_TOKEN",
+            "rasa_timeout": "RASA_TIMEOUT",
+            "rasa_handback_intent": "RASA_HANDBACK_INTENT",
+            "identity_secret": "IDENTITY_SECRET",
+            "token_secret": "TOKEN_SECRET",
+            "token_ttl_seconds": "TOKEN_TTL_SECONDS",
+            "max_message_bytes": "HANDOFF_MAX_MESSAGE_BYTES",
+            "max_payload_bytes": "HANDOFF_MAX_PAYLOAD_BYTES",
+            "rate_limit_events": "HANDOFF_RATE_LIMIT_EVENTS",
+            "rate_limit_window_seconds": "HANDOFF_RATE_LIMIT_WINDOW",
+            "sla_minutes": "HANDOFF_SLA_MINUTES",
+            "sla_warn_fraction": "HANDOFF_SLA_WARN_FRACTION",
+            "sla_check_interval_seconds": "HANDOFF_SLA_CHECK_INTERVAL",
+            "l1_stale_minutes": "HANDOFF_L1_STALE_MINUTES",
+            "l2_stale_minutes": "HANDOFF_L2_STALE_MINUTES",
+            "agent_grace_seconds": "HANDOFF_AGENT_GRACE_SECONDS",
+            "average_handle_seconds": "HANDOFF_AVERAGE_HANDLE_SECONDS",
+            "auto_assign": "HANDOFF_AUTO_ASSIGN",
+            "business_hours": "HANDOFF_BUSINESS_HOURS",
+            "timezone": "HANDOFF_TIMEZONE",
+            "seed_path": "HANDOFF_SEED_PATH",
+            "cors_origins": "HANDOFF_CORS_ORIGINS",
+            "redis_url": "REDIS_URL",
+            "log_level": "HANDOFF_LOG_LEVEL",
+        }
+        defaults = cls()
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(names[f.name])
+            if raw is None or raw == "":
+                continue
+            current = getattr(defaults, f.name)
+            values[f.name] = _convert(f.name, raw, current)
+        return replace(defaults, **values)
+
+    def sla_for(self, priority: str) -> float:
+        """Minutes allowed before a queued hand-off of ``priority`` must be picked up."""
+        return float(self.sla_minutes.get(priority, self.sla_minutes.get("normal", 30.0)))
+
+
+def _convert(name: str, raw: str, current: Any) -> Any:
+    """Convert an environment string to the type of the default value."""
+    if name == "sla_minutes":
+        return _parse_sla(raw)
+    if isinstance(current, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(current, int):
+        return int(raw)
+    if isinstance(current, float):
+        return float(raw)
+    if isinstance(current, tuple):
+        return tuple(p.strip() for p in raw.split(",") if p.strip())
+    return raw

@@ -1,0 +1,785 @@
+"""Repository functions: take an ``AsyncSession``, return plain records.
+
+Every state change of a conversation writes an :class:`~handoff.models.Event` row in the same
+transaction (callers use ``Database.write()``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handoff.models import (
+    Agent,
+    CannedReply,
+    Contact,
+    Conversation,
+    Event,
+    Handoff,
+    Message,
+    Note,
+    utcnow,
+)
+from handoff.records import (
+    AgentRecord,
+    CannedReplyRecord,
+    ContactRecord,
+    ConversationRecord,
+    EventRecord,
+    HandoffRecord,
+    MessageRecord,
+    NoteRecord,
+    QueueItem,
+)
+
+OPEN_HANDOFF = ("open", "assigned", "escalated_l3")
+LIVE_STATES = ("queued", "assigned", "escalated_l3")
+
+
+class StoreError(Exception):
+    """A refused operation; ``code`` is machine-readable and ``message`` is safe to show."""
+
+    def __init__(self, code: str, message: str) -> None:
+        """Keep code and message."""
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# ---------------------------------------------------------------- converters
+
+
+def _conv(row: Conversation) -> ConversationRecord:
+    return ConversationRecord(
+        id=row.id,
+        state=row.state,
+        customer_id=row.customer_id,
+        customer_email=row.customer_email,
+        customer_name=row.customer_name,
+        verified=bool(row.verified),
+        assigned_agent_id=row.assigned_agent_id,
+        team=row.team,
+        last_seq=row.last_seq,
+        follow_up_email=row.follow_up_email,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _msg(row: Message, duplicate: bool = False) -> MessageRecord:
+    return MessageRecord(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        seq=row.seq,
+        sender=row.sender,
+        text=row.text,
+        payload=row.payload,
+        agent_id=row.agent_id,
+        client_id=row.client_id,
+        status=row.status,
+        created_at=row.created_at,
+        duplicate=duplicate,
+    )
+
+
+def _handoff(row: Handoff) -> HandoffRecord:
+    return HandoffRecord(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        status=row.status,
+        reason=row.reason,
+        priority=row.priority,
+        priority_rank=row.priority_rank,
+        sla_deadline=row.sla_deadline,
+        skills=list(row.skills or []),
+        summary=dict(row.summary or {}),
+        agent_id=row.agent_id,
+        resolution_code=row.resolution_code,
+        l3=row.l3,
+        sla_warned=bool(row.sla_warned),
+        sla_breached=bool(row.sla_breached),
+        created_at=row.created_at,
+        assigned_at=row.assigned_at,
+        closed_at=row.closed_at,
+    )
+
+
+def _agent(row: Agent, load: int = 0) -> AgentRecord:
+    return AgentRecord(
+        id=row.id,
+        email=row.email,
+        name=row.name,
+        role=row.role,
+        team=row.team,
+        skills=list(row.skills or []),
+        languages=list(row.languages or []),
+        capacity=row.capacity,
+        status=row.status,
+        last_seen_at=row.last_seen_at,
+        load=load,
+    )
+
+
+def _contact(row: Contact) -> ContactRecord:
+    return ContactRecord(
+        id=row.id,
+        email=row.email,
+        name=row.name,
+        tier=row.tier,
+        plan=row.plan,
+        mrr=float(row.mrr or 0.0),
+        renewal_date=row.renewal_date,
+        status=row.status,
+    )
+
+
+def _event(row: Event) -> EventRecord:
+    return EventRecord(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        type=row.type,
+        actor=row.actor,
+        reason=row.reason,
+        data=dict(row.data or {}),
+        created_at=row.created_at,
+    )
+
+
+# ---------------------------------------------------------------- events
+
+
+async def add_event(
+    s: AsyncSession,
+    conversation_id: str | None,
+    type_: str,
+    actor: str,
+    reason: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """Append a lifecycle event."""
+    s.add(Event(conversation_id=conversation_id, type=type_, actor=actor, reason=reason, data=data or {}))
+
+
+async def events_for(s: AsyncSession, conversation_id: str) -> list[EventRecord]:
+    """Every event of a conversation, oldest first."""
+    rows = await s.scalars(select(Event).where(Event.conversation_id == conversation_id).order_by(Event.id))
+    return [_event(r) for r in rows]
+
+
+# ---------------------------------------------------------------- conversations
+
+
+async def get_conversation(s: AsyncSession, conversation_id: str) -> ConversationRecord | None:
+    """The conversation, or None."""
+    row = await s.get(Conversation, conversation_id)
+    return _conv(row) if row else None
+
+
+async def create_conversation(s: AsyncSession, conversation_id: str) -> ConversationRecord:
+    """A new conversation in ``bot`` state."""
+    now = utcnow()
+    row = Conversation(id=conversation_id, state="bot", last_seq=0, created_at=now, updated_at=now)
+    s.add(row)
+    await add_event(s, conversation_id, "created", "customer")
+    await s.flush()
+    return _conv(row)
+
+
+async def set_identity(s: AsyncSession, conversation_id: str, customer_id: str, email: str | None, name: str | None) -> bool:
+    """Bind a verified identity to the conversation; True when it changed."""
+    row = await _conversation_row(s, conversation_id)
+    if row.customer_id == customer_id and row.verified:
+        return False
+    row.customer_id, row.customer_email, row.customer_name, row.verified = customer_id, email, name, True
+    await add_event(s, conversation_id, "identity_verified", "customer", data={"customer_id": customer_id})
+    return True
+
+
+async def set_follow_up_email(s: AsyncSession, conversation_id: str, email: str) -> None:
+    """Remember where to follow up when no agent is available."""
+    row = await _conversation_row(s, conversation_id)
+    row.follow_up_email = email
+    await add_event(s, conversation_id, "follow_up_requested", "customer", data={"email": email})
+
+
+async def _conversation_row(s: AsyncSession, conversation_id: str, lock: bool = False) -> Conversation:
+    stmt = select(Conversation).where(Conversation.id == conversation_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = (await s.scalars(stmt)).first()
+    if row is None:
+        raise StoreError("not_found", f"conversation {conversation_id} not found")
+    return row
+
+
+async def transition(
+    s: AsyncSession,
+    conversation_id: str,
+    new_state: str,
+    *,
+    actor: str,
+    allowed_from: Iterable[str],
+    reason: str | None = None,
+    data: dict[str, Any] | None = None,
+    event_type: str | None = None,
+) -> ConversationRecord:
+    """Move a conversation to ``new_state`` if it is in one of ``allowed_from``; writes the event."""
+    row = await _conversation_row(s, conversation_id, lock=True)
+    allowed = tuple(allowed_from)
+    if row.state not in allowed:
+        raise StoreError("invalid_state", f"conversation is {row.state}, expected one of {', '.join(allowed)}")
+    old = row.state
+    row.state = new_state
+    row.updated_at = utcnow()
+    await add_event(
+        s,
+        conversation_id,
+        event_type or new_state,
+        actor,
+        reason,
+        {"from": old, "to": new_state, **(data or {})},
+    )
+    await s.flush()
+    return _conv(row)
+
+
+async def list_conversations(
+    s: AsyncSession, state: str | None = None, reason: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Conversations (newest first), optionally filtered by state and hand-off reason."""
+    stmt = select(Conversation).order_by(Conversation.updated_at.desc()).limit(limit)
+    if state:
+        stmt = stmt.where(Conversation.state == state)
+    if reason:
+        stmt = stmt.where(Conversation.id.in_(select(Handoff.conversation_id).where(Handoff.reason == reason)))
+    rows = list(await s.scalars(stmt))
+    return [_conv(r).as_dict() for r in rows]
+
+
+async def bot_conversations(s: AsyncSession, since: datetime, limit: int = 50) -> list[ConversationRecord]:
+    """Live bot conversations (active since ``since``), for agents to watch."""
+    rows = await s.scalars(
+        select(Conversation)
+        .where(Conversation.state == "bot", Conversation.updated_at >= since, Conversation.last_seq > 0)
+        .order_by(Conversation.updated_at.desc())
+        .limit(limit)
+    )
+    return [_conv(r) for r in rows]
+
+
+# ---------------------------------------------------------------- messages
+
+
+async def append_message(
+    s: AsyncSession,
+    conversation_id: str,
+    sender: str,
+    text: str | None,
+    *,
+    payload: dict[str, Any] | None = None,
+    agent_id: int | None = None,
+    client_id: str | None = None,
+    status: str = "done",
+) -> MessageRecord:
+    """Store a message with the next sequence number; a repeated ``client_id`` returns the original."""
+    if client_id:
+        existing = (
+            await s.scalars(
+                select(Message).where(Message.conversation_id == conversation_id, Message.client_id == client_id)
+            )
+        ).first()
+        if existing is not None:
+            return _msg(existing, duplicate=True)
+    await s.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation_id)
+        .values(last_seq=Conversation.last_seq + 1, updated_at=utcnow())
+    )
+    seq = (await s.execute(select(Conversation.last_seq).where(Conversation.id == conversation_id))).scalar_one()
+    row = Message(
+        id=uuid.uuid4().hex,
+        conversation_id=conversation_id,
+        seq=seq,
+        sender=sender,
+        agent_id=agent_id,
+        text=text,
+        payload=payload,
+        client_id=client_id or None,
+        status=status,
+        created_at=utcnow(),
+    )
+    s.add(row)
+    await s.flush()
+    return _msg(row)
+
+
+async def set_message_status(s: AsyncSession, message_id: str, status: str) -> None:
+    """Mark a customer message as relayed (or routed to humans)."""
+    await s.execute(update(Message).where(Message.id == message_id).values(status=status))
+
+
+async def messages_after(s: AsyncSession, conversation_id: str, last_seq: int = 0, limit: int = 1000) -> list[MessageRecord]:
+    """Messages with ``seq > last_seq`` in order."""
+    rows = await s.scalars(
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.seq > last_seq)
+        .order_by(Message.seq)
+        .limit(limit)
+    )
+    return [_msg(r) for r in rows]
+
+
+async def last_messages(s: AsyncSession, conversation_id: str, count: int) -> list[MessageRecord]:
+    """The last ``count`` messages, oldest first."""
+    rows = list(
+        await s.scalars(
+            select(Message).where(Message.conversation_id == conversation_id).order_by(Message.seq.desc()).limit(count)
+        )
+    )
+    return [_msg(r) for r in reversed(rows)]
+
+
+async def pending_messages(s: AsyncSession) -> list[MessageRecord]:
+    """Customer messages persisted but never relayed (a crash between ack and relay)."""
+    rows = await s.scalars(select(Message).where(Message.status == "pending").order_by(Message.conversation_id, Message.seq))
+    return [_msg(r) for r in rows]
+
+
+# ---------------------------------------------------------------- hand-offs and queue
+
+
+async def create_handoff(
+    s: AsyncSession,
+    conversation_id: str,
+    *,
+    reason: str,
+    priority: str,
+    priority_rank: int,
+    sla_deadline: datetime,
+    skills: Sequence[str],
+    summary: dict[str, Any],
+    actor: str = "bot",
+) -> HandoffRecord:
+    """Queue the conversation for a human: state ``bot`` -> ``queued`` plus a Handoff row."""
+    await transition(
+        s,
+        conversation_id,
+        "queued",
+        actor=actor,
+        allowed_from=("bot", "resolved"),
+        reason=reason,
+        data={"priority": priority, "skills": list(skills)},
+    )
+    row = Handoff(
+        conversation_id=conversation_id,
+        status="open",
+        reason=reason,
+        priority=priority,
+        priority_rank=priority_rank,
+        sla_deadline=sla_deadline,
+        skills=list(skills),
+        summary=summary,
+        created_at=utcnow(),
+    )
+    s.add(row)
+    await s.flush()
+    return _handoff(row)
+
+
+async def current_handoff(s: AsyncSession, conversation_id: str) -> HandoffRecord | None:
+    """The open hand-off of the conversation, if any."""
+    row = await _current_handoff_row(s, conversation_id)
+    return _handoff(row) if row else None
+
+
+async def _current_handoff_row(s: AsyncSession, conversation_id: str) -> Handoff | None:
+    return (
+        await s.scalars(
+            select(Handoff)
+            .where(Handoff.conversation_id == conversation_id, Handoff.status.in_(OPEN_HANDOFF))
+            .order_by(Handoff.id.desc())
+        )
+    ).first()
+
+
+async def handoffs_for(s: AsyncSession, conversation_id: str) -> list[HandoffRecord]:
+    """All hand-offs of a conversation, oldest first."""
+    rows = await s.scalars(select(Handoff).where(Handoff.conversation_id == conversation_id).order_by(Handoff.id))
+    return [_handoff(r) for r in rows]
+
+
+async def list_handoffs(s: AsyncSession, status: str | None = None, limit: int = 200) -> list[HandoffRecord]:
+    """Hand-offs, newest first."""
+    stmt = select(Handoff).order_by(Handoff.id.desc()).limit(limit)
+    if status:
+        stmt = stmt.where(Handoff.status == status)
+    return [_handoff(r) for r in await s.scalars(stmt)]
+
+
+async def queue(s: AsyncSession) -> list[QueueItem]:
+    """Queued conversations ordered by priority, then SLA deadline, then age."""
+    rows = (
+        await s.execute(
+            select(Conversation, Handoff)
+            .join(Handoff, Handoff.conversation_id == Conversation.id)
+            .where(Conversation.state == "queued", Handoff.status == "open")
+            .order_by(Handoff.priority_rank, Handoff.sla_deadline, Handoff.id)
+        )
+    ).all()
+    now = utcnow()
+    return [
+        QueueItem(
+            position=i + 1,
+            conversation=_conv(c),
+            handoff=_handoff(h),
+            waiting_seconds=int((now - h.created_at).total_seconds()),
+        )
+        for i, (c, h) in enumerate(rows)
+    ]
+
+
+async def claim(
+    s: AsyncSession, conversation_id: str, agent_id: int, *, is_postgres: bool, actor: str | None = None
+) -> tuple[ConversationRecord, HandoffRecord]:
+    """Atomically assign a queued conversation (or an L3 escalation) to ``agent_id``.
+
+    PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED`` (a concurrent claimer sees nothing and loses).
+    SQLite: the caller's ``BEGIN IMMEDIATE`` transaction serialises claimers.
+    """
+    stmt = select(Conversation).where(Conversation.id == conversation_id)
+    if is_postgres:
+        stmt = stmt.with_for_update(skip_locked=True)
+    row = (await s.scalars(stmt)).first()
+    if row is None:
+        if is_postgres and await s.get(Conversation, conversation_id) is not None:
+            raise StoreError("already_claimed", "another agent is claiming this conversation")
+        raise StoreError("not_found", f"conversation {conversation_id} not found")
+    agent = await s.get(Agent, agent_id)
+    if agent is None:
+        raise StoreError("not_found", "agent not found")
+    handoff = await _current_handoff_row(s, conversation_id)
+    if row.state == "escalated_l3" and agent.role in ("l3", "lead") and row.assigned_agent_id is None:
+        pass
+    elif row.state != "queued" or handoff is None:
+        if row.state in ("assigned", "escalated_l3"):
+            raise StoreError("already_claimed", "conversation already claimed by another agent")
+        raise StoreError("invalid_state", f"conversation is {row.state}, not queued")
+    now = utcnow()
+    old = row.state
+    if old == "queued":
+        row.state = "assigned"
+    row.assigned_agent_id = agent_id
+    row.team = agent.team
+    row.updated_at = now
+    if handoff is not None:
+        handoff.agent_id = agent_id
+        if handoff.status == "open":
+            handoff.status = "assigned"
+        handoff.assigned_at = handoff.assigned_at or now
+    await add_event(
+        s,
+        conversation_id,
+        "assigned" if old == "queued" else "l3_claimed",
+        actor or f"agent:{agent_id}",
+        "claim" if actor is None else "auto_assign",
+        {"from": old, "to": row.state, "agent_id": agent_id},
+    )
+    await s.flush()
+    if handoff is None:
+        raise StoreError("invalid_state", "no open hand-off")
+    return _conv(row), _handoff(handoff)
+
+
+async def requeue(
+    s: AsyncSession,
+    conversation_id: str,
+    *,
+    actor: str,
+    reason: str,
+    skills: Sequence[str] | None = None,
+    team: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> ConversationRecord:
+    """``assigned`` -> ``queued`` (transfer to a team, agent dropped)."""
+    await transition(s, conversation_id, "queued", actor=actor, allowed_from=("assigned",), reason=reason, data=data)
+    row = await _conversation_row(s, conversation_id)
+    row.assigned_agent_id = None
+    row.team = team
+    handoff = await _current_handoff_row(s, conversation_id)
+    if handoff is not None:
+        handoff.status = "open"
+        handoff.agent_id = None
+        if skills:
+            handoff.skills = list(skills)
+    await s.flush()
+    return _conv(row)
+
+
+async def transfer_to_agent(
+    s: AsyncSession, conversation_id: str, from_agent: int, to_agent: int, note: str | None
+) -> ConversationRecord:
+    """Hand the conversation to another agent (it stays ``assigned``)."""
+    row = await _conversation_row(s, conversation_id, lock=True)
+    target = await s.get(Agent, to_agent)
+    if target is None:
+        raise StoreError("not_found", f"agent {to_agent} not found")
+    row.assigned_agent_id = to_agent
+    row.team = target.team
+    row.updated_at = utcnow()
+    handoff = await _current_handoff_row(s, conversation_id)
+    if handoff is not None:
+        handoff.agent_id = to_agent
+    await add_event(
+        s,
+        conversation_id,
+        "transferred",
+        f"agent:{from_agent}",
+        "to_agent",
+        {"from_agent": from_agent, "to_agent": to_agent, "note": note},
+    )
+    await s.flush()
+    return _conv(row)
+
+
+async def close_handoff(
+    s: AsyncSession,
+    conversation_id: str,
+    status: str,
+    *,
+    resolution_code: str | None = None,
+    l3: dict[str, Any] | None = None,
+) -> HandoffRecord | None:
+    """Set the open hand-off's final status (resolved, handed_back) or L3 data."""
+    row = await _current_handoff_row(s, conversation_id)
+    if row is None:
+        return None
+    row.status = status
+    if resolution_code is not None:
+        row.resolution_code = resolution_code
+    if l3 is not None:
+        row.l3 = l3
+    if status in ("resolved", "handed_back"):
+        row.closed_at = utcnow()
+    await s.flush()
+    return _handoff(row)
+
+
+async def clear_assignment(s: AsyncSession, conversation_id: str) -> None:
+    """Forget the assigned agent (after resolve, hand-back, or an L3 escalation)."""
+    row = await _conversation_row(s, conversation_id)
+    row.assigned_agent_id = None
+
+
+async def update_handoff_sla(
+    s: AsyncSession,
+    handoff_id: int,
+    *,
+    warned: bool | None = None,
+    breached: bool | None = None,
+    stale: bool | None = None,
+    priority: tuple[str, int] | None = None,
+) -> None:
+    """Record SLA progress on a hand-off."""
+    row = await s.get(Handoff, handoff_id)
+    if row is None:
+        return
+    if warned is not None:
+        row.sla_warned = warned
+    if breached is not None:
+        row.sla_breached = breached
+    if stale is not None:
+        row.stale_alerted = stale
+    if priority is not None:
+        row.priority, row.priority_rank = priority
+
+
+async def sla_candidates(s: AsyncSession) -> list[HandoffRecord]:
+    """Open or assigned hand-offs (the SLA task decides what to do with them)."""
+    rows = await s.scalars(select(Handoff).where(Handoff.status.in_(("open", "assigned"))))
+    return [_handoff(r) for r in rows]
+
+
+async def stale_alerted(s: AsyncSession, handoff_id: int) -> bool:
+    """Whether the L2 stale-case alert was already raised."""
+    row = await s.get(Handoff, handoff_id)
+    return bool(row and row.stale_alerted)
+
+
+async def stale_bot_conversations(s: AsyncSession, older_than: datetime) -> list[ConversationRecord]:
+    """Bot conversations started before ``older_than``, active since, not yet flagged."""
+    rows = await s.scalars(
+        select(Conversation).where(
+            Conversation.state == "bot",
+            Conversation.stale_alerted.is_(False),
+            Conversation.created_at < older_than,
+            Conversation.updated_at >= older_than,
+        )
+    )
+    return [_conv(r) for r in rows]
+
+
+async def mark_stale(s: AsyncSession, conversation_id: str, minutes: float) -> None:
+    """Flag an L1 conversation as stale (alert once)."""
+    row = await _conversation_row(s, conversation_id)
+    row.stale_alerted = True
+    await add_event(s, conversation_id, "stale_alert", "system", "l1_stale", {"minutes": minutes})
+
+
+# ---------------------------------------------------------------- agents
+
+
+async def create_agent(
+    s: AsyncSession,
+    *,
+    email: str,
+    name: str,
+    password_hash: str,
+    role: str = "l2",
+    team: str = "general",
+    skills: Sequence[str] = ("general",),
+    languages: Sequence[str] = ("en",),
+    capacity: int = 3,
+) -> AgentRecord:
+    """Create (or update, by email) an agent."""
+    row = (await s.scalars(select(Agent).where(Agent.email == email.lower()))).first()
+    if row is None:
+        row = Agent(email=email.lower(), status="offline", created_at=utcnow())
+        s.add(row)
+    row.name, row.password_hash, row.role, row.team = name, password_hash, role, team
+    row.skills, row.languages, row.capacity = list(skills), list(languages), capacity
+    await s.flush()
+    return _agent(row)
+
+
+async def agent_credentials(s: AsyncSession, email: str) -> tuple[AgentRecord, str] | None:
+    """The agent and its password hash, for login."""
+    row = (await s.scalars(select(Agent).where(Agent.email == email.lower()))).first()
+    return (_agent(row), row.password_hash) if row else None
+
+
+async def get_agent(s: AsyncSession, agent_id: int) -> AgentRecord | None:
+    """The agent, or None."""
+    row = await s.get(Agent, agent_id)
+    return _agent(row) if row else None
+
+
+async def set_agent_status(s: AsyncSession, agent_id: int, status: str) -> None:
+    """Online / away / offline, with last_seen_at."""
+    row = await s.get(Agent, agent_id)
+    if row is None:
+        return
+    if row.status != status:
+        await add_event(s, None, "presence", f"agent:{agent_id}", status, {"agent_id": agent_id})
+    row.status = status
+    row.last_seen_at = utcnow()
+
+
+async def agents_with_load(s: AsyncSession) -> list[AgentRecord]:
+    """Every agent with its number of assigned conversations."""
+    loads = dict(
+        (
+            await s.execute(
+                select(Conversation.assigned_agent_id, func.count())
+                .where(Conversation.state.in_(("assigned", "escalated_l3")))
+                .group_by(Conversation.assigned_agent_id)
+            )
+        ).all()
+    )
+    rows = await s.scalars(select(Agent).order_by(Agent.id))
+    return [_agent(r, int(loads.get(r.id, 0))) for r in rows]
+
+
+async def conversations_of_agent(s: AsyncSession, agent_id: int) -> list[ConversationRecord]:
+    """Conversations the agent owns."""
+    rows = await s.scalars(
+        select(Conversation).where(Conversation.assigned_agent_id == agent_id, Conversation.state.in_(LIVE_STATES))
+    )
+    return [_conv(r) for r in rows]
+
+
+async def dropped_assignments(s: AsyncSession, seen_before: datetime) -> list[ConversationRecord]:
+    """Assigned conversations whose agent is offline since before ``seen_before``."""
+    rows = await s.scalars(
+        select(Conversation)
+        .join(Agent, Agent.id == Conversation.assigned_agent_id)
+        .where(
+            Conversation.state == "assigned",
+            Agent.status == "offline",
+            Agent.last_seen_at < seen_before,
+        )
+    )
+    return [_conv(r) for r in rows]
+
+
+# ---------------------------------------------------------------- contacts
+
+
+async def upsert_contact(
+    s: AsyncSession,
+    *,
+    id: str,
+    email: str,
+    name: str,
+    tier: str,
+    plan: str,
+    mrr: float,
+    renewal_date: date | None,
+    status: str,
+) -> None:
+    """Insert or update a contact record."""
+    row = await s.get(Contact, id)
+    if row is None:
+        row = Contact(id=id, created_at=utcnow())
+        s.add(row)
+    row.email, row.name, row.tier, row.plan = email, name, tier, plan
+    row.mrr, row.renewal_date, row.status = mrr, renewal_date, status
+
+
+async def get_contact(s: AsyncSession, customer_id: str) -> ContactRecord | None:
+    """The contact record, or None."""
+    row = await s.get(Contact, customer_id)
+    return _contact(row) if row else None
+
+
+async def average_mrr(s: AsyncSession) -> float:
+    """Average MRR over paying contacts (0 when there are none)."""
+    value = (await s.execute(select(func.avg(Contact.mrr)).where(Contact.mrr > 0))).scalar()
+    return float(value or 0.0)
+
+
+# ---------------------------------------------------------------- notes and canned replies
+
+
+async def add_note(s: AsyncSession, conversation_id: str, agent_id: int, text: str) -> NoteRecord:
+    """Store a private note."""
+    row = Note(conversation_id=conversation_id, agent_id=agent_id, text=text, created_at=utcnow())
+    s.add(row)
+    await s.flush()
+    return NoteRecord(row.id, row.conversation_id, row.agent_id, row.text, row.created_at)
+
+
+async def notes_for(s: AsyncSession, conversation_id: str) -> list[NoteRecord]:
+    """Notes of a conversation, oldest first."""
+    rows = await s.scalars(select(Note).where(Note.conversation_id == conversation_id).order_by(Note.id))
+    return [NoteRecord(r.id, r.conversation_id, r.agent_id, r.text, r.created_at) for r in rows]
+
+
+async def canned_replies(s: AsyncSession, team: str | None = None) -> list[CannedReplyRecord]:
+    """Canned replies, optionally of one team."""
+    stmt = select(CannedReply).order_by(CannedReply.team, CannedReply.id)
+    if team:
+        stmt = stmt.where(CannedReply.team == team)
+    return [CannedReplyRecord(r.id, r.team, r.title, r.text) for r in await s.scalars(stmt)]
+
+
+async def add_canned_reply(s: AsyncSession, team: str, title: str, text: str) -> CannedReplyRecord:
+    """Store a canned reply for a team."""
+    row = CannedReply(team=team, title=title, text=text, created_at=utcnow())
+    s.add(row)
+    await s.flush()
+    return CannedReplyRecord(row.id, row.team, row.title, row.text)

@@ -1,0 +1,218 @@
+"""REST views under ``/api`` (plus ``/healthz``): login, conversations, hand-offs, agent actions."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import text
+
+from handoff import agents, auth, store
+from handoff import events as ev
+from handoff.appkeys import GATEWAY
+from handoff.events import PayloadError
+from handoff.gateway import Gateway
+from handoff.openapi import spec
+from handoff.records import AgentRecord
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error(status: int, message: str, code: str = "bad_request") -> web.Response:
+    """A JSON error with a reason."""
+    return web.json_response({"error": message, "code": code}, status=status)
+
+
+def _gw(request: web.Request) -> Gateway:
+    return request.app[GATEWAY]
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        data = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PayloadError("invalid_json", "body must be a JSON object") from exc
+    if not isinstance(data, dict):
+        raise PayloadError("invalid_json", "body must be a JSON object")
+    return data
+
+
+async def _agent(request: web.Request) -> AgentRecord:
+    header = request.headers.get("Authorization", "")
+    token = header[7:] if header.lower().startswith("bearer ") else None
+    gw = _gw(request)
+    try:
+        claims = auth.verify_token(gw.settings.token_secret, token)
+    except auth.TokenError as exc:
+        raise web.HTTPUnauthorized(
+            text=json.dumps({"error": str(exc), "code": "unauthorized"}), content_type="application/json"
+        ) from exc
+    async with gw.db.read() as s:
+        agent = await store.get_agent(s, claims.agent_id)
+    if agent is None:
+        raise web.HTTPUnauthorized(
+            text=json.dumps({"error": "unknown agent", "code": "unauthorized"}),
+            content_type="application/json",
+        )
+    return agent
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn refusals into 4xx JSON and unexpected errors into a 500 without details."""
+    try:
+        return await handler(request)
+    except PayloadError as exc:
+        return error(400, exc.message, exc.code)
+    except agents.Refused as exc:
+        status = {"not_found": 404, "forbidden": 403, "already_claimed": 409, "invalid_state": 409}.get(exc.code, 400)
+        return error(status, exc.message, exc.code)
+    except store.StoreError as exc:
+        return error(404 if exc.code == "not_found" else 409, exc.message, exc.code)
+    except web.HTTPException as exc:
+        if exc.content_type == "application/json":
+            raise
+        return error(exc.status, exc.reason, "http_error")
+    except Exception:
+        log.exception("REST %s %s failed", request.method, request.path)
+        return error(500, "internal error", "internal_error")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness plus a database round trip."""
+    async with _gw(request).db.read() as s:
+        await s.execute(text("SELECT 1"))
+    return web.json_response({"status": "ok"})
+
+
+async def login(request: web.Request) -> web.Response:
+    """Email + password -> short-lived token."""
+    body = await _body(request)
+    email, password = body.get("email"), body.get("password")
+    if not isinstance(email, str) or not isinstance(password, str) or not email or not password:
+        return error(400, "email and password are required", "missing_fields")
+    gw = _gw(request)
+    async with gw.db.read() as s:
+        found = await store.agent_credentials(s, email[:320])
+    if found is None or not auth.verify_password(found[1], password[:1024]):
+        return error(401, "wrong email or password", "unauthorized")
+    agent = found[0]
+    token = auth.issue_token(gw.settings.token_secret, agent.id, agent.role, gw.settings.token_ttl_seconds)
+    return web.json_response({"token": token, "expires_in": gw.settings.token_ttl_seconds, "agent": agent.as_dict()})
+
+
+async def me(request: web.Request) -> web.Response:
+    """The agent behind the token."""
+    return web.json_response((await _agent(request)).as_dict())
+
+
+async def list_conversations(request: web.Request) -> web.Response:
+    """Conversations, filtered by ``state`` and hand-off ``reason``."""
+    await _agent(request)
+    state, reason = request.query.get("state"), request.query.get("reason")
+    if state and state not in ("bot", "queued", "assigned", "escalated_l3", "resolved"):
+        return error(400, f"unknown state {state!r}", "invalid_value")
+    try:
+        limit = min(int(request.query.get("limit", "100")), 500)
+    except ValueError:
+        return error(400, "limit must be an integer", "invalid_value")
+    async with _gw(request).db.read() as s:
+        rows = await store.list_conversations(s, state=state, reason=reason, limit=limit)
+    return web.json_response({"conversations": rows})
+
+
+async def get_conversation(request: web.Request) -> web.Response:
+    """Transcript, summary, events, notes and hand-offs."""
+    await _agent(request)
+    return web.json_response(await _gw(request).conversation_detail(request.match_info["id"]))
+
+
+async def list_handoffs(request: web.Request) -> web.Response:
+    """Hand-offs, optionally by status."""
+    await _agent(request)
+    async with _gw(request).db.read() as s:
+        rows = await store.list_handoffs(s, status=request.query.get("status"))
+    return web.json_response({"handoffs": [h.as_dict() for h in rows]})
+
+
+async def queue_view(request: web.Request) -> web.Response:
+    """The queue snapshot (same as ``queue_snapshot`` on the socket)."""
+    agent = await _agent(request)
+    return web.json_response(await _gw(request).snapshot(agent.id))
+
+
+def _action(event: str, op: Callable[[Gateway, AgentRecord, dict[str, Any]], Awaitable[Any]]) -> Handler:
+    """A REST twin of an agent socket event: same validation, same operation."""
+
+    async def handler(request: web.Request) -> web.Response:
+        agent = await _agent(request)
+        gw = _gw(request)
+        body = await _body(request) if request.can_read_body else {}
+        body["conversation_id"] = request.match_info["id"]
+        data = ev.validate(ev.AGENT_NS, event, body, max_message_bytes=gw.settings.max_message_bytes)
+        return web.json_response(await op(gw, agent, data))
+
+    handler.__doc__ = f"REST version of the ``{event}`` agent event."
+    return handler
+
+
+async def list_canned(request: web.Request) -> web.Response:
+    """Canned replies (of a team with ``?team=``)."""
+    await _agent(request)
+    async with _gw(request).db.read() as s:
+        rows = await store.canned_replies(s, request.query.get("team"))
+    return web.json_response({"canned_replies": [r.as_dict() for r in rows]})
+
+
+async def add_canned(request: web.Request) -> web.Response:
+    """Add a canned reply (leads only)."""
+    agent = await _agent(request)
+    if agent.role != "lead":
+        return error(403, "only leads manage canned replies", "forbidden")
+    body = await _body(request)
+    team, title, text_ = body.get("team", agent.team), body.get("title"), body.get("text")
+    if not all(isinstance(v, str) and v.strip() for v in (team, title, text_)):
+        return error(400, "team, title and text are required strings", "missing_fields")
+    if len(str(text_).encode()) > _gw(request).settings.max_message_bytes:
+        return error(400, "text is too large", "too_large")
+    async with _gw(request).db.write() as s:
+        row = await store.add_canned_reply(s, str(team)[:64], str(title)[:200], str(text_))
+    return web.json_response(row.as_dict(), status=201)
+
+
+async def protocol(request: web.Request) -> web.Response:
+    """The Socket.IO protocol (event names and payload shapes) as JSON."""
+    return web.json_response(ev.describe())
+
+
+async def openapi(request: web.Request) -> web.Response:
+    """The OpenAPI description of this API."""
+    return web.json_response(spec())
+
+
+def add_routes(app: web.Application) -> None:
+    """Register every REST route (the OpenAPI test checks this list against ``openapi.spec``)."""
+    r = app.router
+    r.add_get("/healthz", healthz)
+    r.add_post("/api/login", login)
+    r.add_get("/api/me", me)
+    r.add_get("/api/conversations", list_conversations)
+    r.add_get("/api/conversations/{id}", get_conversation)
+    r.add_post("/api/conversations/{id}/claim", _action(ev.CLAIM, agents.claim))
+    r.add_post("/api/conversations/{id}/messages", _action(ev.AGENT_MESSAGE, agents.send_message))
+    r.add_post("/api/conversations/{id}/notes", _action(ev.NOTE, agents.note))
+    r.add_post("/api/conversations/{id}/transfer", _action(ev.TRANSFER, agents.transfer))
+    r.add_post("/api/conversations/{id}/escalate_l3", _action(ev.ESCALATE_L3, agents.escalate_l3))
+    r.add_post("/api/conversations/{id}/resolve", _action(ev.RESOLVE, agents.resolve))
+    r.add_post("/api/conversations/{id}/handback", _action(ev.HANDBACK, agents.handback))
+    r.add_get("/api/handoffs", list_handoffs)
+    r.add_get("/api/queue", queue_view)
+    r.add_get("/api/canned_replies", list_canned)
+    r.add_post("/api/canned_replies", add_canned)
+    r.add_get("/api/protocol", protocol)
+    r.add_get("/api/openapi.json", openapi)

@@ -1,0 +1,299 @@
+"""Test helpers: a scriptable fake Rasa, Socket.IO clients that record events, a gateway runner."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import socketio
+from aiohttp import web
+
+from handoff import auth, store
+from handoff.app import create_app
+from handoff.appkeys import GATEWAY
+from handoff.gateway import Gateway
+from handoff.records import AgentRecord
+from handoff.settings import Settings
+
+TOKEN_SECRET = "test-token-secret"
+IDENTITY_SECRET = "test-identity-secret"
+PASSWORD = "correct horse battery"
+PASSWORD_HASH = auth.hash_password(PASSWORD)
+
+HANDOFF_PAYLOAD: dict[str, Any] = {
+    "reason": "three_strikes",
+    "strikes": 3,
+    "customer_id": "cus_1002",
+    "customer_tier": "business",
+    "hypothesis": None,
+    "problem": "Customer can't log in",
+    "turns": [
+        {
+            "text": "I can't log in to my account",
+            "intent": "reset_password",
+            "confidence": 0.91,
+            "ranking": [
+                {"name": "reset_password", "confidence": 0.91},
+                {"name": "account_locked", "confidence": 0.05},
+            ],
+            "entities": [{"entity": "email", "value": "ben.carter@example.com"}],
+            "sentiment": -0.1,
+            "frustration": 0.2,
+        },
+        {
+            "text": "the reset link never arrives, my card 4111 1111 1111 1111 is fine",
+            "intent": "step_failed",
+            "confidence": 0.62,
+            "ranking": [{"name": "step_failed", "confidence": 0.62}],
+            "entities": [],
+            "sentiment": -0.5,
+            "frustration": 0.6,
+        },
+    ],
+    "entities": {"email": "ben.carter@example.com"},
+    "slots": {"customer_id": "cus_1002"},
+    "steps": [
+        {"step": "password reset", "outcome": "failed", "detail": "reset email not received"},
+        {"step": "account status check", "outcome": "found", "detail": "5 failed logins"},
+    ],
+    "sentiment": {"latest": -0.5, "trend": [-0.1, -0.3, -0.5]},
+    "frustration": 0.6,
+}
+
+
+def free_port() -> int:
+    """An unused TCP port on localhost."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class FakeRasa:
+    """An aiohttp server standing in for Rasa: scripted replies, recorded calls, switchable outage."""
+
+    def __init__(self) -> None:
+        """Default script; nothing recorded yet."""
+        self.messages: list[dict[str, Any]] = []
+        self.api_calls: list[tuple[str, dict[str, Any], dict[str, str]]] = []
+        self.down = False
+        self.delay = 0.0
+        self.handoff_payload = HANDOFF_PAYLOAD
+        self.runner: web.AppRunner | None = None
+        self.url = ""
+
+    def script(self, message: str) -> list[dict[str, Any]]:
+        """The bot's replies to ``message``."""
+        if message == "hello":
+            return [{"text": "Hi! How can I help?"}]
+        if message == "buttons":
+            return [{"text": "Pick a topic", "buttons": [{"title": "Billing", "payload": "/billing_invoice"}]}]
+        if message == "image":
+            return [{"image": "https://example.com/help.png"}]
+        if message == "human":
+            return [
+                {"text": "Let me get a person for you."},
+                {"custom": {"handoff": self.handoff_payload}},
+            ]
+        return [{"text": f"echo: {message}"}]
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        if self.down:
+            return web.Response(status=503)
+        body = await request.json()
+        self.messages.append(body)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        replies = [{"recipient_id": body["sender"], **r} for r in self.script(body["message"])]
+        return web.json_response(replies)
+
+    async def _events(self, request: web.Request) -> web.Response:
+        self.api_calls.append(("events", await request.json(), dict(request.query)))
+        return web.json_response({"events": []})
+
+    async def _trigger(self, request: web.Request) -> web.Response:
+        self.api_calls.append(("trigger_intent", await request.json(), dict(request.query)))
+        cid = request.match_info["cid"]
+        return web.json_response(
+            {
+                "tracker": {},
+                "messages": [{"recipient_id": cid, "text": "Welcome back! The assistant is here again."}],
+            }
+        )
+
+    async def start(self) -> None:
+        """Listen on a free port."""
+        app = web.Application()
+        app.router.add_post("/webhooks/rest/webhook", self._webhook)
+        app.router.add_post("/conversations/{cid}/tracker/events", self._events)
+        app.router.add_post("/conversations/{cid}/trigger_intent", self._trigger)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        port = free_port()
+        await web.TCPSite(self.runner, "127.0.0.1", port).start()
+        self.url = f"http://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        """Close the server."""
+        if self.runner:
+            await self.runner.cleanup()
+
+
+class Client:
+    """A Socket.IO client (websocket transport) that records every event of its namespace."""
+
+    def __init__(self, namespace: str = "/") -> None:
+        """Not connected yet."""
+        self.ns = namespace
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.received: list[tuple[str, Any]] = []
+        self._new = asyncio.Event()
+        self.sio.on("*", self._on_any, namespace=namespace)
+
+    async def _on_any(self, event: str, *args: Any) -> None:
+        self.received.append((event, args[0] if args else None))
+        self._new.set()
+
+    async def connect(self, url: str, auth_data: Any = None) -> None:
+        """Connect with the websocket transport."""
+        await self.sio.connect(url, namespaces=[self.ns], transports=["websocket"], auth=auth_data, wait_timeout=5)
+
+    def of(self, event: str) -> list[Any]:
+        """Payloads received for ``event`` so far."""
+        return [d for e, d in self.received if e == event]
+
+    async def wait_for(
+        self, event: str, pred: Callable[[Any], bool] | None = None, timeout: float = 5.0, count: int = 1
+    ) -> Any:
+        """Wait until ``count`` matching ``event`` payloads arrived; return the last of them."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            self._new.clear()
+            matches = [d for e, d in self.received if e == event and (pred is None or pred(d))]
+            if len(matches) >= count:
+                return matches[count - 1]
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(f"timed out waiting for {event}; got {[e for e, _ in self.received]}")
+            try:
+                await asyncio.wait_for(self._new.wait(), remaining)
+            except asyncio.TimeoutError:
+                pass
+
+    async def call(self, event: str, data: Any = None, timeout: float = 10.0) -> Any:
+        """Emit and return the ack."""
+        return await self.sio.call(event, data, namespace=self.ns, timeout=timeout)
+
+    async def emit(self, event: str, data: Any = None) -> None:
+        """Emit without ack."""
+        await self.sio.emit(event, data, namespace=self.ns)
+
+    async def session(self, session_id: str | None = None, last_seq: int | None = None) -> str:
+        """session_request -> the confirmed session id."""
+        before = len(self.of("session_confirm"))
+        payload: dict[str, Any] = {"session_id": session_id}
+        if last_seq is not None:
+            payload["last_seq"] = last_seq
+        await self.emit("session_request", payload)
+        return str(await self.wait_for("session_confirm", count=before + 1))
+
+    async def say(self, text: str, **extra: Any) -> dict[str, Any]:
+        """user_uttered with the bound session; returns the ack."""
+        sid = self.of("session_confirm")[-1]
+        result: dict[str, Any] = await self.call("user_uttered", {"message": text, "session_id": sid, **extra})
+        return result
+
+    async def close(self) -> None:
+        """Disconnect (before the server closes)."""
+        if self.sio.connected:
+            await self.sio.disconnect()
+
+
+@dataclass
+class Running:
+    """A gateway listening on a port."""
+
+    app: web.Application
+    runner: web.AppRunner
+    url: str
+    settings: Settings
+    clients: list[Client] = field(default_factory=list)
+    stopped: bool = False
+
+    @property
+    def gw(self) -> Gateway:
+        """The gateway service."""
+        return self.app[GATEWAY]
+
+    async def customer(self, session_id: str | None = None) -> Client:
+        """A connected customer with a confirmed session."""
+        c = Client("/")
+        await c.connect(self.url)
+        self.clients.append(c)
+        await c.session(session_id)
+        return c
+
+    async def agent_client(self, agent: AgentRecord, token: str | None = None) -> Client:
+        """A connected agent (waits for its first queue snapshot)."""
+        c = Client("/agents")
+        token = token or auth.issue_token(TOKEN_SECRET, agent.id, agent.role, 3600)
+        await c.connect(self.url, {"token": token})
+        self.clients.append(c)
+        await c.wait_for("queue_snapshot")
+        return c
+
+    async def add_agent(self, email: str, **kw: Any) -> AgentRecord:
+        """Create an agent directly in the store."""
+        async with self.gw.db.write() as s:
+            return await store.create_agent(
+                s,
+                email=email,
+                name=kw.pop("name", email.split("@")[0].title()),
+                password_hash=PASSWORD_HASH,
+                **kw,
+            )
+
+    async def stop(self) -> None:
+        """Disconnect clients, then close the server."""
+        if self.stopped:
+            return
+        self.stopped = True
+        for c in self.clients:
+            await c.close()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 3
+        while self.gw.agent_sids and loop.time() < deadline:  # server-side disconnects still running
+            await asyncio.sleep(0.01)
+        await self.gw.idle()
+        await self.runner.cleanup()
+
+
+def make_settings(db_path: Path, rasa_url: str, **overrides: Any) -> Settings:
+    """Settings for a test gateway."""
+    base = Settings(
+        host="127.0.0.1",
+        port=0,
+        database_url=f"sqlite+aiosqlite:///{db_path}",
+        rasa_url=rasa_url,
+        rasa_timeout=2.0,
+        identity_secret=IDENTITY_SECRET,
+        token_secret=TOKEN_SECRET,
+        sla_check_interval_seconds=0.2,
+        agent_grace_seconds=60.0,
+        average_handle_seconds=300,
+    )
+    return replace(base, **overrides)
+
+
+async def start_gateway(settings: Settings) -> Running:
+    """Run ``create_app(settings)`` on a free port."""
+    app = create_app(settings)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return Running(app, runner, f"http://127.0.0.1:{port}", settings)

@@ -1,0 +1,233 @@
+"""Customer namespace: Rasa socketio protocol, acks, ordering, replay, identity, outages, bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from handoff.identity import sign
+from tests.handoff.helpers import IDENTITY_SECRET, Client, FakeRasa, Running
+
+
+async def test_fresh_session_id_is_server_issued_and_unguessable(gateway: Running) -> None:
+    c = await gateway.customer(None)
+    sid = c.of("session_confirm")[-1]
+    assert isinstance(sid, str) and len(sid) >= 32
+    assert await c.wait_for("conversation_state") == {"state": "bot"}
+    other = await gateway.customer(None)
+    assert other.of("session_confirm")[-1] != sid
+
+
+async def test_known_id_resumes_and_guessed_ids_get_fresh_ones(gateway: Running) -> None:
+    first = await gateway.customer()
+    sid = first.of("session_confirm")[-1]
+    await first.say("hello")
+    await first.wait_for("bot_uttered")
+    await first.close()
+
+    again = await gateway.customer(sid)
+    assert again.of("session_confirm")[-1] == sid
+    for guess in ("1234", "a" * 32, sid[:-1] + ("A" if sid[-1] != "A" else "B"), "../../etc/passwd"):
+        c = Client("/")
+        await c.connect(gateway.url)
+        gateway.clients.append(c)
+        confirmed = await c.session(guess)
+        assert confirmed not in (guess, sid)
+
+
+async def test_acks_carry_id_and_seq_and_replies_keep_order(gateway: Running, rasa: FakeRasa) -> None:
+    rasa.delay = 0.05
+    c = await gateway.customer()
+    acks = [await c.say(f"m{i}") for i in range(5)]
+    seqs = [a["seq"] for a in acks]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 5
+    assert all(isinstance(a["id"], str) and a["id"] for a in acks)
+    await c.wait_for("bot_uttered", count=5)
+    texts = [m["text"] for m in c.of("bot_uttered")]
+    assert texts == [f"echo: m{i}" for i in range(5)]
+    assert [m["message"] for m in rasa.messages] == [f"m{i}" for i in range(5)]
+    bot_seqs = [m["seq"] for m in c.of("bot_uttered")]
+    assert bot_seqs == sorted(bot_seqs)
+    assert all(m["metadata"] == {"sender": "bot"} for m in c.of("bot_uttered"))
+
+
+async def test_buttons_become_quick_replies_and_images_attachments(gateway: Running) -> None:
+    c = await gateway.customer()
+    await c.say("buttons")
+    msg = await c.wait_for("bot_uttered")
+    assert msg["text"] == "Pick a topic"
+    assert msg["quick_replies"] == [{"content_type": "text", "title": "Billing", "payload": "/billing_invoice"}]
+    await c.say("image")
+    img = await c.wait_for("bot_uttered", lambda m: "attachment" in m)
+    assert img["attachment"] == {"type": "image", "payload": {"src": "https://example.com/help.png"}}
+
+
+async def test_duplicate_client_id_is_stored_once(gateway: Running, rasa: FakeRasa) -> None:
+    c = await gateway.customer()
+    first = await c.say("hello", client_id="c-1")
+    second = await c.say("hello", client_id="c-1")
+    assert first == second
+    await c.wait_for("bot_uttered")
+    await gateway.gw.idle()
+    assert len(rasa.messages) == 1
+
+
+async def test_reconnect_replay_after_last_seq_without_loss_or_duplicate(gateway: Running) -> None:
+    c = await gateway.customer()
+    sid = c.of("session_confirm")[-1]
+    for text in ("one", "two"):
+        await c.say(text)
+    await c.wait_for("bot_uttered", count=2)
+    seen = max(m["seq"] for m in c.of("bot_uttered"))
+    await c.close()
+
+    # While the customer is away, another tab keeps chatting.
+    other = await gateway.customer(sid)
+    await other.say("three")
+    await other.wait_for("bot_uttered")
+    await gateway.gw.idle()
+
+    back = Client("/")
+    await back.connect(gateway.url)
+    gateway.clients.append(back)
+    await back.session(sid, last_seq=seen)
+    history = await back.wait_for("history")
+    seqs = [m["seq"] for m in history["messages"]]
+    assert seqs == list(range(seen + 1, seen + 3))
+    assert [m.get("text") for m in history["messages"]] == ["three", "echo: three"]
+    assert len(back.of("history")) == 1
+
+    # The explicit resume event returns the same, once per request.
+    ack = await back.call("resume", {"session_id": sid, "last_seq": 0})
+    assert ack["count"] == seen + 2
+    full = await back.wait_for("history", count=2)
+    assert [m["seq"] for m in full["messages"]] == list(range(1, seen + 3))
+
+
+async def test_stock_rasa_client_chats(gateway: Running) -> None:
+    """Only session_request / user_uttered / bot_uttered, without acks, like rasa-webchat."""
+    c = Client("/")
+    await c.connect(gateway.url)
+    gateway.clients.append(c)
+    await c.emit("session_request", {"session_id": None})
+    sid = await c.wait_for("session_confirm")
+    await c.emit("user_uttered", {"message": "hello", "session_id": sid, "customData": {"language": "en"}})
+    assert (await c.wait_for("bot_uttered"))["text"] == "Hi! How can I help?"
+    await c.emit("user_uttered", {"message": "buttons", "session_id": sid})
+    assert (await c.wait_for("bot_uttered", count=2))["quick_replies"][0]["title"] == "Billing"
+
+
+async def test_signed_identity_is_trusted_and_forged_one_is_not(gateway: Running, rasa: FakeRasa) -> None:
+    good = {
+        "customer_id": "cus_1002",
+        "email": "ben.carter@example.com",
+        "name": "Ben Carter",
+        "signature": sign(IDENTITY_SECRET, "cus_1002", "ben.carter@example.com", "Ben Carter"),
+    }
+    c = await gateway.customer()
+    sid = c.of("session_confirm")[-1]
+    await c.say("hello", customData=good)
+    await c.wait_for("bot_uttered")
+    assert rasa.messages[-1]["metadata"] == {
+        "channel": "widget",
+        "conversation_id": sid,
+        "customer": {
+            "id": "cus_1002",
+            "email": "ben.carter@example.com",
+            "name": "Ben Carter",
+            "verified": True,
+        },
+    }
+    forged = dict(good, customer_id="cus_1003")
+    for custom in (
+        forged,
+        {**good, "signature": "0" * 64},
+        {k: v for k, v in good.items() if k != "signature"},
+    ):
+        d = await gateway.customer()
+        await d.say("hello", customData=custom)
+        await d.wait_for("bot_uttered")
+        assert rasa.messages[-1]["metadata"]["customer"] is None
+    # Rasa widgets send metadata as a JSON string: that works too.
+    e = await gateway.customer()
+    await e.say("hello", metadata=json.dumps(good))
+    await e.wait_for("bot_uttered")
+    assert rasa.messages[-1]["metadata"]["customer"]["id"] == "cus_1002"
+
+
+async def test_rasa_down_queues_bot_unavailable_and_keeps_the_message(gateway: Running, rasa: FakeRasa) -> None:
+    rasa.down = True
+    c = await gateway.customer()
+    sid = c.of("session_confirm")[-1]
+    ack = await c.say("my invoice is wrong")
+    msg = await c.wait_for("bot_uttered")
+    assert "trouble" in msg["text"] and "person" in msg["text"]
+    await c.wait_for("conversation_state", lambda d: d["state"] == "queued")
+    await c.wait_for("queue_update")
+    async with gateway.gw.db.read() as s:
+        from handoff import store
+
+        handoff = await store.current_handoff(s, sid)
+        messages = await store.messages_after(s, sid)
+    assert handoff is not None and handoff.reason == "bot_unavailable"
+    assert any(m.seq == ack["seq"] and m.text == "my invoice is wrong" for m in messages)
+
+
+async def test_invalid_payloads_get_errors_and_others_are_unaffected(gateway: Running) -> None:
+    bystander = await gateway.customer()
+    bad = Client("/")
+    await bad.connect(gateway.url)
+    gateway.clients.append(bad)
+
+    no_session = await bad.call("user_uttered", {"message": "hi"})
+    assert no_session["code"] == "no_session"
+    await bad.session()
+    sid = bad.of("session_confirm")[-1]
+    cases = [
+        ("user_uttered", "just a string", "invalid_payload"),
+        ("user_uttered", {"session_id": sid}, "missing_fields"),
+        ("user_uttered", {"message": 42, "session_id": sid}, "invalid_type"),
+        ("user_uttered", {"message": ["a"], "session_id": sid}, "invalid_type"),
+        ("user_uttered", {"message": "x" * 5000, "session_id": sid}, "too_large"),
+        ("user_uttered", {"message": "   ", "session_id": sid}, "empty_message"),
+        (
+            "user_uttered",
+            {"message": "hi", "session_id": bystander.of("session_confirm")[-1]},
+            "session_mismatch",
+        ),
+        ("session_request", {"session_id": 12}, "invalid_type"),
+        ("resume", {"session_id": sid, "last_seq": -1}, "invalid_value"),
+        ("resume", {"session_id": sid, "last_seq": True}, "invalid_type"),
+        ("definitely_not_an_event", {}, "unknown_event"),
+        ("claim", {"conversation_id": sid}, "unknown_event"),
+    ]
+    for event, payload, code in cases:
+        ack = await bad.call(event, payload)
+        assert ack["code"] == code, (event, payload, ack)
+    assert len(bad.of("error")) >= len(cases)
+    assert all(set(e) == {"code", "message", "event"} for e in bad.of("error"))
+    # The bystander's conversation is untouched and still served; so is the offender.
+    await bystander.say("hello")
+    assert (await bystander.wait_for("bot_uttered"))["text"] == "Hi! How can I help?"
+    assert not bystander.of("error")
+    ok = await bad.say("hello")
+    assert "seq" in ok
+
+
+async def test_flood_is_rate_limited_per_connection(gateway_factory) -> None:  # type: ignore[no-untyped-def]
+    gw = await gateway_factory(rate_limit_events=5, rate_limit_window_seconds=30.0)
+    c = await gw.customer()  # session_request used 1 of 5
+    results = [await c.call("typing", {"on": True}) for _ in range(8)]
+    assert [r.get("code") for r in results].count("rate_limited") == 4
+    other = await gw.customer()
+    assert "seq" in await other.say("hello")
+
+
+async def test_messages_of_different_conversations_run_concurrently(gateway: Running, rasa: FakeRasa) -> None:
+    rasa.delay = 0.3
+    customers = [await gateway.customer() for _ in range(5)]
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    await asyncio.gather(*(c.say("hello") for c in customers))
+    await asyncio.gather(*(c.wait_for("bot_uttered") for c in customers))
+    assert loop.time() - start < 1.2  # five 0.3 s bot calls did not queue behind each other

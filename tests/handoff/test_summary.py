@@ -1,0 +1,130 @@
+"""The context block: redaction, determinism, a problem statement and hypothesis worth reading."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import date, datetime
+
+from handoff.priority import decide
+from handoff.records import ContactRecord, MessageRecord
+from handoff.redact import luhn_ok, redact
+from handoff.summary import SummaryInput, build_summary, render_text
+from tests.handoff.helpers import HANDOFF_PAYLOAD
+
+NOW = datetime(2026, 11, 27, 9, 0, 0)
+CONTACT = ContactRecord(
+    "cus_1002",
+    "ben.carter@example.com",
+    "Ben Carter",
+    "business",
+    "business",
+    199.0,
+    date(2027, 3, 2),
+    "locked",
+)
+
+
+def _input(payload: dict, reason: str = "three_strikes", **kw) -> SummaryInput:  # type: ignore[no-untyped-def, type-arg]
+    transcript = [
+        MessageRecord("m1", "c1", 1, "customer", "I can't log in, password: hunter2", None, None, None, "done", NOW),
+        MessageRecord("m2", "c1", 2, "bot", "Let me help.", {"metadata": {"sender": "bot"}}, None, None, "done", NOW),
+    ]
+    base = dict(
+        conversation_id="c1",
+        reason=reason,
+        handoff=payload,
+        priority=decide(reason),
+        sla_deadline=NOW,
+        sla_minutes=30.0,
+        skills=["general"],
+        today=date(2026, 11, 27),
+        contact=CONTACT,
+        customer_id="cus_1002",
+        customer_name="Ben Carter",
+        customer_email="ben.carter@example.com",
+        verified=True,
+        transcript=transcript,
+    )
+    base.update(kw)
+    return SummaryInput(**base)  # type: ignore[arg-type]
+
+
+def test_redaction_of_cards_passwords_and_tokens() -> None:
+    assert luhn_ok("4111111111111111") and not luhn_ok("4111111111111112")
+    text = redact("card 4111 1111 1111 1111 and order 1234567890123 ok")
+    assert "4111 1111" not in text and "ending 1111" in text
+    assert "1234567890123" in text  # not a valid card number (Luhn): kept, it may be an order id
+    assert redact("my password is hunter2 thanks") == "my password is [REDACTED] thanks"
+    assert "hunter2" not in redact("password: hunter2")
+    assert "password reset failed" == redact("password reset failed")
+    assert "abc.def" not in redact("Authorization: Bearer abc.defghijklmnop")
+    assert "eyJ" not in redact("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOjF9.sig")
+    assert "sk_live" not in redact("key sk_live_51HxYzAbCdEfGhIj")
+    assert "[REDACTED]" in redact("api_key=0123456789abcdef0123456789abcdef")
+
+
+def test_summary_is_deterministic_json_and_redacted() -> None:
+    payload = copy.deepcopy(HANDOFF_PAYLOAD)
+    first, second = build_summary(_input(payload)), build_summary(_input(copy.deepcopy(payload)))
+    assert first == second
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+    dumped = json.dumps(first)
+    assert "4111" not in dumped.replace("ending 1111", "") and "hunter2" not in dumped
+    assert render_text(first) == render_text(second)
+
+
+def test_problem_statement_and_hypothesis_read_like_an_l1_escalation() -> None:
+    s = build_summary(_input(copy.deepcopy(HANDOFF_PAYLOAD)))
+    assert s["problem"] == (
+        "Customer can't log in; password reset failed (reset email not received); "
+        "suspect account lockout or security hold is blocking the self-service reset"
+    )
+    assert s["intent"] == "reset_password"
+    assert s["customer"]["tier"] == "business" and s["customer"]["renewal_in_days"] == 95
+    assert s["intents"][0] == {
+        "text": "I can't log in to my account",
+        "intent": "reset_password",
+        "confidence": 0.91,
+        "ranking": [
+            {"name": "reset_password", "confidence": 0.91},
+            {"name": "account_locked", "confidence": 0.05},
+        ],
+    }
+    text = render_text(s)
+    for line in (
+        "Customer: Ben Carter <ben.carter@example.com> (cus_1002, business tier",
+        "Problem: Customer can't log in; password reset failed",
+        "Steps tried:",
+        "  - password reset: failed (reset email not received)",
+        "Intents: reset_password 0.91",
+        "Sentiment: -0.5 (worsening), frustration 0.6",
+        "Last turns:",
+    ):
+        assert line in text, line
+
+
+def test_vague_problem_is_replaced_and_bot_hypothesis_wins() -> None:
+    payload = copy.deepcopy(HANDOFF_PAYLOAD)
+    payload.update(problem="it's broken", hypothesis="suspected database timeout based on error code E503")
+    s = build_summary(_input(payload))
+    assert "broken" not in s["problem"]
+    assert s["problem"].startswith("Customer can't log in and needs a password reset")
+    assert s["hypothesis"] == "suspected database timeout based on error code E503"
+
+
+def test_error_code_hypothesis_and_empty_payload() -> None:
+    payload = {
+        "reason": "technical_issue",
+        "turns": [{"text": "export fails", "intent": "technical_issue", "confidence": 0.8}],
+        "entities": {"error_code": "E503"},
+    }
+    s = build_summary(_input(payload, reason="technical_issue"))
+    assert s["problem"].startswith("Customer reports a technical problem")
+    assert "E503" in s["hypothesis"]
+    empty = build_summary(_input({}, reason="bot_unavailable", contact=None, verified=False, customer_id=None))
+    assert empty["problem"].startswith('Customer wrote: "I can\'t log in, password: [REDACTED]"')
+    assert "bot was unavailable" in empty["problem"]
+    assert empty["customer"]["verified"] is False
+    garbage = build_summary(_input({"turns": "nope", "steps": [1, None], "sentiment": 3, "strikes": "x"}))
+    assert garbage["steps"] == [] and garbage["intents"] == []

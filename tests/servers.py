@@ -1,0 +1,97 @@
+"""Start the real action server and Rasa server (trained model) as subprocesses for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = ROOT / "models" / "support.tar.gz"
+VENV_BIN = Path(sys.executable).parent
+STARTUP_SECONDS = 240
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Poll a URL until it answers 200; fail with the process log if the process dies or time runs out."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} process exited early:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{url} did not come up in {STARTUP_SECONDS}s:\n{log.read_text()[-3000:]}")
+
+
+@dataclass
+class BotServers:
+    """A running action server + Rasa server pair and what a test needs to talk to them."""
+
+    rasa_url: str
+    actions_url: str
+    token: str
+    backend_db: Path
+    processes: list[subprocess.Popen[bytes]]
+
+    def stop(self) -> None:
+        """Terminate both processes."""
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def start_bot_servers(workdir: Path) -> BotServers:
+    """Start the action server on a seeded demo backend, then Rasa with the trained model."""
+    if not MODEL.exists():
+        raise RuntimeError(f"{MODEL} is missing: run `make train` (make test does it first)")
+    actions_port, rasa_port, token = free_port(), free_port(), "test-token"
+    backend_db = workdir / "demo_business.db"
+    endpoints = workdir / "endpoints.yml"
+    endpoints.write_text(
+        f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n'
+        f'tracker_store:\n  type: SQL\n  dialect: "sqlite"\n  db: "{workdir / "tracker.db"}"\n'
+    )
+    env = {**os.environ, "DEMO_BACKEND_DB": str(backend_db), "TF_CPP_MIN_LOG_LEVEL": "3",
+           "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "PYTHONWARNINGS": "ignore"}
+    actions_log, rasa_log = workdir / "actions.log", workdir / "rasa.log"
+    actions = subprocess.Popen(
+        [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(actions_port)],
+        cwd=ROOT, env=env, stdout=actions_log.open("wb"), stderr=subprocess.STDOUT,
+    )
+    rasa = subprocess.Popen(
+        [str(VENV_BIN / "rasa"), "run", "--enable-api", "--auth-token", token, "--model", str(MODEL),
+         "--credentials", str(ROOT / "bot" / "credentials.yml"), "--endpoints", str(endpoints),
+         "--port", str(rasa_port)],
+        cwd=ROOT, env=env, stdout=rasa_log.open("wb"), stderr=subprocess.STDOUT,
+    )
+    servers = BotServers(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}", token, backend_db,
+                         [actions, rasa])
+    try:
+        wait_until_up(f"{servers.actions_url}/health", actions, actions_log)
+        wait_until_up(f"{servers.rasa_url}/status?token={token}", rasa, rasa_log)
+    except BaseException:
+        servers.stop()
+        raise
+    return servers
