@@ -21,8 +21,8 @@ from actions.dialogue import (
     reset_strikes,
 )
 from actions.forms import HandoffAwareValidation, IdentifyingFormValidation, backend_down_slots, forget_slots
-from actions.redaction import contains_secret
 from actions.services import backend, current_customer
+from handoff.redact import contains_secret
 
 PLANS = ("free", "pro", "business")
 NAME_PATTERN = re.compile(r"^[^\W\d_][\w .'-]{0,79}$", re.UNICODE)
@@ -138,6 +138,15 @@ class ValidateUpdateAccountForm(IdentifyingFormValidation):
             email = find_email(text)
             if email is None:
                 dispatcher.utter_message(text="That doesn't look like an email address.")
+                return {"new_value": None}
+            try:
+                taken = backend().customer_by_email(email) is not None
+            except BackendUnavailable:
+                return {"new_value": email, **backend_down_slots(dispatcher)}
+            if taken:
+                dispatcher.utter_message(
+                    text=f"{email} is already used by an account, so I can't move yours to it. Which other address?"
+                )
                 return {"new_value": None}
             return {"new_value": email}
         if not NAME_PATTERN.match(text):

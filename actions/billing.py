@@ -15,8 +15,8 @@ from actions.backend import BackendUnavailable, Customer
 from actions.backend.store import duplicate_of
 from actions.dialogue import await_confirmation, mask_email, record_step, request_handoff, reset_strikes
 from actions.forms import IdentifyingFormValidation
-from actions.redaction import redact
 from actions.services import backend, current_customer
+from handoff.redact import redact
 
 INVOICE_PATTERN = re.compile(r"(?i)\binv(?:oice)?[\s#:-]*(\d{3,}(?:-\d+)?)\b")
 AMOUNT_PATTERN = re.compile(r"(?:[$€£]\s?(\d+(?:[.,]\d{1,2})?)|(\d+(?:[.,]\d{1,2})?)\s?(?:usd|dollars?|eur|euros?|gbp))",
@@ -112,7 +112,9 @@ class ActionBillingInvoice(Action):
             return []
         try:
             customer = current_customer(tracker)
-            invoice = backend().latest_invoice(customer.id) if customer else None
+            if customer is None:
+                return request_handoff("policy", "Account could not be found for an invoice question")
+            invoice = backend().latest_invoice(customer.id)
         except BackendUnavailable:
             return _backend_down(dispatcher, "looking up an invoice")
         if invoice is None:
@@ -140,7 +142,9 @@ class ActionRefundStatus(Action):
             return []
         try:
             customer = current_customer(tracker)
-            refunds = backend().refunds(customer.id) if customer else []
+            if customer is None:
+                return request_handoff("policy", "Account could not be found for a refund question")
+            refunds = backend().refunds(customer.id)
         except BackendUnavailable:
             return _backend_down(dispatcher, "looking up refunds")
         if not refunds:

@@ -149,10 +149,12 @@ class ActionCheckOutcome(Action):
                     return [SlotSet("pending_step", None), *close_confirmed(tracker, dispatcher)]
                 dispatcher.utter_message(text=f"Okay, your account stays open. {messages.ANYTHING_ELSE}")
                 return [SlotSet("pending_step", None), record_step(tracker, "close_account", "cancelled")]
+            if intent == "affirm" and step:
+                dispatcher.utter_message(text=messages.GLAD_IT_WORKED)
+                return [SlotSet("pending_step", None), record_step(tracker, step, "resolved"), *reset_strikes()]
             if intent == "affirm":
-                dispatcher.utter_message(text=messages.GLAD_IT_WORKED if step else messages.ANYTHING_ELSE)
-                done = [record_step(tracker, step, "resolved")] if step else []
-                return [SlotSet("pending_step", None), *done, *reset_strikes()]
+                dispatcher.utter_message(text=messages.ANYTHING_ELSE)
+                return []
             if intent == "deny" and not step:
                 dispatcher.utter_message(text="Alright. What can I help you with?", buttons=messages.TOPIC_BUTTONS)
                 return []

@@ -13,8 +13,8 @@ from rasa_sdk.types import DomainDict
 from actions import messages
 from actions.backend import BackendUnavailable, Customer
 from actions.dialogue import find_email, mask_email, register_strike, request_handoff
-from actions.redaction import contains_secret
 from actions.services import backend, settings
+from handoff.redact import contains_secret
 
 IDENTITY_SLOTS = ("email", "verification_code")
 

@@ -18,7 +18,7 @@ from actions.dialogue import (
     strikes,
     user_turns,
 )
-from actions.redaction import redact
+from handoff.redact import redact
 
 HANDOFF_REASONS = (
     "three_strikes", "low_confidence", "customer_request", "frustration", "technical_issue", "fast_lane", "policy",
@@ -128,7 +128,7 @@ class ActionHandoff(Action):
             ActiveLoop(None),
             SlotSet("requested_slot", None),
             SlotSet("handoff_requested", None),
-            SlotSet("handoff_reason", reason),
+            SlotSet("handoff_reason", None),
             ConversationPaused(),
             # Paused conversations skip action_listen; record it so that the hand-back (a triggered intent after
             # resume) meets the same dialogue state as any other user turn.

@@ -16,10 +16,11 @@ from actions.services import backend
 
 logger = logging.getLogger(__name__)
 
-# Slots that belong to one request, not to the customer: never carried into a new session.
+# Slots that belong to one request (or one session's strikes), not to the customer: never carried over.
 REQUEST_SLOTS = {
     "pending_step", "handoff_requested", "handoff_reason", "hypothesis", "verification_code", "signup_email",
     "plan", "account_field", "new_value", "dispute_reference", "error_details", "steps_tried", "requested_slot",
+    "strikes", "strike_kinds", "steps_attempted",
 }
 
 

@@ -1,0 +1,201 @@
+"""Account setup and changes: create with verification, change name or email, close with the right checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from actions import messages
+from actions.account import (
+    ActionCloseAccount,
+    ActionCreateAccount,
+    ActionUpdateAccount,
+    ValidateCreateAccountForm,
+    ValidateUpdateAccountForm,
+    parse_account_field,
+    parse_plan,
+)
+from actions.backend import DemoBackend
+from tests.actions.conftest import (
+    ANA,
+    BEN,
+    CHLOE,
+    FELIX,
+    GRACE,
+    buttons,
+    form_tracker,
+    make_tracker,
+    run_action,
+    said,
+    slot_values,
+    token_of,
+)
+
+NEW = "new.person@example.com"
+
+
+def verified(customer_id: str, **slots: object) -> dict[str, object]:
+    return {"customer_id": customer_id, "customer_verified": True, **slots}
+
+
+# -- create ------------------------------------------------------------------------------------------------------
+async def test_signup_email_is_normalised(store: DemoBackend) -> None:
+    tracker = form_tracker("create_account_form", {"signup_email": "use New.Person@Example.com"},
+                           requested_slot="signup_email")
+    dispatcher, events = await run_action(ValidateCreateAccountForm(), tracker)
+    assert slot_values(events)["signup_email"] == NEW
+    assert dispatcher.messages == []
+
+
+async def test_existing_email_cannot_sign_up_again(store: DemoBackend) -> None:
+    tracker = form_tracker("create_account_form", {"signup_email": ANA.upper()}, requested_slot="signup_email")
+    dispatcher, events = await run_action(ValidateCreateAccountForm(), tracker)
+    assert slot_values(events)["signup_email"] is None
+    assert f"already an account with {ANA}" in said(dispatcher)
+    assert "reset my password" in said(dispatcher)
+
+
+async def test_malformed_signup_email_is_asked_again(store: DemoBackend) -> None:
+    tracker = form_tracker("create_account_form", {"signup_email": "new.person at example"},
+                           requested_slot="signup_email")
+    dispatcher, events = await run_action(ValidateCreateAccountForm(), tracker)
+    assert slot_values(events)["signup_email"] is None
+    assert "doesn't look like an email" in said(dispatcher)
+
+
+@pytest.mark.parametrize(("text", "plan"), [
+    ("pro", "pro"), ("Professional please", "pro"), ("the Business plan", "business"), ("FREE", "free"),
+    ("free or pro?", None), ("premium", None), ("", None), ("problem", None),
+])
+def test_parse_plan(text: str, plan: str | None) -> None:
+    assert parse_plan(text) == plan
+
+
+async def test_plan_validation() -> None:
+    tracker = form_tracker("create_account_form", {"plan": "I'll take Business"}, slots={"signup_email": NEW},
+                           requested_slot="plan")
+    dispatcher, events = await run_action(ValidateCreateAccountForm(), tracker)
+    assert slot_values(events)["plan"] == "business" and dispatcher.messages == []
+    tracker = form_tracker("create_account_form", {"plan": "gold"}, slots={"signup_email": NEW},
+                           requested_slot="plan")
+    dispatcher, events = await run_action(ValidateCreateAccountForm(), tracker)
+    assert slot_values(events)["plan"] is None
+    assert "Free, Pro and Business" in said(dispatcher)
+
+
+async def test_create_account_sends_the_verification_email(store: DemoBackend) -> None:
+    tracker = make_tracker({"signup_email": NEW, "plan": "pro"}, "inform", "pro")
+    dispatcher, events = await run_action(ActionCreateAccount(), tracker)
+    created = store.customer_by_email(NEW)
+    assert created is not None and (created.plan, created.status) == ("pro", "pending_verification")
+    mail = store.outbox(to=NEW)[-1]
+    assert mail["purpose"] == "verify_email"
+    text = said(dispatcher)
+    assert "Pro account for new.person@example.com is created" in text and "n***@example.com" in text
+    assert token_of(mail) not in text
+    assert buttons(dispatcher) == messages.YES_NO_RESOLVED
+    slots = slot_values(events)
+    assert slots["pending_step"] == "verification_email"
+    assert slots["signup_email"] is None and slots["plan"] is None
+    assert store.redeem(token_of(mail), "verify_email") == created.id
+    assert store.customer_by_email(NEW).status == "active"  # type: ignore[union-attr]
+
+
+# -- update ------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("text", "field"), [
+    ("email", "email"), ("my e-mail address", "email"), ("name", "name"), ("the name on it", "name"),
+    ("both my name and email", None), ("password", None),
+])
+def test_parse_account_field(text: str, field: str | None) -> None:
+    assert parse_account_field(text) == field
+
+
+async def test_new_name_is_validated(store: DemoBackend) -> None:
+    form = ValidateUpdateAccountForm()
+    good = form_tracker("update_account_form", {"new_value": "  Ana María Ortiz-López "},
+                        slots=verified("cus_1001", account_field="name"), requested_slot="new_value")
+    _, events = await run_action(form, good)
+    assert slot_values(events)["new_value"] == "Ana María Ortiz-López"
+    bad = form_tracker("update_account_form", {"new_value": "1234"},
+                       slots=verified("cus_1001", account_field="name"), requested_slot="new_value")
+    dispatcher, events = await run_action(form, bad)
+    assert slot_values(events)["new_value"] is None and "as it should appear" in said(dispatcher)
+
+
+async def test_secret_as_new_value_is_refused(store: DemoBackend) -> None:
+    tracker = form_tracker("update_account_form", {"new_value": "my password is hunter2"},
+                           slots=verified("cus_1001", account_field="name"), requested_slot="new_value")
+    dispatcher, events = await run_action(ValidateUpdateAccountForm(), tracker)
+    assert slot_values(events)["new_value"] is None
+    assert said(dispatcher) == messages.NO_SECRETS
+
+
+async def test_new_email_is_validated(store: DemoBackend) -> None:
+    tracker = form_tracker("update_account_form", {"new_value": "it's Ana.New@Example.com"},
+                           slots=verified("cus_1001", account_field="email"), requested_slot="new_value")
+    _, events = await run_action(ValidateUpdateAccountForm(), tracker)
+    assert slot_values(events)["new_value"] == "ana.new@example.com"
+
+
+async def test_new_email_already_in_use_is_refused(store: DemoBackend) -> None:
+    tracker = form_tracker("update_account_form", {"new_value": BEN},
+                           slots=verified("cus_1001", account_field="email"), requested_slot="new_value")
+    dispatcher, events = await run_action(ValidateUpdateAccountForm(), tracker)
+    assert slot_values(events)["new_value"] is None
+    assert "already" in said(dispatcher)
+
+
+async def test_update_name_applies_at_once(store: DemoBackend) -> None:
+    tracker = make_tracker(verified("cus_1001", account_field="name", new_value="Ana Ortiz-Reyes"), "inform")
+    dispatcher, events = await run_action(ActionUpdateAccount(), tracker)
+    assert store.customer_by_id("cus_1001").name == "Ana Ortiz-Reyes"  # type: ignore[union-attr]
+    assert "now Ana Ortiz-Reyes" in said(dispatcher)
+    slots = slot_values(events)
+    assert slots["account_field"] is None and slots["new_value"] is None
+    assert slots["steps_attempted"][-1]["step"] == "update_name"
+
+
+async def test_update_email_waits_for_confirmation(store: DemoBackend) -> None:
+    tracker = make_tracker(verified("cus_1001", account_field="email", new_value="ana.new@example.com"), "inform")
+    dispatcher, events = await run_action(ActionUpdateAccount(), tracker)
+    assert store.customer_by_id("cus_1001").email == ANA  # type: ignore[union-attr]
+    mail = store.outbox(to="ana.new@example.com")[-1]
+    assert mail["purpose"] == "change_email"
+    assert "a***@example.com" in said(dispatcher) and token_of(mail) not in said(dispatcher)
+    assert slot_values(events)["pending_step"] == "email_change_verification"
+    assert store.redeem(token_of(mail), "change_email") == "cus_1001"
+    assert store.customer_by_id("cus_1001").email == "ana.new@example.com"  # type: ignore[union-attr]
+
+
+# -- close -------------------------------------------------------------------------------------------------------
+async def test_close_asks_for_confirmation(store: DemoBackend) -> None:
+    dispatcher, events = await run_action(ActionCloseAccount(), make_tracker(verified("cus_1006"), "close_account"))
+    assert "Are you sure" in said(dispatcher)
+    assert buttons(dispatcher) == messages.CLOSE_CONFIRM_BUTTONS
+    assert slot_values(events) == {"pending_step": "close_account_confirm"}
+    assert store.customer_by_email(FELIX).status == "active"  # type: ignore[union-attr]
+
+
+async def test_closing_a_fast_lane_account_goes_to_a_person(store: DemoBackend) -> None:
+    dispatcher, events = await run_action(ActionCloseAccount(), make_tracker(verified("cus_1003"), "close_account"))
+    slots = slot_values(events)
+    assert slots["fast_lane"] is True
+    assert slots["handoff_requested"] is True and slots["handoff_reason"] == "fast_lane"
+    assert "enterprise" in slots["hypothesis"] and "$2,400.00" in slots["hypothesis"]
+    assert "pending_step" not in slots
+    assert store.customer_by_email(CHLOE).status == "active"  # type: ignore[union-attr]
+    assert dispatcher.messages == []
+
+
+async def test_closing_grace_goes_to_the_fast_lane(store: DemoBackend) -> None:
+    _, events = await run_action(ActionCloseAccount(), make_tracker(verified("cus_1007"), "close_account"))
+    assert slot_values(events)["handoff_reason"] == "fast_lane"
+
+
+async def test_closing_with_an_open_invoice_goes_to_billing(store: DemoBackend) -> None:
+    _, events = await run_action(ActionCloseAccount(), make_tracker({"email": BEN}, "close_account"))
+    slots = slot_values(events)
+    assert slots["handoff_reason"] == "policy"
+    assert "$199.00 unpaid" in slots["hypothesis"]
+    _, events = await run_action(ActionCloseAccount(), make_tracker(verified("cus_1001"), "close_account"))
+    assert "$49.00 unpaid" in slot_values(events)["hypothesis"]
+    assert store.customer_by_email(GRACE).status == "active"  # type: ignore[union-attr]

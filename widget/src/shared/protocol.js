@@ -1,0 +1,47 @@
+// Socket.IO event names: the mirror of handoff/events.py (tests/browser/test_protocol_mirror.py keeps them in step).
+
+export const CUSTOMER_NS = "/";
+export const AGENT_NS = "/agents";
+
+// Customer namespace (Rasa socketio protocol plus additive events).
+export const SESSION_REQUEST = "session_request";
+export const SESSION_CONFIRM = "session_confirm";
+export const USER_UTTERED = "user_uttered";
+export const BOT_UTTERED = "bot_uttered";
+export const RESUME = "resume";
+export const TYPING = "typing";
+export const AGENT_JOINED = "agent_joined";
+export const AGENT_LEFT = "agent_left";
+export const QUEUE_UPDATE = "queue_update";
+export const CONVERSATION_STATE = "conversation_state";
+export const HISTORY = "history";
+export const ERROR = "error";
+export const CSAT = "csat";
+
+// Agent namespace.
+export const PRESENCE = "presence";
+export const QUEUE_SNAPSHOT = "queue_snapshot";
+export const SNAPSHOT_REQUEST = "snapshot";
+export const CLAIM = "claim";
+export const AGENT_MESSAGE = "agent_message";
+export const NOTE = "note";
+export const TRANSFER = "transfer";
+export const ESCALATE_L3 = "escalate_l3";
+export const RESOLVE = "resolve";
+export const HANDBACK = "handback";
+export const WATCH = "watch";
+export const UNWATCH = "unwatch";
+export const BARGE_IN = "barge_in";
+export const FLAG_CONTEXT_LOSS = "flag_context_loss";
+export const HANDOFF_QUEUED = "handoff_queued";
+export const ASSIGNED = "assigned";
+export const CUSTOMER_MESSAGE = "customer_message";
+export const CONVERSATION_MESSAGE = "conversation_message";
+export const NOTE_ADDED = "note_added";
+export const SLA_WARNING = "sla_warning";
+export const SLA_BREACHED = "sla_breached";
+export const STALE_ALERT = "stale_alert";
+export const CONVERSATION_UPDATED = "conversation_updated";
+
+// Mandatory fields of an L3 escalation (the definition of ready; the server enforces them too).
+export const L3_FIELDS = ["repro_steps", "logs", "environment", "timestamps"];
