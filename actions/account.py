@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import messages
-from actions.backend import BackendUnavailable
+from actions.backend import BackendUnavailable, Customer
 from actions.dialogue import (
     await_confirmation,
     find_email,
@@ -20,7 +20,13 @@ from actions.dialogue import (
     request_handoff,
     reset_strikes,
 )
-from actions.forms import HandoffAwareValidation, IdentifyingFormValidation, backend_down_slots, forget_slots
+from actions.forms import (
+    AccountRequestAction,
+    HandoffAwareValidation,
+    IdentifyingFormValidation,
+    backend_down_slots,
+    forget_slots,
+)
 from actions.services import backend, current_customer
 from handoff.redact import contains_secret
 
@@ -155,33 +161,24 @@ class ValidateUpdateAccountForm(IdentifyingFormValidation):
         return {"new_value": text}
 
 
-class ActionUpdateAccount(Action):
+class ActionUpdateAccount(AccountRequestAction):
     """Changes the name at once; changes the email once the new address is confirmed."""
+
+    doing = "updating the account"
 
     def name(self) -> str:
         """Submit action of update_account_form."""
         return "action_update_account"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    def serve(self, dispatcher: CollectingDispatcher, tracker: Tracker, customer: Customer) -> list[EventType]:
         """Apply or start the change."""
-        if tracker.get_slot("handoff_requested"):
-            return []
         field, value = tracker.get_slot("account_field"), tracker.get_slot("new_value")
         clear = forget_slots("account_field", "new_value")
-        try:
-            customer = current_customer(tracker)
-            if customer is None:
-                return request_handoff("policy", "Account to update could not be found")
-            if field == "name":
-                backend().update_name(customer.id, value)
-                dispatcher.utter_message(text=f"Done: the name on your account is now {value}. {messages.ANYTHING_ELSE}")
-                return [record_step(tracker, "update_name", "resolved"), *reset_strikes(), *clear]
-            link = backend().request_email_change(customer.id, value)
-        except BackendUnavailable:
-            dispatcher.utter_message(text=messages.BACKEND_DOWN)
-            return request_handoff("backend_unavailable", "Business backend unreachable while updating the account")
+        if field == "name":
+            backend().update_name(customer.id, value)
+            dispatcher.utter_message(text=f"Done: the name on your account is now {value}. {messages.ANYTHING_ELSE}")
+            return [record_step(tracker, "update_name", "resolved"), *reset_strikes(), *clear]
+        link = backend().request_email_change(customer.id, value)
         dispatcher.utter_message(
             text=f"I've sent a confirmation link to {mask_email(link.sent_to)}. Your email changes as soon as you click "
             "it (until then, keep using the old one). Did the email arrive?",
@@ -199,31 +196,22 @@ class ValidateCloseAccountForm(IdentifyingFormValidation):
         return "validate_close_account_form"
 
 
-class ActionCloseAccount(Action):
+class ActionCloseAccount(AccountRequestAction):
     """Asks for confirmation; high-value accounts and open balances go to a person instead."""
+
+    doing = "closing the account"
 
     def name(self) -> str:
         """Submit action of close_account_form."""
         return "action_close_account"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    def serve(self, dispatcher: CollectingDispatcher, tracker: Tracker, customer: Customer) -> list[EventType]:
         """Check the account, then ask the customer to confirm."""
-        if tracker.get_slot("handoff_requested"):
-            return []
-        try:
-            customer = current_customer(tracker)
-            if customer is None:
-                return request_handoff("policy", "Account to close could not be found")
-            if backend().is_fast_lane(customer):
-                return [SlotSet("fast_lane", True), *request_handoff(
-                    "fast_lane", f"High-value {customer.tier} account (MRR ${customer.mrr:,.2f}) asks to close; "
-                    "retention review before closing")]
-            balance = backend().open_balance(customer.id)
-        except BackendUnavailable:
-            dispatcher.utter_message(text=messages.BACKEND_DOWN)
-            return request_handoff("backend_unavailable", "Business backend unreachable while closing the account")
+        if backend().is_fast_lane(customer):
+            return [SlotSet("fast_lane", True), *request_handoff(
+                "fast_lane", f"High-value {customer.tier} account (MRR ${customer.mrr:,.2f}) asks to close; "
+                "retention review before closing")]
+        balance = backend().open_balance(customer.id)
         if balance > 0:
             return request_handoff(
                 "policy", f"Customer wants to close the account with ${balance:,.2f} unpaid; billing must settle first"

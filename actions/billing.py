@@ -5,17 +5,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import messages
-from actions.backend import BackendUnavailable, Customer
+from actions.backend import Customer
 from actions.backend.store import duplicate_of
 from actions.dialogue import await_confirmation, mask_email, record_step, request_handoff, reset_strikes
-from actions.forms import IdentifyingFormValidation
-from actions.services import backend, current_customer
+from actions.forms import AccountRequestAction, IdentifyingFormValidation
+from actions.services import backend
 from handoff.redact import redact
 
 INVOICE_PATTERN = re.compile(r"(?i)\binv(?:oice)?[\s#:-]*(\d{3,}(?:-\d+)?)\b")
@@ -33,11 +33,6 @@ def parse_reference(text: str) -> tuple[str | None, float | None]:
 
 def _date(value: Any) -> str:
     return f"{value:%b} {value.day}, {value.year}"
-
-
-def _backend_down(dispatcher: CollectingDispatcher, what: str) -> list[EventType]:
-    dispatcher.utter_message(text=messages.BACKEND_DOWN)
-    return request_handoff("backend_unavailable", f"Business backend unreachable while {what}")
 
 
 class ValidateInvoiceForm(IdentifyingFormValidation):
@@ -97,26 +92,18 @@ class ValidateChargeDisputeForm(IdentifyingFormValidation):
         return {"dispute_reference": invoice or f"${amount:.2f}"}
 
 
-class ActionBillingInvoice(Action):
+class ActionBillingInvoice(AccountRequestAction):
     """Amount, dates and status of the latest invoice."""
+
+    doing = "looking up an invoice"
 
     def name(self) -> str:
         """Submit action of invoice_form."""
         return "action_billing_invoice"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    def serve(self, dispatcher: CollectingDispatcher, tracker: Tracker, customer: Customer) -> list[EventType]:
         """Look the invoice up and say it."""
-        if tracker.get_slot("handoff_requested"):
-            return []
-        try:
-            customer = current_customer(tracker)
-            if customer is None:
-                return request_handoff("policy", "Account could not be found for an invoice question")
-            invoice = backend().latest_invoice(customer.id)
-        except BackendUnavailable:
-            return _backend_down(dispatcher, "looking up an invoice")
+        invoice = backend().latest_invoice(customer.id)
         if invoice is None:
             dispatcher.utter_message(text=f"There are no invoices on your account yet. {messages.ANYTHING_ELSE}")
         else:
@@ -127,26 +114,18 @@ class ActionBillingInvoice(Action):
         return [record_step(tracker, "invoice_lookup", "resolved", invoice.id if invoice else "none"), *reset_strikes()]
 
 
-class ActionRefundStatus(Action):
+class ActionRefundStatus(AccountRequestAction):
     """Where each refund stands."""
+
+    doing = "looking up refunds"
 
     def name(self) -> str:
         """Submit action of refund_status_form."""
         return "action_refund_status"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    def serve(self, dispatcher: CollectingDispatcher, tracker: Tracker, customer: Customer) -> list[EventType]:
         """List the refunds with status and expected date."""
-        if tracker.get_slot("handoff_requested"):
-            return []
-        try:
-            customer = current_customer(tracker)
-            if customer is None:
-                return request_handoff("policy", "Account could not be found for a refund question")
-            refunds = backend().refunds(customer.id)
-        except BackendUnavailable:
-            return _backend_down(dispatcher, "looking up refunds")
+        refunds = backend().refunds(customer.id)
         if not refunds:
             dispatcher.utter_message(
                 text="I don't see any refunds on your account. If you think a charge is wrong, tell me "
@@ -173,54 +152,38 @@ def send_payment_link(tracker: Tracker, dispatcher: CollectingDispatcher, custom
     return [record_step(tracker, "payment_method_link", "sent"), await_confirmation("payment_method_link")]
 
 
-class ActionPaymentMethodLink(Action):
+class ActionPaymentMethodLink(AccountRequestAction):
     """Payment details are changed on a hosted page, never in the chat."""
+
+    doing = "sending a payment method link"
 
     def name(self) -> str:
         """Submit action of payment_method_form."""
         return "action_payment_method_link"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    def serve(self, dispatcher: CollectingDispatcher, tracker: Tracker, customer: Customer) -> list[EventType]:
         """Send the link."""
-        if tracker.get_slot("handoff_requested"):
-            return []
-        try:
-            customer = current_customer(tracker)
-            if customer is None:
-                return request_handoff("policy", "Account could not be found for a payment method change")
-            return send_payment_link(tracker, dispatcher, customer)
-        except BackendUnavailable:
-            return _backend_down(dispatcher, "sending a payment method link")
+        return send_payment_link(tracker, dispatcher, customer)
 
 
-class ActionChargeDispute(Action):
+class ActionChargeDispute(AccountRequestAction):
     """Refunds a true duplicate charge at once; hands anything else to billing with the facts found."""
+
+    doing = "checking a disputed charge"
 
     def name(self) -> str:
         """Submit action of charge_dispute_form."""
         return "action_charge_dispute"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    def serve(self, dispatcher: CollectingDispatcher, tracker: Tracker, customer: Customer) -> list[EventType]:
         """Find the charge, check for a duplicate, refund or hand off."""
-        if tracker.get_slot("handoff_requested"):
-            return []
         reference = tracker.get_slot("dispute_reference") or ""
         invoice_id, amount = parse_reference(reference)
         clear = [SlotSet("dispute_reference", None)]
-        try:
-            customer = current_customer(tracker)
-            if customer is None:
-                return request_handoff("policy", "Disputed charge: account could not be found")
-            charges = backend().find_charges(customer.id, invoice_id=invoice_id, amount=amount)
-            pair = duplicate_of(charges)
-            refund = backend().refund_duplicate(pair[1]) if pair else None
-            fast_lane = backend().is_fast_lane(customer)
-        except BackendUnavailable:
-            return _backend_down(dispatcher, "checking a disputed charge")
+        charges = backend().find_charges(customer.id, invoice_id=invoice_id, amount=amount)
+        pair = duplicate_of(charges)
+        refund = backend().refund_duplicate(pair[1]) if pair else None
+        fast_lane = backend().is_fast_lane(customer)
         if pair and refund:
             original, duplicate = pair
             dispatcher.utter_message(

@@ -13,7 +13,7 @@ from rasa_sdk.types import DomainDict
 from actions import messages
 from actions.backend import BackendUnavailable, Customer
 from actions.dialogue import find_email, mask_email, register_strike, request_handoff
-from actions.services import backend, settings
+from actions.services import backend, current_customer, settings
 from handoff.redact import contains_secret
 
 IDENTITY_SLOTS = ("email", "verification_code")
@@ -219,3 +219,36 @@ class AskStepsTried(AskAction):
 def forget_slots(*names: str) -> list[EventType]:
     """Clear collected slots so the next request asks afresh."""
     return [SlotSet(name, None) for name in names]
+
+
+class AccountRequestAction(Action, metaclass=ABCMeta):
+    """Submit action of a form about the customer's own account: the guards every such request shares.
+
+    Nothing runs once a hand-off is requested; an unknown account or an unreachable backend hands off.
+    """
+
+    doing = "handling the request"
+
+    @abstractmethod
+    def name(self) -> str:
+        """Subclasses return their action name."""
+
+    @abstractmethod
+    def serve(self, dispatcher: CollectingDispatcher, tracker: Tracker, customer: Customer) -> list[EventType]:
+        """Carry the request out for this customer (may raise BackendUnavailable)."""
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Find the customer, then serve the request; hand off when that is impossible."""
+        if tracker.get_slot("handoff_requested"):
+            return []
+        try:
+            customer = current_customer(tracker)
+            if customer is None:
+                dispatcher.utter_message(text="I couldn't find that account.")
+                return request_handoff("policy", f"Account could not be found while {self.doing}")
+            return self.serve(dispatcher, tracker, customer)
+        except BackendUnavailable:
+            dispatcher.utter_message(text=messages.BACKEND_DOWN)
+            return request_handoff("backend_unavailable", f"Business backend unreachable while {self.doing}")

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from rasa_sdk import Action, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
-from rasa_sdk.types import DomainDict
 
 from actions import messages
-from actions.backend import BackendUnavailable, Customer
+from actions.backend import Customer
 from actions.dialogue import await_confirmation, mask_email, record_step, request_handoff
-from actions.forms import IdentifyingFormValidation
-from actions.services import backend, current_customer, settings
+from actions.forms import AccountRequestAction, IdentifyingFormValidation
+from actions.services import backend, settings
 
 
 class ValidatePasswordResetForm(IdentifyingFormValidation):
@@ -45,32 +44,22 @@ def send_reset_link(tracker: Tracker, dispatcher: CollectingDispatcher, customer
     return [record_step(tracker, step, "sent", f"link emailed to {mask_email(link.sent_to)}"), await_confirmation(step)]
 
 
-class ActionPasswordReset(Action):
+class ActionPasswordReset(AccountRequestAction):
     """Sends the reset link, unlocks an account locked by failed attempts, hands off a security hold."""
+
+    doing = "resetting a password"
 
     def name(self) -> str:
         """Submit action of password_reset_form."""
         return "action_password_reset"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    def serve(self, dispatcher: CollectingDispatcher, tracker: Tracker, customer: Customer) -> list[EventType]:
         """Decide between a reset link, an unlock link and a hand-off."""
-        if tracker.get_slot("handoff_requested"):
-            return []
-        try:
-            customer = current_customer(tracker)
-            if customer is None:
-                dispatcher.utter_message(text="I couldn't find that account.")
-                return request_handoff("policy", "Account could not be found for a password reset")
-            if customer.status == "locked" and customer.lock_reason != "failed_attempts":
-                hypothesis = (
-                    f"Account locked after {customer.failed_logins} failed sign-in attempts and placed on a "
-                    f"{(customer.lock_reason or 'manual').replace('_', ' ')}; needs manual identity check to unlock"
-                )
-                return [record_step(tracker, "unlock_check", "failed", "security hold, cannot unlock automatically"),
-                        *request_handoff("policy", hypothesis)]
-            return send_reset_link(tracker, dispatcher, customer)
-        except BackendUnavailable:
-            dispatcher.utter_message(text=messages.BACKEND_DOWN)
-            return request_handoff("backend_unavailable", "Business backend unreachable during a password reset")
+        if customer.status == "locked" and customer.lock_reason != "failed_attempts":
+            hypothesis = (
+                f"Account locked after {customer.failed_logins} failed sign-in attempts and placed on a "
+                f"{(customer.lock_reason or 'manual').replace('_', ' ')}; needs manual identity check to unlock"
+            )
+            return [record_step(tracker, "unlock_check", "failed", "security hold, cannot unlock automatically"),
+                    *request_handoff("policy", hypothesis)]
+        return send_reset_link(tracker, dispatcher, customer)
