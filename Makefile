@@ -13,7 +13,7 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find data -type f -name '*.yml'
 	bot/entities.py bot/frustration.py bot/frustration_signals.py bot/entity_patterns.jsonl
 RASA_QUIET := TF_CPP_MIN_LOG_LEVEL=3 SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONWARNINGS=ignore
 
-.PHONY: help run test lint train nlu-report nlu-holdout shell clean
+.PHONY: help run test lint train nlu-report nlu-holdout shell clean bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -60,7 +60,7 @@ test: $(INSTALLED) $(MODEL) ## Validate the data, replay the test stories, run e
 	$(PY) -m pytest
 
 lint: $(INSTALLED) ## ruff and mypy on the Python packages
-	$(VENV)/bin/ruff check bot actions handoff tests
+	$(VENV)/bin/ruff check bot actions handoff tests bench
 	$(VENV)/bin/mypy bot actions handoff
 
 nlu-report: $(INSTALLED) ## 5-fold cross-validation: intent report and confusion matrix in reports/nlu/
@@ -69,6 +69,9 @@ nlu-report: $(INSTALLED) ## 5-fold cross-validation: intent report and confusion
 
 nlu-holdout: $(INSTALLED) $(MODEL) ## Accuracy and out-of-scope rejection on tests/nlu/holdout.yml (never trained on)
 	$(RASA_QUIET) $(PY) -m bot.holdout --model $(MODEL) --data tests/nlu/holdout.yml --out reports/holdout.json
+
+bench: $(INSTALLED) $(MODEL) ## Gateway vs direct Rasa latency, hand-off notify latency, relay msgs/s (reports/bench/)
+	$(RASA_QUIET) $(PY) -m bench.gateway_latency
 
 clean: ## Remove the model, reports, local databases and the virtualenv
 	rm -rf models reports var .rasa $(VENV) *.egg-info

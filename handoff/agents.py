@@ -12,7 +12,7 @@ from typing import Any
 
 from handoff import events as ev
 from handoff import store
-from handoff.conversations import reply_payload
+from handoff.conversations import reply_payload, start_handoff
 from handoff.gateway import Gateway, agent_room, conv_room
 from handoff.models import utcnow
 from handoff.rasa_client import RasaUnavailable
@@ -142,6 +142,41 @@ async def watch(gw: Gateway, agent: AgentRecord, sid: str, data: dict[str, Any])
     async with gw.db.write() as s:
         await store.add_event(s, data["conversation_id"], "watched", f"agent:{agent.id}")
     return {"ok": True, "conversation": detail}
+
+
+async def barge_in(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
+    """Take over a live bot conversation: a hand-off (reason ``barge_in``) claimed by this agent at once."""
+    async with gw.db.read() as s:
+        conv = await store.get_conversation(s, data["conversation_id"])
+    if conv is None:
+        raise Refused("not_found", f"conversation {data['conversation_id']} not found")
+    if conv.state != "bot":
+        raise Refused("invalid_state", f"conversation is {conv.state}; only a bot conversation can be taken over")
+    await start_handoff(gw, conv.id, "barge_in", {}, actor=f"agent:{agent.id}", auto_assign=False)
+    return await claim(gw, agent, {"conversation_id": conv.id})
+
+
+async def flag_context_loss(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
+    """"Had to ask the customer again": one ``context_loss`` event per hand-off, for the context-loss metric."""
+    async with gw.db.write() as s:
+        if await store.get_conversation(s, data["conversation_id"]) is None:
+            raise Refused("not_found", f"conversation {data['conversation_id']} not found")
+        handoffs = await store.handoffs_for(s, data["conversation_id"])
+        if not handoffs:
+            raise Refused("invalid_state", "this conversation was never handed to a person")
+        handoff_id = handoffs[-1].id
+        events_ = await store.events_for(s, data["conversation_id"])
+        if any(e.type == "context_loss" and e.data.get("handoff_id") == handoff_id for e in events_):
+            return {"ok": True, "handoff_id": handoff_id, "already_flagged": True}
+        await store.add_event(
+            s,
+            data["conversation_id"],
+            "context_loss",
+            f"agent:{agent.id}",
+            "had_to_ask_again",
+            {"handoff_id": handoff_id, "agent_id": agent.id, "note": data.get("note") or ""},
+        )
+    return {"ok": True, "handoff_id": handoff_id, "already_flagged": False}
 
 
 async def transfer(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:

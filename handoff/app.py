@@ -12,7 +12,7 @@ import aiohttp
 import socketio
 from aiohttp import web
 
-from handoff import conversations, migrate, sla, store
+from handoff import conversations, frontend, migrate, sla, store
 from handoff.appkeys import DB, GATEWAY, HTTP, SETTINGS, SIO
 from handoff.db import Database
 from handoff.gateway import Gateway
@@ -60,6 +60,7 @@ def create_app(settings: Settings) -> web.Application:
     sio.register_namespace(CustomerNamespace(gw))
     sio.register_namespace(AgentNamespace(gw))
     add_routes(app)
+    frontend.add_routes(app)
     app.cleanup_ctx.extend([_database, _http_client, _gateway, _sla_task])
     return app
 

@@ -96,6 +96,8 @@ async def deliver(gw: Gateway, m: MessageRecord) -> None:
                 s, conv.id, "bot", actor="customer", allowed_from=("resolved",), event_type="reopened"
             )
         await gw.set_state(conv.id, "bot")
+        await _relay_to_bot(gw, conv, m, new_session=True)
+        return
     if conv.state == "bot":
         await _relay_to_bot(gw, conv, m)
     else:
@@ -173,9 +175,12 @@ def handoff_signal(reply: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-async def _relay_to_bot(gw: Gateway, conv: ConversationRecord, m: MessageRecord) -> None:
+async def _relay_to_bot(gw: Gateway, conv: ConversationRecord, m: MessageRecord, *, new_session: bool = False) -> None:
+    """Send the message to Rasa (after a resolution, in a fresh Rasa session); store and emit the replies."""
     await gw.to_customer(conv.id, ev.TYPING, {"from": "bot", "on": True})
     try:
+        if new_session:
+            await gw.rasa.new_session(conv.id)
         replies = await gw.rasa.send_message(conv.id, m.text or "", metadata_for(conv))
     except RasaUnavailable as exc:
         log.warning("conversation %s: %s", conv.id, exc)
@@ -207,8 +212,19 @@ async def _relay_to_bot(gw: Gateway, conv: ConversationRecord, m: MessageRecord)
         await start_handoff(gw, conv.id, str(reason), signal)
 
 
-async def start_handoff(gw: Gateway, conversation_id: str, reason: str, signal: dict[str, Any], actor: str = "bot") -> None:
-    """Queue the conversation for a human with priority, SLA, skills and the summary; notify everyone."""
+async def start_handoff(
+    gw: Gateway,
+    conversation_id: str,
+    reason: str,
+    signal: dict[str, Any],
+    actor: str = "bot",
+    *,
+    auto_assign: bool = True,
+) -> None:
+    """Queue the conversation for a human with priority, SLA, skills and the summary; notify everyone.
+
+    ``auto_assign=False`` leaves the assignment to the caller (an agent barging in claims it next).
+    """
     now = utcnow()
     today = date.today()
     async with gw.db.write() as s:
@@ -276,10 +292,30 @@ async def start_handoff(gw: Gateway, conversation_id: str, reason: str, signal: 
             "summary_text": render_text(summary),
         },
     )
+    if not auto_assign:
+        return
     if await gw.try_auto_assign(conversation_id):
         return
     await gw.broadcast_queue()
     await tell_queue_status(gw, conversation_id)
+
+
+async def rate(gw: Gateway, conversation_id: str, score: int, comment: str | None) -> dict[str, Any]:
+    """Post-chat CSAT from the widget's form (1-5 and an optional comment): once per resolution."""
+    async with gw.db.write() as s:
+        conv = await store.get_conversation(s, conversation_id)
+        if conv is None or conv.state != "resolved":
+            raise store.StoreError("invalid_state", "feedback is asked for once the conversation is resolved")
+        events_ = await store.events_for(s, conversation_id)
+        resolved_at = max((e.id for e in events_ if e.type == "resolved"), default=0)
+        if any(e.type == "csat" and e.id > resolved_at for e in events_):
+            raise store.StoreError("already_rated", "this conversation is already rated, thank you")
+        data: dict[str, Any] = {"score": score}
+        if comment and comment.strip():
+            data["comment"] = redact(comment.strip())
+        await store.add_event(s, conversation_id, "csat", "customer", data=data)
+    await gw.say(conversation_id, "Thank you for your feedback!", sender="bot")
+    return {"ok": True, "score": score}
 
 
 async def tell_queue_status(gw: Gateway, conversation_id: str) -> None:

@@ -27,6 +27,7 @@ QUEUE_UPDATE = "queue_update"
 CONVERSATION_STATE = "conversation_state"
 HISTORY = "history"
 ERROR = "error"
+CSAT = "csat"
 
 # Agent namespace.
 PRESENCE = "presence"
@@ -41,6 +42,8 @@ RESOLVE = "resolve"
 HANDBACK = "handback"
 WATCH = "watch"
 UNWATCH = "unwatch"
+BARGE_IN = "barge_in"
+FLAG_CONTEXT_LOSS = "flag_context_loss"
 HANDOFF_QUEUED = "handoff_queued"
 ASSIGNED = "assigned"
 CUSTOMER_MESSAGE = "customer_message"
@@ -61,6 +64,7 @@ HANDOFF_REASONS = (
     "policy",
     "backend_unavailable",
     "bot_unavailable",
+    "barge_in",
 )
 
 
@@ -90,6 +94,7 @@ class Field:
     non_empty: bool = False
     choices: tuple[str, ...] | None = None
     minimum: int | None = None
+    maximum: int | None = None
 
 
 def _s(name: str, **kw: Any) -> Field:
@@ -119,6 +124,7 @@ INCOMING: dict[str, dict[str, tuple[Field, ...]]] = {
         ),
         RESUME: (_s("session_id", max_len=128), _i("last_seq", minimum=0)),
         TYPING: (Field("on", (bool,), max_len=None),),
+        CSAT: (_i("score", minimum=1, maximum=5), _s("comment", required=False, max_len=1000)),
     },
     AGENT_NS: {
         PRESENCE: (_s("status", choices=("online", "away")),),
@@ -144,6 +150,8 @@ INCOMING: dict[str, dict[str, tuple[Field, ...]]] = {
         HANDBACK: (_ID, _s("coaching_note", message_limit=True, max_len=None)),
         WATCH: (_ID,),
         UNWATCH: (_ID,),
+        BARGE_IN: (_ID,),
+        FLAG_CONTEXT_LOSS: (_ID, _s("note", required=False, max_len=500)),
     },
 }
 
@@ -225,6 +233,8 @@ def validate(namespace: str, event: str, data: Any, *, max_message_bytes: int = 
             raise PayloadError("invalid_value", f"{event}: {f.name} must be one of {list(f.choices)}")
         if f.minimum is not None and isinstance(value, int) and value < f.minimum:
             raise PayloadError("invalid_value", f"{event}: {f.name} must be >= {f.minimum}")
+        if f.maximum is not None and isinstance(value, int) and value > f.maximum:
+            raise PayloadError("invalid_value", f"{event}: {f.name} must be <= {f.maximum}")
         if isinstance(value, list) and not all(isinstance(v, str) for v in value):
             raise PayloadError("invalid_type", f"{event}: {f.name} must be a list of strings")
         clean[f.name] = value

@@ -131,6 +131,11 @@ class CustomerNamespace(_Base):
             data.get("client_id"),
         )
 
+    async def on_csat(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Post-chat rating (1-5) with an optional comment."""
+        conversation_id = await self._conversation(sid, None)
+        return await conversations.rate(self.gw, conversation_id, data["score"], data.get("comment"))
+
     async def on_typing(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
         """Customer typing, shown to the agents of the conversation."""
         conversation_id = await self._conversation(sid, None)
@@ -233,6 +238,14 @@ class AgentNamespace(_Base):
     async def on_watch(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
         """Watch a conversation live."""
         return await agents.watch(self.gw, await self._agent(sid), sid, data)
+
+    async def on_barge_in(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Take over a live bot conversation."""
+        return await agents.barge_in(self.gw, await self._agent(sid), data)
+
+    async def on_flag_context_loss(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
+        """"Had to ask the customer again" (context-loss metric)."""
+        return await agents.flag_context_loss(self.gw, await self._agent(sid), data)
 
     async def on_unwatch(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
         """Stop watching."""

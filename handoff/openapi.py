@@ -39,6 +39,20 @@ def _op(
 _S = {"type": "string"}
 
 
+def _page(summary: str, media: str = "text/html", params: list[Any] | None = None) -> dict[str, Any]:
+    """A built front-end file served from ``widget/dist`` (503 until ``npm run build`` ran)."""
+    op: dict[str, Any] = {
+        "summary": summary,
+        "responses": {
+            "200": {"description": "the file", "content": {media: {"schema": {"type": "string"}}}},
+            "503": {"description": "front ends not built yet"},
+        },
+    }
+    if params:
+        op["parameters"] = params
+    return op
+
+
 def spec() -> dict[str, Any]:
     """The OpenAPI document."""
     q = lambda name: {"name": name, "in": "query", "required": False, "schema": _S}  # noqa: E731
@@ -109,6 +123,17 @@ def spec() -> dict[str, Any]:
                     body=_body(["coaching_note"], {"coaching_note": _S}),
                 )
             },
+            "/api/conversations/{id}/customer": {
+                "get": _op("Customer panel: contact record (tier, MRR, renewal) and past conversations", params=[_ID])
+            },
+            "/api/conversations/{id}/barge_in": {"post": _op("Take over a live bot conversation", params=[_ID])},
+            "/api/conversations/{id}/context_loss": {
+                "post": _op(
+                    'Flag "had to ask the customer again" (context-loss metric)',
+                    params=[_ID],
+                    body=_body([], {"note": _S}),
+                )
+            },
             "/api/handoffs": {"get": _op("List hand-offs", params=[q("status")])},
             "/api/queue": {"get": _op("Queue snapshot")},
             "/api/canned_replies": {
@@ -120,5 +145,22 @@ def spec() -> dict[str, Any]:
             },
             "/api/protocol": {"get": _op("Socket.IO events and payload shapes", auth=False)},
             "/api/openapi.json": {"get": _op("This document", auth=False)},
+            "/api/demo/identity": {
+                "post": _op(
+                    "Demo only: signed identity claims of a seeded demo customer (HANDOFF_DEMO_IDENTITY=0 disables)",
+                    auth=False,
+                    body=_body(["customer_id"], {"customer_id": _S}),
+                )
+            },
+            "/": {"get": _page("The demo host page (a fictional SaaS site with the widget)")},
+            "/console": {"get": _page("The agent console")},
+            "/widget.js": {"get": _page("The embeddable customer widget script", "text/javascript")},
+            "/assets/{name}": {
+                "get": _page(
+                    "Built front-end files (console.js, styles)",
+                    "text/plain",
+                    [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
+                )
+            },
         },
     }

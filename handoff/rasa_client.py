@@ -56,6 +56,16 @@ class RasaClient:
             raise RasaUnavailable("Rasa returned a non-list reply")
         return [r for r in replies if isinstance(r, dict)]
 
+    async def new_session(self, conversation_id: str) -> None:
+        """Resume the tracker and start a fresh session (after a resolved hand-off).
+
+        ``action_handoff`` paused the tracker; a paused Rasa answers nothing. The next message then runs
+        ``action_session_start`` with the gateway's metadata (verified identity), and the old request's
+        strikes and pending steps are gone.
+        """
+        cid = quote(conversation_id, safe="")
+        await self._post(f"/conversations/{cid}/tracker/events", [{"event": "resume"}, {"event": "session_started"}])
+
     async def handback(self, conversation_id: str) -> list[dict[str, Any]]:
         """Resume the paused tracker and trigger the hand-back intent; return the bot's messages."""
         cid = quote(conversation_id, safe="")

@@ -59,6 +59,10 @@ class Settings:
     cors_origins: tuple[str, ...] = ("*",)
     redis_url: str = ""
     log_level: str = "INFO"
+    # Built front ends (``npm run build`` in widget/): demo page at /, widget at /widget.js, console at /console.
+    widget_dist: str = "widget/dist"
+    # Demo only: POST /api/demo/identity signs seeded demo contacts for the demo page. Turn off in production.
+    demo_identity: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -94,6 +98,8 @@ class Settings:
             "cors_origins": "HANDOFF_CORS_ORIGINS",
             "redis_url": "REDIS_URL",
             "log_level": "HANDOFF_LOG_LEVEL",
+            "widget_dist": "HANDOFF_WIDGET_DIST",
+            "demo_identity": "HANDOFF_DEMO_IDENTITY",
         }
         defaults = cls()
         values: dict[str, Any] = {}

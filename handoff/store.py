@@ -35,6 +35,7 @@ from handoff.records import (
     MessageRecord,
     NoteRecord,
     QueueItem,
+    iso,
 )
 
 OPEN_HANDOFF = ("open", "assigned", "escalated_l3")
@@ -744,6 +745,36 @@ async def get_contact(s: AsyncSession, customer_id: str) -> ContactRecord | None
     """The contact record, or None."""
     row = await s.get(Contact, customer_id)
     return _contact(row) if row else None
+
+
+async def customer_conversations(s: AsyncSession, customer_id: str, limit: int = 10) -> list[dict[str, Any]]:
+    """A verified customer's conversations, newest first, each with its latest hand-off (reason, outcome)."""
+    rows = list(
+        await s.scalars(
+            select(Conversation)
+            .where(Conversation.customer_id == customer_id, Conversation.verified.is_(True))
+            .order_by(Conversation.created_at.desc())
+            .limit(limit)
+        )
+    )
+    result: list[dict[str, Any]] = []
+    for row in rows:
+        handoff = (
+            await s.scalars(select(Handoff).where(Handoff.conversation_id == row.id).order_by(Handoff.id.desc()))
+        ).first()
+        result.append(
+            {
+                "id": row.id,
+                "state": row.state,
+                "created_at": iso(row.created_at),
+                "updated_at": iso(row.updated_at),
+                "handoff_reason": handoff.reason if handoff else None,
+                "handoff_status": handoff.status if handoff else None,
+                "resolution_code": handoff.resolution_code if handoff else None,
+                "problem": (handoff.summary or {}).get("problem") if handoff else None,
+            }
+        )
+    return result
 
 
 async def average_mrr(s: AsyncSession) -> float:

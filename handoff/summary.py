@@ -29,6 +29,7 @@ REASON_TEXT: dict[str, str] = {
     "policy": "policy requires a human",
     "backend_unavailable": "business backend unavailable to the bot",
     "bot_unavailable": "bot (Rasa) unavailable or erroring",
+    "barge_in": "an agent took over a live bot conversation",
 }
 
 INTENT_PROBLEM: dict[str, str] = {
@@ -58,6 +59,7 @@ GENERIC_INTENTS = (
     "step_failed",
     "something_else",
 )
+FAILED_OUTCOMES = ("failed", "error", "blocked", "not found", "declined")
 VAGUE = re.compile(
     r"(?i)^\s*(it'?s?|this|that|thing|stuff)?\s*(is\s+)?(broken|not working|doesn'?t work|"
     r"(a\s+)?problem|help|issue|error)\W*$"
@@ -149,18 +151,34 @@ def _entities(handoff: Mapping[str, Any], turns: list[dict[str, Any]]) -> dict[s
     return {k: found[k] for k in sorted(found) if found[k]}
 
 
-def _steps(handoff: Mapping[str, Any]) -> list[dict[str, str]]:
+def _step_name(value: Any) -> str | None:
+    """A step as people read it: ``password_reset_link`` -> ``password reset link``."""
+    text = _str(value, 200)
+    return text.replace("_", " ") if text else None
+
+
+def _steps(handoff: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Steps tried with outcomes; repeats of the same step and outcome are merged with a ``count``."""
     steps = handoff.get("steps")
-    result = []
+    result: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str, str], dict[str, Any]] = {}
     for step in steps if isinstance(steps, list) else []:
-        if isinstance(step, dict) and _str(step.get("step")):
-            result.append(
-                {
-                    "step": _str(step.get("step"), 200) or "",
-                    "outcome": _str(step.get("outcome"), 50) or "unknown",
-                    "detail": _str(step.get("detail"), 300) or "",
-                }
-            )
+        if not isinstance(step, dict):
+            continue
+        name = _step_name(step.get("step"))
+        if not name:
+            continue
+        entry = {
+            "step": name,
+            "outcome": (_str(step.get("outcome"), 50) or "unknown").replace("_", " "),
+            "detail": _str(step.get("detail"), 300) or "",
+        }
+        key = (entry["step"], entry["outcome"], entry["detail"])
+        if key in seen:
+            seen[key]["count"] += 1
+            continue
+        seen[key] = {**entry, "count": 1}
+        result.append(seen[key])
     return result
 
 
@@ -203,13 +221,13 @@ def hypothesis_for(
     handoff: Mapping[str, Any],
     intent: str | None,
     entities: Mapping[str, list[str]],
-    steps: list[dict[str, str]],
+    steps: list[dict[str, Any]],
 ) -> str | None:
     """The bot's hypothesis, else one derived from entities and failed steps."""
     given = _str(handoff.get("hypothesis"), 300)
     if given:
         return given
-    failed = [s for s in steps if s["outcome"].lower() in ("failed", "error", "blocked", "not_found")]
+    failed = [s for s in steps if s["outcome"].lower() in FAILED_OUTCOMES]
     codes = entities.get("error_code") or []
     if codes:
         return f"error code {codes[0]} points to a server-side fault rather than user error"
@@ -222,10 +240,18 @@ def hypothesis_for(
     return None
 
 
+def _suspicion(hypothesis: str) -> str:
+    """The hypothesis as the tail of the problem sentence: its first clause, starting lower-case."""
+    clause = hypothesis.split(";")[0].strip().rstrip(".")
+    if clause[:1].isupper() and not clause[1:2].isupper():
+        clause = clause[0].lower() + clause[1:]
+    return clause if clause.lower().startswith("suspect") else f"suspect {clause}"
+
+
 def problem_statement(
     handoff: Mapping[str, Any],
     intent: str | None,
-    steps: list[dict[str, str]],
+    steps: list[dict[str, Any]],
     hypothesis: str | None,
     transcript: Sequence[MessageRecord],
     reason: str,
@@ -240,16 +266,19 @@ def problem_statement(
         words = _first_customer_words(transcript)
         head = f'Customer wrote: "{words}"' if words else "Customer needs help the bot could not give"
     parts = [head]
-    lowered = head.lower()
+    mentioned = head.lower().replace("_", " ")
     for step in steps:
-        if step["outcome"].lower() in ("failed", "error", "blocked", "not_found", "declined"):
-            text = f"{step['step']} {step['outcome'].replace('_', ' ')}"
-            if step["detail"]:
-                text += f" ({step['detail']})"
-            if step["step"].lower() not in lowered:
-                parts.append(text)
-    if hypothesis and "suspect" not in lowered:
-        parts.append(f"suspect {hypothesis}")
+        if step["outcome"].lower() not in FAILED_OUTCOMES or step["step"].lower() in mentioned:
+            continue
+        text = f"{step['step']} {step['outcome']}"
+        if step["count"] > 1:
+            text += f" {step['count']} times"
+        if step["detail"]:
+            text += f" ({step['detail']})"
+        parts.append(text)
+        mentioned += " " + step["step"].lower()
+    if hypothesis and "suspect" not in head.lower():
+        parts.append(_suspicion(hypothesis))
     if reason == "bot_unavailable" and len(parts) == 1:
         parts.append("the bot was unavailable, so nothing was tried yet")
     return "; ".join(parts)
@@ -276,6 +305,8 @@ def build_summary(data: SummaryInput) -> dict[str, Any]:
         "status": contact.status if contact else None,
         "fast_lane": bool(data.fast_lane),
         "fast_lane_reasons": list(data.fast_lane),
+        # What an unverified customer told the bot: a lead for the agent, not an identity.
+        "stated_email": None if data.verified else next(iter(entities.get("email") or []), None),
     }
     strikes = handoff.get("strikes")
     last_turns = [
@@ -330,6 +361,8 @@ def render_text(summary: Mapping[str, Any]) -> str:
     who = c.get("name") or "Anonymous customer"
     if c.get("email"):
         who += f" <{c['email']}>"
+    elif c.get("stated_email"):
+        who += f", says they are {c['stated_email']}"
     facts = []
     if c.get("id"):
         facts.append(str(c["id"]))
@@ -351,7 +384,8 @@ def render_text(summary: Mapping[str, Any]) -> str:
     if summary.get("steps"):
         lines.append("Steps tried:")
         for s in summary["steps"]:
-            lines.append(f"  - {s['step']}: {s['outcome']}" + (f" ({s['detail']})" if s["detail"] else ""))
+            times = f" x{s['count']}" if s.get("count", 1) > 1 else ""
+            lines.append(f"  - {s['step']}: {s['outcome']}{times}" + (f" ({s['detail']})" if s["detail"] else ""))
     intents = [
         f"{t['intent']} {t['confidence']:.2f}" if t.get("confidence") is not None else str(t["intent"])
         for t in summary.get("intents") or []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import Any
 
 from aiohttp import web
@@ -132,6 +133,33 @@ async def get_conversation(request: web.Request) -> web.Response:
     return web.json_response(await _gw(request).conversation_detail(request.match_info["id"]))
 
 
+async def customer_panel(request: web.Request) -> web.Response:
+    """The customer behind a conversation: contact record (tier, MRR, renewal) and past conversations."""
+    await _agent(request)
+    conversation_id = request.match_info["id"]
+    async with _gw(request).db.read() as s:
+        conv = await store.get_conversation(s, conversation_id)
+        if conv is None:
+            return error(404, f"conversation {conversation_id} not found", "not_found")
+        known = conv.verified and conv.customer_id
+        contact = await store.get_contact(s, conv.customer_id) if known and conv.customer_id else None
+        past = await store.customer_conversations(s, conv.customer_id) if known and conv.customer_id else []
+    renewal_in_days = (contact.renewal_date - date.today()).days if contact and contact.renewal_date else None
+    return web.json_response(
+        {
+            "conversation_id": conversation_id,
+            "verified": conv.verified,
+            "customer_id": conv.customer_id if conv.verified else None,
+            "name": conv.customer_name,
+            "email": conv.customer_email,
+            "follow_up_email": conv.follow_up_email,
+            "contact": contact.as_dict() if contact else None,
+            "renewal_in_days": renewal_in_days,
+            "past_conversations": [p for p in past if p["id"] != conversation_id],
+        }
+    )
+
+
 async def list_handoffs(request: web.Request) -> web.Response:
     """Hand-offs, optionally by status."""
     await _agent(request)
@@ -203,6 +231,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/me", me)
     r.add_get("/api/conversations", list_conversations)
     r.add_get("/api/conversations/{id}", get_conversation)
+    r.add_get("/api/conversations/{id}/customer", customer_panel)
     r.add_post("/api/conversations/{id}/claim", _action(ev.CLAIM, agents.claim))
     r.add_post("/api/conversations/{id}/messages", _action(ev.AGENT_MESSAGE, agents.send_message))
     r.add_post("/api/conversations/{id}/notes", _action(ev.NOTE, agents.note))
@@ -210,6 +239,8 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/api/conversations/{id}/escalate_l3", _action(ev.ESCALATE_L3, agents.escalate_l3))
     r.add_post("/api/conversations/{id}/resolve", _action(ev.RESOLVE, agents.resolve))
     r.add_post("/api/conversations/{id}/handback", _action(ev.HANDBACK, agents.handback))
+    r.add_post("/api/conversations/{id}/barge_in", _action(ev.BARGE_IN, agents.barge_in))
+    r.add_post("/api/conversations/{id}/context_loss", _action(ev.FLAG_CONTEXT_LOSS, agents.flag_context_loss))
     r.add_get("/api/handoffs", list_handoffs)
     r.add_get("/api/queue", queue_view)
     r.add_get("/api/canned_replies", list_canned)

@@ -62,35 +62,63 @@ class BotServers:
                 process.kill()
 
 
-def start_bot_servers(workdir: Path) -> BotServers:
-    """Start the action server on a seeded demo backend, then Rasa with the trained model."""
+def _bot_env(backend_db: Path) -> dict[str, str]:
+    return {**os.environ, "DEMO_BACKEND_DB": str(backend_db), "TF_CPP_MIN_LOG_LEVEL": "3",
+            "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "PYTHONWARNINGS": "ignore"}
+
+
+def _spawn_rasa(workdir: Path, actions_url: str, backend_db: Path, token: str) -> BotServers:
+    """Launch a Rasa server process (not yet waited for) with its own tracker store in ``workdir``."""
     if not MODEL.exists():
         raise RuntimeError(f"{MODEL} is missing: run `make train` (make test does it first)")
-    actions_port, rasa_port, token = free_port(), free_port(), "test-token"
-    backend_db = workdir / "demo_business.db"
+    workdir.mkdir(parents=True, exist_ok=True)
+    rasa_port = free_port()
     endpoints = workdir / "endpoints.yml"
     endpoints.write_text(
-        f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n'
+        f'action_endpoint:\n  url: "{actions_url}/webhook"\n'
         f'tracker_store:\n  type: SQL\n  dialect: "sqlite"\n  db: "{workdir / "tracker.db"}"\n'
-    )
-    env = {**os.environ, "DEMO_BACKEND_DB": str(backend_db), "TF_CPP_MIN_LOG_LEVEL": "3",
-           "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "PYTHONWARNINGS": "ignore"}
-    actions_log, rasa_log = workdir / "actions.log", workdir / "rasa.log"
-    actions = subprocess.Popen(
-        [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", str(actions_port)],
-        cwd=ROOT, env=env, stdout=actions_log.open("wb"), stderr=subprocess.STDOUT,
     )
     rasa = subprocess.Popen(
         [str(VENV_BIN / "rasa"), "run", "--enable-api", "--auth-token", token, "--model", str(MODEL),
          "--credentials", str(ROOT / "bot" / "credentials.yml"), "--endpoints", str(endpoints),
          "--port", str(rasa_port)],
-        cwd=ROOT, env=env, stdout=rasa_log.open("wb"), stderr=subprocess.STDOUT,
+        cwd=ROOT, env=_bot_env(backend_db), stdout=(workdir / "rasa.log").open("wb"), stderr=subprocess.STDOUT,
     )
-    servers = BotServers(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}", token, backend_db,
-                         [actions, rasa])
+    return BotServers(f"http://127.0.0.1:{rasa_port}", actions_url, token, backend_db, [rasa])
+
+
+def start_rasa_server(workdir: Path, actions_url: str, backend_db: Path, token: str = "test-token") -> BotServers:
+    """Start one more Rasa server (own tracker store) on an action server that is already running.
+
+    For tests that kill Rasa: they get their own process, and the session's shared pair stays up.
+    """
+    server = _spawn_rasa(workdir, actions_url, backend_db, token)
     try:
-        wait_until_up(f"{servers.actions_url}/health", actions, actions_log)
-        wait_until_up(f"{servers.rasa_url}/status?token={token}", rasa, rasa_log)
+        wait_until_up(f"{server.rasa_url}/status?token={token}", server.processes[0], workdir / "rasa.log")
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def start_bot_servers(workdir: Path) -> BotServers:
+    """Start the action server on a seeded demo backend, then Rasa with the trained model."""
+    backend_db = workdir / "demo_business.db"
+    actions_url = f"http://127.0.0.1:{free_port()}"
+    actions_log = workdir / "actions.log"
+    actions = subprocess.Popen(
+        [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", actions_url.rsplit(":", 1)[1]],
+        cwd=ROOT, env=_bot_env(backend_db), stdout=actions_log.open("wb"), stderr=subprocess.STDOUT,
+    )
+    try:
+        rasa = _spawn_rasa(workdir, actions_url, backend_db, "test-token")
+    except BaseException:
+        actions.terminate()
+        raise
+    servers = BotServers(rasa.rasa_url, actions_url, rasa.token, backend_db, [actions, *rasa.processes])
+    try:
+        wait_until_up(f"{actions_url}/health", actions, actions_log)
+        wait_until_up(f"{servers.rasa_url}/status?token={servers.token}", rasa.processes[0], workdir / "rasa.log")
     except BaseException:
         servers.stop()
         raise

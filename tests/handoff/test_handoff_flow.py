@@ -304,3 +304,19 @@ async def test_agent_namespace_refuses_bad_tokens(gateway: Running) -> None:
             raise AssertionError(f"connection accepted with {auth_data}")
     ok = await gateway.agent_client(lena, good)
     assert ok.of("queue_snapshot")
+
+
+async def test_message_after_resolution_starts_a_fresh_bot_session(gateway: Running, rasa: FakeRasa) -> None:
+    lena = await gateway.add_agent("lena@example.com", skills=["general"])
+    agent = await gateway.agent_client(lena)
+    await agent.call("presence", {"status": "away"})
+    customer, sid = await _queued_customer(gateway)
+    await agent.call("claim", {"conversation_id": sid})
+    assert (await agent.call("resolve", {"conversation_id": sid, "resolution_code": "answered"}))["ok"] is True
+    await customer.wait_for("bot_uttered", lambda m: "How did we do" in (m.get("text") or ""))
+
+    # action_handoff paused the Rasa tracker: without a resume, Rasa would answer nothing.
+    await customer.say("hello")
+    await customer.wait_for("bot_uttered", lambda m: m.get("text") == "Hi! How can I help?")
+    assert ("events", [{"event": "resume"}, {"event": "session_started"}]) in [(k, body) for k, body, _ in rasa.api_calls]
+    await customer.wait_for("conversation_state", lambda d: d["state"] == "bot")

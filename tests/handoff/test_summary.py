@@ -128,3 +128,27 @@ def test_error_code_hypothesis_and_empty_payload() -> None:
     assert empty["customer"]["verified"] is False
     garbage = build_summary(_input({"turns": "nope", "steps": [1, None], "sentiment": 3, "strikes": "x"}))
     assert garbage["steps"] == [] and garbage["intents"] == []
+
+
+def test_repeated_steps_are_merged_and_an_unverified_email_is_a_lead() -> None:
+    payload = copy.deepcopy(HANDOFF_PAYLOAD)
+    payload["problem"] = "Customer can't sign in and asked for a password reset"
+    payload["hypothesis"] = "Reset emails not reaching b***@example.com; suspect spam filtering"
+    payload["steps"] = [
+        {"step": "password_reset_link", "outcome": "sent", "detail": "link emailed"},
+        {"step": "password_reset_link", "outcome": "failed", "detail": ""},
+    ] * 3
+    anonymous = {"contact": None, "verified": False, "customer_id": None, "customer_name": None, "customer_email": None}
+    s = build_summary(_input(payload, **anonymous))
+    assert s["steps"] == [
+        {"step": "password reset link", "outcome": "sent", "detail": "link emailed", "count": 3},
+        {"step": "password reset link", "outcome": "failed", "detail": "", "count": 3},
+    ]
+    assert s["problem"] == (
+        "Customer can't sign in and asked for a password reset; password reset link failed 3 times; "
+        "suspect reset emails not reaching b***@example.com"
+    )
+    assert s["customer"]["stated_email"] == "ben.carter@example.com" and s["customer"]["verified"] is False
+    text = render_text(s)
+    assert "Customer: Anonymous customer, says they are ben.carter@example.com (unverified)" in text
+    assert "  - password reset link: failed x3" in text

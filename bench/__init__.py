@@ -1,0 +1,1 @@
+"""Load generators and benchmark reports (``make bench``); they use the public interfaces only."""

@@ -1,0 +1,113 @@
+"""The built front ends (``widget/dist``): demo host page, widget script, agent console; the demo identity signer.
+
+The files are built by ``npm run build`` in ``widget/``; the gateway only serves them. ``POST /api/demo/identity``
+signs the claims of a *seeded demo contact* so the demo page can show signed-in customers without the secret
+ever reaching the browser. It is demo-only: a real host page's own backend computes the signature
+(:func:`handoff.identity.sign`), and ``HANDOFF_DEMO_IDENTITY=0`` turns the endpoint off.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from aiohttp import web
+
+from handoff import store
+from handoff.appkeys import GATEWAY
+from handoff.identity import sign
+
+ASSET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}$")
+CONTENT_TYPES = {
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".html": "text/html",
+    ".map": "application/json",
+    ".txt": "text/plain",
+    ".json": "application/json",
+}
+# Scripts only from this origin: even a rendering bug could not run an injected script on these pages.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; "
+    "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+)
+NOT_BUILT = (
+    "The widget and console are not built yet. Run:  cd widget && npm ci && npm run build  "
+    "(make run does it when widget/src changed)."
+)
+
+
+def _dist(request: web.Request) -> Path:
+    return Path(request.app[GATEWAY].settings.widget_dist)
+
+
+def _file(request: web.Request, name: str, *, page: bool = False) -> web.StreamResponse:
+    path = _dist(request) / name
+    if not path.is_file():
+        if not _dist(request).is_dir():
+            return web.Response(status=503, text=NOT_BUILT, content_type="text/plain")
+        raise web.HTTPNotFound(text="not found", content_type="text/plain")
+    headers = {
+        "Content-Type": CONTENT_TYPES.get(path.suffix, "application/octet-stream"),
+        "Cache-Control": "no-cache",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+    }
+    if page:
+        headers["Content-Security-Policy"] = CSP
+    return web.FileResponse(path, headers=headers)
+
+
+async def demo_page(request: web.Request) -> web.StreamResponse:
+    """The demo host page (a fictional SaaS site with the widget)."""
+    return _file(request, "index.html", page=True)
+
+
+async def console_page(request: web.Request) -> web.StreamResponse:
+    """The agent console."""
+    return _file(request, "console.html", page=True)
+
+
+async def widget_script(request: web.Request) -> web.StreamResponse:
+    """The embeddable widget: ``<script src="/widget.js">`` then ``HelpdeskWidget.init({...})``."""
+    return _file(request, "widget.js")
+
+
+async def asset(request: web.Request) -> web.StreamResponse:
+    """Other built files (console.js, styles, source maps)."""
+    name = request.match_info["name"]
+    if not ASSET_NAME.match(name) or ".." in name:
+        raise web.HTTPNotFound(text="not found", content_type="text/plain")
+    return _file(request, name)
+
+
+async def demo_identity(request: web.Request) -> web.Response:
+    """Signed identity claims of a seeded demo customer (demo only; off with ``HANDOFF_DEMO_IDENTITY=0``)."""
+    gw = request.app[GATEWAY]
+    if not gw.settings.demo_identity:
+        return web.json_response({"error": "the demo identity endpoint is disabled", "code": "disabled"}, status=404)
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    customer_id = body.get("customer_id") if isinstance(body, dict) else None
+    if not isinstance(customer_id, str) or not customer_id or len(customer_id) > 64:
+        return web.json_response({"error": "customer_id is required", "code": "missing_fields"}, status=400)
+    async with gw.db.read() as s:
+        contact = await store.get_contact(s, customer_id)
+    if contact is None:
+        return web.json_response({"error": f"no demo customer {customer_id}", "code": "not_found"}, status=404)
+    signature = sign(gw.settings.identity_secret, contact.id, contact.email, contact.name)
+    return web.json_response(
+        {"id": contact.id, "email": contact.email, "name": contact.name, "tier": contact.tier, "signature": signature}
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the front-end routes (described in ``handoff.openapi`` like every other route)."""
+    r = app.router
+    r.add_get("/", demo_page)
+    r.add_get("/console", console_page)
+    r.add_get("/widget.js", widget_script)
+    r.add_get("/assets/{name}", asset)
+    r.add_post("/api/demo/identity", demo_identity)
