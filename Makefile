@@ -11,9 +11,12 @@ MODEL := models/support.tar.gz
 RUN_ENV := var/run.env
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -type f -name '*.yml' 2>/dev/null) \
 	bot/entities.py bot/frustration.py bot/frustration_signals.py bot/entity_patterns.jsonl
+WIDGET_SOURCES := widget/package.json widget/package-lock.json widget/build.mjs $(shell find widget/src -type f 2>/dev/null)
+WIDGET_BUILT := widget/dist/.built
+CHROMIUM := /usr/bin/chromium
 RASA_QUIET := TF_CPP_MIN_LOG_LEVEL=3 SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONWARNINGS=ignore
 
-.PHONY: help run test lint train nlu-report nlu-holdout shell clean bench
+.PHONY: help run test lint train nlu-report nlu-holdout shell clean bench widget
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -43,9 +46,23 @@ $(RUN_ENV):
 		"$$(secret)" "$$(secret)" "$$(secret)" > $@
 	@echo "Wrote $@ (local secrets; never committed)."
 
+widget/node_modules/.package-lock.json: widget/package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js 20+ with npm is needed to build the widget (apt-get install nodejs npm)."; exit 1; }
+	cd widget && npm ci --no-audit --no-fund
+
+$(WIDGET_BUILT): $(WIDGET_SOURCES) widget/node_modules/.package-lock.json
+	cd widget && npm run build
+	@touch $@
+
+widget: $(WIDGET_BUILT) ## Build the customer widget, agent console and demo page into widget/dist/
+
+$(CHROMIUM):
+	@[ "$$(id -u)" = 0 ] || { echo "Browser tests need Debian's Chromium: sudo apt-get install -y chromium"; exit 1; }
+	apt-get update -qq && apt-get install -y -qq chromium
+
 train: $(MODEL) ## Train the model if config.yml, domain.yml, data/ or the NLU components changed
 
-run: $(INSTALLED) $(MODEL) $(RUN_ENV) ## Install, train if stale, start Rasa, action server and gateway, print the URLs
+run: $(INSTALLED) $(MODEL) $(WIDGET_BUILT) $(RUN_ENV) ## Install, train if stale, start Rasa, action server and gateway, print the URLs
 	@$(PY) -m actions.backend seed
 	@$(PY) -m handoff seed
 	@$(RASA_QUIET) $(VENV)/bin/honcho start -f Procfile -e $(RUN_ENV)
@@ -53,7 +70,7 @@ run: $(INSTALLED) $(MODEL) $(RUN_ENV) ## Install, train if stale, start Rasa, ac
 shell: $(INSTALLED) ## Chat with the running bot in this terminal (start `make run` first)
 	@$(PY) -m bot.chat $(if $(CUSTOMER),--customer $(CUSTOMER),)
 
-test: $(INSTALLED) $(MODEL) ## Validate the data, replay the test stories, run every pytest suite
+test: $(INSTALLED) $(MODEL) $(WIDGET_BUILT) $(CHROMIUM) ## Validate the data, replay the test stories, run every pytest suite
 	$(RASA_QUIET) $(RASA) data validate --domain domain.yml --data data --config config.yml --fail-on-warnings --quiet
 	$(RASA_QUIET) $(RASA) test core --stories tests/test_stories.yml --model $(MODEL) \
 		--fail-on-prediction-errors --out reports/core --quiet
@@ -74,4 +91,4 @@ bench: $(INSTALLED) $(MODEL) ## Gateway vs direct Rasa latency, hand-off notify 
 	$(RASA_QUIET) $(PY) -m bench.gateway_latency
 
 clean: ## Remove the model, reports, local databases and the virtualenv
-	rm -rf models reports var .rasa $(VENV) *.egg-info
+	rm -rf models reports var .rasa $(VENV) *.egg-info widget/dist widget/node_modules

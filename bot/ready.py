@@ -34,15 +34,15 @@ def main() -> int:
         time.sleep(CHECK_EVERY_SECONDS)
     print(
         "\n"
-        "  The support bot is up.\n"
-        f"    Rasa server (REST webhook):  {rasa}/webhooks/rest/webhook\n"
-        f"    Action server:               {actions}/health\n"
-        f"    Handoff gateway:             {gateway}/healthz  (Socket.IO for the widget on /, agents on /agents)\n"
-        f"    Agent API description:       {gateway}/api/openapi.json\n"
-        "    Demo agents (POST /api/login): lena@example.com / lena-demo-pass (L2 billing),\n"
-        "                                   omar@example.com / omar-demo-pass (lead, technical)\n"
-        "  Chat with it in another terminal:  make shell\n"
-        "  Stop everything with Ctrl-C.\n",
+        "  The support front line is up.\n"
+        f"    Demo site with the chat widget:  {gateway}/\n"
+        f"    Agent console:                   {gateway}/console\n"
+        "      demo agents: lena@example.com / lena-demo-pass (L2, billing)\n"
+        "                   omar@example.com / omar-demo-pass (lead, technical)\n"
+        f"    Gateway health, API:             {gateway}/healthz, {gateway}/api/openapi.json\n"
+        f"    Rasa server (REST webhook):      {rasa}/webhooks/rest/webhook\n"
+        f"    Action server:                   {actions}/health\n"
+        "  Chat in this terminal instead:  make shell   (Ctrl-C stops everything)\n",
         flush=True,
     )
     while True:

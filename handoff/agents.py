@@ -226,7 +226,7 @@ async def transfer(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dic
     await gw.to_customer(conv.id, ev.AGENT_LEFT, {"name": agent.name})
     await gw.set_state(conv.id, "queued")
     await gw.say(conv.id, f"I'm transferring you to our {team} team; someone will be with you shortly.")
-    if not await gw.try_auto_assign(conv.id):
+    if not await gw.try_auto_assign(conv.id, exclude_agent_id=agent.id):
         await gw.broadcast_queue()
     return {"ok": True, "to_team": team}
 

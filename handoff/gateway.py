@@ -273,8 +273,11 @@ class Gateway:
         await self.broadcast_queue()
         return conv, handoff
 
-    async def try_auto_assign(self, conversation_id: str) -> bool:
-        """Assign to the least-loaded online agent with the skill and free capacity, if any."""
+    async def try_auto_assign(self, conversation_id: str, exclude_agent_id: int | None = None) -> bool:
+        """Assign to the least-loaded online agent with the skill and free capacity, if any.
+
+        ``exclude_agent_id`` keeps a conversation an agent just transferred away from bouncing back to them.
+        """
         if not self.settings.auto_assign:
             return False
         async with self.db.read() as s:
@@ -283,7 +286,7 @@ class Gateway:
             conv = await store.get_conversation(s, conversation_id)
         if handoff is None or conv is None or conv.state != "queued":
             return False
-        agent = choose_agent(agents, handoff.skills)
+        agent = choose_agent([a for a in agents if a.id != exclude_agent_id], handoff.skills)
         if agent is None:
             return False
         try:

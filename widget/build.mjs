@@ -23,7 +23,7 @@ const common = {
 
 const builds = [
   // One <script> tag on any host page: window.HelpdeskWidget.init({...}).
-  { entryPoints: { widget: join(root, "src/widget/index.js") }, format: "iife", globalName: "HelpdeskWidget" },
+  { entryPoints: { widget: join(root, "src/widget/index.js") }, format: "iife", globalName: "HelpdeskWidget", sourcemap: false },
   { entryPoints: { console: join(root, "src/console/index.js") }, format: "iife" },
   { entryPoints: { demo: join(root, "src/pages/demo.js") }, format: "iife" },
 ];

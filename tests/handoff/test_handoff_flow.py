@@ -221,6 +221,22 @@ async def test_transfer_to_team_requeues_with_skill(gateway: Running) -> None:
     assert "error" in both
 
 
+async def test_transfer_to_team_never_bounces_back_to_the_same_agent(gateway: Running) -> None:
+    lena = await gateway.add_agent("lena@example.com", skills=["billing", "general"])
+    a = await gateway.agent_client(lena)
+    await a.call("presence", {"status": "online"})
+    customer, sid = await _queued_customer(gateway)
+    async with gateway.gw.db.read() as s:
+        conv = await store.get_conversation(s, sid)
+    if conv is None or conv.assigned_agent_id != lena.id:
+        await a.call("claim", {"conversation_id": sid})
+    assert (await a.call("transfer", {"conversation_id": sid, "to_team": "billing"}))["to_team"] == "billing"
+    await customer.wait_for("bot_uttered", lambda m: "billing team" in (m.get("text") or ""))
+    async with gateway.gw.db.read() as s:
+        conv = await store.get_conversation(s, sid)
+    assert conv is not None and conv.state == "queued" and conv.assigned_agent_id is None
+
+
 async def test_rest_api_login_and_conversation_detail(gateway: Running) -> None:
     lena = await gateway.add_agent("lena@example.com", skills=["general"])
     _, sid = await _queued_customer(gateway)

@@ -1,0 +1,182 @@
+"""Browser fixtures: the built front ends, a real gateway (subprocess) on the real bot, Debian's Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, sync_playwright
+
+from tests.servers import ROOT, BotServers, free_port
+
+WIDGET = ROOT / "widget"
+DIST = WIDGET / "dist"
+SCREENSHOTS = ROOT / "reports" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+IDENTITY_SECRET = "browser-identity-secret"
+TOKEN_SECRET = "browser-token-secret"
+AGENT_EMAIL, AGENT_PASSWORD = "lena@example.com", "lena-demo-pass"  # seeded by `python -m handoff seed`
+
+
+def _newest(paths: list[Path]) -> float:
+    return max((p.stat().st_mtime for p in paths if p.is_file()), default=0.0)
+
+
+def _stale() -> bool:
+    """dist/ is missing or older than anything it is built from."""
+    outputs = [DIST / name for name in ("widget.js", "console.js", "demo.js", "index.html", "console.html")]
+    if not all(p.is_file() for p in outputs):
+        return True
+    manifests = [WIDGET / name for name in ("package.json", "package-lock.json", "build.mjs")]
+    sources = [*WIDGET.joinpath("src").rglob("*"), *manifests]
+    return _newest(sources) > min(p.stat().st_mtime for p in outputs)
+
+
+@pytest.fixture(scope="package")
+def widget_dist() -> Path:
+    """widget/dist, built with npm when missing or stale (``make run`` / ``make test`` normally did it already)."""
+    if _stale():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.fail("widget/dist is missing or stale and npm is not installed: install Node 20+ and run make test")
+        if not (WIDGET / "node_modules" / ".package-lock.json").is_file() or _newest(
+            [WIDGET / "package-lock.json"]
+        ) > _newest([WIDGET / "node_modules" / ".package-lock.json"]):
+            subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=WIDGET, check=True)
+        subprocess.run([npm, "run", "build"], cwd=WIDGET, check=True)
+    return DIST
+
+
+@dataclass
+class Gateway:
+    """A gateway subprocess serving the widget, the console and the demo page."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def login(self, email: str = AGENT_EMAIL, password: str = AGENT_PASSWORD) -> str:
+        """An agent token from the REST API."""
+        return str(self.post("/api/login", {"email": email, "password": password})[1]["token"])
+
+    def post(self, path: str, body: dict[str, Any], token: str | None = None) -> tuple[int, dict[str, Any]]:
+        """POST JSON; returns (status, body) for 2xx and 4xx alike."""
+        request = urllib.request.Request(
+            self.url + path,
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"{}")
+
+    def get(self, path: str, token: str | None = None) -> dict[str, Any]:
+        """GET JSON (raises on errors)."""
+        request = urllib.request.Request(self.url + path, headers={"Authorization": f"Bearer {token}"} if token else {})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return dict(json.loads(response.read()))
+
+
+def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gateway exited early:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"gateway did not come up:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="package")
+def gateway(bot_servers: BotServers, widget_dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """``python -m handoff`` on a temporary SQLite file, seeded (contacts, demo agents, canned replies)."""
+    workdir = tmp_path_factory.mktemp("gateway")
+    port = free_port()
+    env = {
+        **os.environ,
+        "HANDOFF_HOST": "127.0.0.1",
+        "HANDOFF_PORT": str(port),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'handoff.db'}",
+        "RASA_URL": bot_servers.rasa_url,
+        "RASA_TOKEN": bot_servers.token,
+        "IDENTITY_SECRET": IDENTITY_SECRET,
+        "TOKEN_SECRET": TOKEN_SECRET,
+        "HANDOFF_WIDGET_DIST": str(widget_dist),
+        "HANDOFF_DEMO_IDENTITY": "1",
+        "HANDOFF_SLA_CHECK_INTERVAL": "2",
+        "PYTHONWARNINGS": "ignore",
+    }
+    subprocess.run([sys.executable, "-m", "handoff", "seed"], cwd=ROOT, env=env, check=True, capture_output=True)
+    log = workdir / "gateway.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "handoff"], cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/healthz", process, log)
+        yield Gateway(f"http://127.0.0.1:{port}", process, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="package")
+def browser(gateway: Gateway) -> Iterator[Browser]:
+    """Debian's Chromium driven by Playwright (no browser download)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (make test does it)")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def shots() -> Any:
+    """``shots(page, "01-name")`` saves reports/screenshots/01-name.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def take(page: Any, name: str, **kw: Any) -> Path:
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=str(path), **kw)
+        return path
+
+    return take
+
+
+@pytest.fixture
+def contexts(browser: Browser) -> Iterator[Any]:
+    """``new(**options)`` opens a browser context; all are closed after the test."""
+    opened: list[BrowserContext] = []
+
+    def new(**options: Any) -> BrowserContext:
+        context = browser.new_context(**options)
+        context.set_default_timeout(10_000)
+        opened.append(context)
+        return context
+
+    yield new
+    for context in opened:
+        context.close()

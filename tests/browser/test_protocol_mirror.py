@@ -1,0 +1,42 @@
+"""The widget's copy of the Socket.IO protocol (widget/src/shared/protocol.js) matches handoff/events.py."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from handoff import agents, events, routing
+from tests.servers import ROOT
+
+SRC = ROOT / "widget" / "src"
+
+
+def _js_constants(path: str) -> dict[str, object]:
+    text = (SRC / path).read_text(encoding="utf-8")
+    found: dict[str, object] = {}
+    for name, value in re.findall(r"^export const ([A-Z0-9_]+) = (.+);$", text, flags=re.M):
+        found[name] = json.loads(value)
+    return found
+
+
+def test_event_names_are_mirrored_both_ways() -> None:
+    js = _js_constants("shared/protocol.js")
+    py = {name: value for name, value in vars(events).items() if name.isupper() and isinstance(value, str)}
+    assert {k: v for k, v in js.items() if isinstance(v, str)} == py
+
+
+def test_every_incoming_event_has_a_name_in_the_widget() -> None:
+    js_values = {v for v in _js_constants("shared/protocol.js").values() if isinstance(v, str)}
+    for namespace, handlers in events.INCOMING.items():
+        for event in handlers:
+            assert event in js_values, (namespace, event)
+
+
+def test_l3_fields_teams_and_reasons_match() -> None:
+    js = _js_constants("shared/protocol.js")
+    assert js["L3_FIELDS"] == list(agents.L3_FIELDS)
+    teams = re.search(r"export const TEAMS = (\[.*?\]);", (SRC / "console" / "format.js").read_text())
+    assert teams is not None and json.loads(teams.group(1)) == list(routing.TEAMS)
+    labels = (SRC / "console" / "format.js").read_text()
+    for reason in events.HANDOFF_REASONS:
+        assert re.search(rf"^\s+{reason}: ", labels, flags=re.M), f"no console label for hand-off reason {reason}"

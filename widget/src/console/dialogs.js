@@ -1,0 +1,186 @@
+// The action forms (transfer, L3 escalation, resolve, hand back) as native <dialog>s: keyboard and focus for free.
+import { el } from "../shared/dom.js";
+import { L3_FIELDS } from "../shared/protocol.js";
+import { RESOLUTION_CODES, TEAMS } from "./format.js";
+
+const L3_LABELS = {
+  repro_steps: ["Reproduction steps", "1. Sign in as … 2. Open … 3. Click …"],
+  logs: ["Logs or exact error text", "Paste the error message, code or log lines"],
+  environment: ["Environment", "Browser / OS / app version / region"],
+  timestamps: ["Timestamps", "When it happened (with time zone)"],
+};
+
+/**
+ * Open a modal form. `fields` builds the body; `validate(form)` returns {field: message} for problems;
+ * `submit(values)` returns a promise (rejecting with an Error whose message is shown in the dialog).
+ */
+export function openDialog({ title, description, fields, submitLabel, validate, submit, danger = false }) {
+  const errorBox = el("p", { class: "form-error", role: "alert", hidden: true });
+  const form = el("form", { class: "dialog-form", method: "dialog", novalidate: true });
+  const dialog = el(
+    "dialog",
+    { class: "dialog", "aria-labelledby": "dialog-title" },
+    el("h2", { id: "dialog-title", text: title }),
+    description ? el("p", { class: "dialog-desc", text: description }) : null,
+    form,
+  );
+  form.append(...fields, errorBox);
+  const cancel = el("button", { type: "button", class: "btn btn--ghost", text: "Cancel", on: { click: () => dialog.close() } });
+  const ok = el("button", { type: "submit", class: `btn ${danger ? "btn--danger" : "btn--primary"}`, text: submitLabel });
+  form.append(el("div", { class: "dialog-actions" }, cancel, ok));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    for (const node of form.querySelectorAll(".field-error")) node.remove();
+    for (const node of form.querySelectorAll("[aria-invalid]")) node.removeAttribute("aria-invalid");
+    errorBox.hidden = true;
+    const problems = validate ? validate(form) : {};
+    const names = Object.keys(problems);
+    if (names.length) {
+      for (const name of names) {
+        const input = form.elements.namedItem(name);
+        const target = input instanceof RadioNodeList ? input[0] : input;
+        if (!target) continue;
+        const id = `err-${name}`;
+        target.setAttribute("aria-invalid", "true");
+        target.setAttribute("aria-describedby", id);
+        target.closest(".field").append(el("p", { class: "field-error", id, text: problems[name] }));
+      }
+      const first = form.elements.namedItem(names[0]);
+      (first instanceof RadioNodeList ? first[0] : first)?.focus();
+      return;
+    }
+    ok.disabled = true;
+    try {
+      await submit(form);
+      dialog.close();
+    } catch (error) {
+      errorBox.textContent = error.message || "That did not work; please try again.";
+      errorBox.hidden = false;
+    } finally {
+      ok.disabled = false;
+    }
+  });
+  dialog.addEventListener("close", () => dialog.remove());
+  document.body.append(dialog);
+  dialog.showModal();
+  return dialog;
+}
+
+function field(label, control, hint) {
+  const id = control.id;
+  return el(
+    "div",
+    { class: "field" },
+    el("label", { for: id, text: label }),
+    hint ? el("p", { class: "field-hint", text: hint }) : null,
+    control,
+  );
+}
+
+function value(form, name) {
+  const input = form.elements.namedItem(name);
+  return input && typeof input.value === "string" ? input.value.trim() : "";
+}
+
+export function transferDialog({ agents, me, submit }) {
+  const others = agents.filter((a) => a.id !== me.id);
+  const agentSelect = el(
+    "select",
+    { id: "transfer-agent", name: "to_agent_id" },
+    el("option", { value: "", text: "— choose an agent —" }),
+    others.map((a) => el("option", { value: String(a.id), text: `${a.name} (${a.status}, ${a.load}/${a.capacity})` })),
+  );
+  const teamSelect = el(
+    "select",
+    { id: "transfer-team", name: "to_team" },
+    el("option", { value: "", text: "— choose a team —" }),
+    TEAMS.map((t) => el("option", { value: t, text: t === "l3" ? "L3 engineering" : `${t[0].toUpperCase()}${t.slice(1)} team` })),
+  );
+  const note = el("textarea", { id: "transfer-note", name: "note", rows: "3", placeholder: "What the next person should know" });
+  return openDialog({
+    title: "Transfer conversation",
+    description: "Give it to a colleague (stays assigned) or back to a team's queue. The summary and transcript go along.",
+    fields: [
+      field("To an agent", agentSelect),
+      el("p", { class: "or", text: "or" }),
+      field("To a team's queue", teamSelect),
+      field("Note for the next person", note),
+    ],
+    submitLabel: "Transfer",
+    validate: (form) => {
+      const a = value(form, "to_agent_id");
+      const t = value(form, "to_team");
+      if (!a && !t) return { to_agent_id: "Choose an agent or a team." };
+      if (a && t) return { to_team: "Choose either an agent or a team, not both." };
+      return {};
+    },
+    submit: (form) => {
+      const a = value(form, "to_agent_id");
+      const payload = { note: value(form, "note") || undefined };
+      if (a) payload.to_agent_id = Number(a);
+      else payload.to_team = value(form, "to_team");
+      return submit(payload);
+    },
+  });
+}
+
+export function escalateDialog({ defaults = {}, submit }) {
+  const fields = L3_FIELDS.map((name) => {
+    const [label, placeholder] = L3_LABELS[name];
+    const control = el("textarea", {
+      id: `l3-${name}`,
+      name,
+      rows: name === "repro_steps" || name === "logs" ? "3" : "2",
+      placeholder,
+      required: true,
+      "aria-required": "true",
+    });
+    control.value = defaults[name] || "";
+    return field(`${label} (required)`, control);
+  });
+  return openDialog({
+    title: "Escalate to L3",
+    description: "Engineering picks this up only when it is ready: every field below is mandatory.",
+    fields,
+    submitLabel: "Escalate to L3",
+    validate: (form) => {
+      const problems = {};
+      for (const name of L3_FIELDS) if (!value(form, name)) problems[name] = `${L3_LABELS[name][0]} is required.`;
+      return problems;
+    },
+    submit: (form) => submit(Object.fromEntries(L3_FIELDS.map((name) => [name, value(form, name)]))),
+  });
+}
+
+export function resolveDialog({ submit }) {
+  const select = el(
+    "select",
+    { id: "resolution-code", name: "resolution_code", required: true },
+    el("option", { value: "", text: "— choose a resolution code —" }),
+    RESOLUTION_CODES.map(([code, label]) => el("option", { value: code, text: label })),
+  );
+  return openDialog({
+    title: "Resolve conversation",
+    description: "The customer is asked to rate the conversation (1–5) right after.",
+    fields: [field("Resolution code", select)],
+    submitLabel: "Resolve",
+    validate: (form) => (value(form, "resolution_code") ? {} : { resolution_code: "Choose a resolution code." }),
+    submit: (form) => submit({ resolution_code: value(form, "resolution_code") }),
+  });
+}
+
+export function handbackDialog({ submit }) {
+  const note = el("textarea", {
+    id: "coaching-note",
+    name: "coaching_note",
+    rows: "4",
+    placeholder: "e.g. The customer's reset email was in spam; the bot should suggest checking spam before a second link.",
+  });
+  return openDialog({
+    title: "Hand back to the bot",
+    description: "The assistant greets the customer again. Your coaching note goes to the conversation designers.",
+    fields: [field("Coaching note for the bot's designers", note, "What should the bot have done? (recommended)")],
+    submitLabel: "Hand back",
+    submit: (form) => submit({ coaching_note: value(form, "coaching_note") }),
+  });
+}
