@@ -25,9 +25,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path, seconds: float = STARTUP_SECONDS) -> None:
     """Poll a URL until it answers 200; fail with the process log if the process dies or time runs out."""
-    deadline = time.monotonic() + STARTUP_SECONDS
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{url} process exited early:\n{log.read_text()[-3000:]}")
@@ -38,7 +38,7 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None
         except (urllib.error.URLError, OSError):
             pass
         time.sleep(0.5)
-    raise RuntimeError(f"{url} did not come up in {STARTUP_SECONDS}s:\n{log.read_text()[-3000:]}")
+    raise RuntimeError(f"{url} did not come up in {seconds}s:\n{log.read_text()[-3000:]}")
 
 
 @dataclass

@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, sync_playwright
 
-from tests.servers import ROOT, BotServers, free_port
+from tests.servers import ROOT, BotServers, free_port, wait_until_up
 
 WIDGET = ROOT / "widget"
 DIST = WIDGET / "dist"
@@ -92,21 +91,6 @@ class Gateway:
             return dict(json.loads(response.read()))
 
 
-def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gateway exited early:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"gateway did not come up:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="package")
 def gateway(bot_servers: BotServers, widget_dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     """``python -m handoff`` on a temporary SQLite file, seeded (contacts, demo agents, canned replies)."""
@@ -132,7 +116,7 @@ def gateway(bot_servers: BotServers, widget_dist: Path, tmp_path_factory: pytest
         [sys.executable, "-m", "handoff"], cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
     )
     try:
-        _wait_for(f"http://127.0.0.1:{port}/healthz", process, log)
+        wait_until_up(f"http://127.0.0.1:{port}/healthz", process, log, seconds=30)
         yield Gateway(f"http://127.0.0.1:{port}", process, log)
     finally:
         process.terminate()
