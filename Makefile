@@ -14,9 +14,11 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find data -type f -name '*.yml'
 WIDGET_SOURCES := widget/package.json widget/package-lock.json widget/build.mjs $(shell find widget/src -type f 2>/dev/null)
 WIDGET_BUILT := widget/dist/.built
 CHROMIUM := /usr/bin/chromium
+SCALED_DB := postgresql+asyncpg://postgres@127.0.0.1:5432/handoff
+SCALED_REDIS := redis://127.0.0.1:6379/0
 RASA_QUIET := TF_CPP_MIN_LOG_LEVEL=3 SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONWARNINGS=ignore
 
-.PHONY: help run test lint train nlu-report nlu-holdout shell clean bench widget
+.PHONY: help run run-scaled test lint train nlu-report nlu-holdout nlu-review simulate predict shell clean bench bench-full widget
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -87,8 +89,32 @@ nlu-report: $(INSTALLED) ## 5-fold cross-validation: intent report and confusion
 nlu-holdout: $(INSTALLED) $(MODEL) ## Accuracy and out-of-scope rejection on tests/nlu/holdout.yml (never trained on)
 	$(RASA_QUIET) $(PY) -m bot.holdout --model $(MODEL) --data tests/nlu/holdout.yml --out reports/holdout.json
 
-bench: $(INSTALLED) $(MODEL) ## Gateway vs direct Rasa latency, hand-off notify latency, relay msgs/s (reports/bench/)
+nlu-review: $(INSTALLED) ## Misunderstood messages, grouped by similarity, as Rasa NLU YAML in reports/nlu_review.yml
+	$(PY) -m handoff nlu-review --since 30d --out reports/nlu_review.yml
+
+simulate: $(INSTALLED) ## 30 days of simulated conversations, so the scorecards and the predictor have data
+	$(PY) -m handoff simulate --days 30
+
+predict: $(INSTALLED) ## Train the escalation predictor on earlier history, evaluate it on the last 7 days
+	$(PY) -m handoff predict train && $(PY) -m handoff predict evaluate
+
+bench: $(INSTALLED) $(MODEL) ## Quick profile (< 5 min): gateway vs Rasa latency, hand-off notify, relay, 1 vs 2 gateways
 	$(RASA_QUIET) $(PY) -m bench.gateway_latency
+	$(PY) -m bench.scaled --quick
+
+bench-full: $(INSTALLED) $(MODEL) ## Full profile: also 1,000 conversations and 5,000 idle widgets (reports/bench/)
+	$(RASA_QUIET) $(PY) -m bench.gateway_latency
+	$(PY) -m bench.scaled
+
+run-scaled: $(INSTALLED) $(MODEL) $(WIDGET_BUILT) $(RUN_ENV) ## Two gateways + two Rasa servers on local PostgreSQL and Redis
+	@for db in handoff rasa_tracker; do \
+	  psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname='$$db'" | grep -q 1 || \
+	  psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $$db"; done
+	@$(PY) -m actions.backend seed
+	@DATABASE_URL=$(SCALED_DB) $(PY) -m handoff migrate && DATABASE_URL=$(SCALED_DB) $(PY) -m handoff seed
+	@$(RASA_QUIET) DATABASE_URL=$(SCALED_DB) REDIS_URL=$(SCALED_REDIS) \
+		RASA_URLS=http://127.0.0.1:5005,http://127.0.0.1:5006 HANDOFF_AUTO_MIGRATE=0 \
+		$(VENV)/bin/honcho start -f Procfile.scaled -e $(RUN_ENV)
 
 clean: ## Remove the model, reports, local databases and the virtualenv
 	rm -rf models reports var .rasa $(VENV) *.egg-info widget/dist widget/node_modules

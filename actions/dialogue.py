@@ -87,6 +87,26 @@ def user_turns(tracker: Tracker, limit: int = 20) -> list[Turn]:
     return turns[-limit:]
 
 
+def nlu_miss(tracker: Tracker, kind: str) -> dict[str, Any] | None:
+    """The message the bot did not understand, for the designer's review (``custom.nlu_miss``).
+
+    A rejected clarification points at the customer's previous message (the one the bot guessed wrong).
+    """
+    turns = user_turns(tracker)
+    if kind == "clarification_rejected":
+        turns = turns[:-1]
+    if not turns or not turns[-1].text.strip():
+        return None
+    turn = turns[-1]
+    return {
+        "kind": kind,
+        "text": turn.text,
+        "intent": turn.intent,
+        "confidence": turn.confidence,
+        "ranking": turn.ranking[:5],
+    }
+
+
 def latest_intent(tracker: Tracker) -> str | None:
     """Name of the intent of the latest message."""
     return (tracker.latest_message.get("intent") or {}).get("name")

@@ -16,6 +16,7 @@ from actions.billing import send_payment_link
 from actions.dialogue import (
     latest_intent,
     mask_email,
+    nlu_miss,
     record_step,
     register_strike,
     request_handoff,
@@ -50,6 +51,13 @@ def failed_step_hypothesis(tracker: Tracker) -> str | None:
     return None
 
 
+def report_miss(dispatcher: CollectingDispatcher, tracker: Tracker, kind: str) -> None:
+    """Send the misunderstood message to the gateway (``custom.nlu_miss``; customers never see it)."""
+    miss = nlu_miss(tracker, kind)
+    if miss is not None:
+        dispatcher.utter_message(json_message={"nlu_miss": miss})
+
+
 class ActionClarify(Action):
     """Below the confidence threshold: "Did you mean ...?" first, "in other words?" after a rejection."""
 
@@ -60,8 +68,13 @@ class ActionClarify(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Count the strike and ask, or hand off on the last one."""
+        """Count the strike and ask, or hand off on the last one; report the miss either way."""
         rejected = latest_intent(tracker) == "something_else"
+        events = self._clarify(dispatcher, tracker, rejected)
+        report_miss(dispatcher, tracker, "clarification_rejected" if rejected else "nlu_fallback")
+        return events
+
+    def _clarify(self, dispatcher: CollectingDispatcher, tracker: Tracker, rejected: bool) -> list[EventType]:
         strike = register_strike(
             tracker, "clarification_rejected" if rejected else "nlu_fallback", settings(),
             hypothesis=failed_step_hypothesis(tracker)
@@ -103,6 +116,7 @@ class ActionOutOfScope(Action):
         strike = register_strike(tracker, "out_of_scope", settings(), hypothesis=hypothesis)
         if not strike.hand_off:
             dispatcher.utter_message(text=messages.OUT_OF_SCOPE, buttons=messages.TOPIC_BUTTONS)
+        report_miss(dispatcher, tracker, "out_of_scope")
         return strike.events
 
 

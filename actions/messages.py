@@ -40,6 +40,7 @@ OUT_OF_SCOPE = (
     "That's outside what I can help with here, sorry. I can help with passwords and signing in, your account, "
     "and billing, or I can bring in a person."
 )
+CASE_STATUS_LOOKUP = "Let me look up your case."
 ANYTHING_ELSE = "Is there anything else I can help you with?"
 GLAD_IT_WORKED = "Great, glad that's sorted! Is there anything else I can help you with?"
 

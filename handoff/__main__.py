@@ -1,4 +1,4 @@
-"""``python -m handoff`` (serve), ``migrate``, ``seed``, ``agents add``, ``events``."""
+"""``python -m handoff``: serve, migrate, seed, agents add, events, report, nlu-review, simulate, predict."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from aiohttp import web
 
-from handoff import auth, events, migrate, seed, store
+from handoff import auth, events, metrics, migrate, prediction, review, seed, simulate, store
 from handoff.app import create_app
 from handoff.db import Database
-from handoff.models import AGENT_ROLES
+from handoff.models import AGENT_ROLES, utcnow
 from handoff.settings import Settings
 
 
@@ -28,6 +29,27 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--downgrade", action="store_true", help="downgrade to --revision (default base)")
     sub.add_parser("seed", help="load demo contacts, two demo agents and canned replies")
     sub.add_parser("events", help="print the Socket.IO protocol as JSON")
+    rep = sub.add_parser("report", help="print the hand-off metrics of a window as a table")
+    rep.add_argument("--since", default="7d", help="window: 90m, 24h, 7d, 2w (default 7d)")
+    rep.add_argument("--group-by", default="all", choices=metrics.GROUPS)
+    rep.add_argument("--csv", action="store_true", help="CSV instead of the table")
+    nlu = sub.add_parser("nlu-review", help="export misunderstood messages, grouped, as Rasa NLU YAML")
+    nlu.add_argument("--since", default="30d", help="window (default 30d)")
+    nlu.add_argument("--out", default="reports/nlu_review.yml")
+    sim = sub.add_parser("simulate", help="write a realistic simulated history (demo dashboard and predictor data)")
+    sim.add_argument("--days", type=int, default=30, help="days of history ending now (default 30)")
+    sim.add_argument("--per-day", type=int, default=40, help="conversations a day on average (default 40)")
+    sim.add_argument("--seed", type=int, default=None, help="random seed (repeatable histories)")
+    sim.add_argument("--reset", action="store_true", help="remove the simulated rows (sim_*) first")
+    pred = sub.add_parser("predict", help="escalation prediction").add_subparsers(dest="predict_command", required=True)
+    for name, text in (("train", "train on the history before the holdout window"),
+                       ("evaluate", "ROC AUC, precision/recall on the holdout window (later than training)")):
+        cmd = pred.add_parser(name, help=text)
+        cmd.add_argument("--since", default="60d", help="history used for training (default 60d)")
+        cmd.add_argument("--holdout", default="7d", help="latest window, kept for evaluation (default 7d)")
+        cmd.add_argument("--model", default=prediction.MODEL_PATH, help=f"model file (default {prediction.MODEL_PATH})")
+        cmd.add_argument("--threshold", type=float, default=prediction.THRESHOLD,
+                         help=f"offer a person above this probability (default {prediction.THRESHOLD})")
     agents = sub.add_parser("agents", help="manage agents").add_subparsers(dest="agents_command", required=True)
     add = agents.add_parser("add", help="create or update an agent")
     add.add_argument("--email", required=True)
@@ -51,6 +73,20 @@ async def _with_db(settings: Settings, action: str, args: argparse.Namespace) ->
             print(f"database at {settings.database_url.split('@')[-1]} migrated")
             return 0
         await migrate.upgrade(db)
+        if action in ("report", "nlu-review"):
+            return await _insights(db, action, args)
+        if action == "simulate":
+            if args.days <= 0 or args.per_day <= 0:
+                print("error: --days and --per-day must be positive", file=sys.stderr)
+                return 2
+            if args.reset:
+                print(f"removed {await simulate.reset(db)} simulated conversations")
+            done = await simulate.simulate(db, args.days, args.per_day, args.seed)
+            print(f"simulated {done['conversations']} conversations ({done['escalated']} escalated, "
+                  f"{done['events']} events) over the last {args.days} days")
+            return 0
+        if action.startswith("predict"):
+            return await _predict(db, args)
         if action == "seed":
             creds = await seed.seed(db, Path(settings.seed_path))
             print("Demo agents (log in at POST /api/login):")
@@ -79,6 +115,56 @@ async def _with_db(settings: Settings, action: str, args: argparse.Namespace) ->
     return 1
 
 
+async def _insights(db: Database, action: str, args: argparse.Namespace) -> int:
+    try:
+        span = metrics.parse_window(args.since)
+    except ValueError as exc:
+        print(f"error: --since: {exc}", file=sys.stderr)
+        return 2
+    until = utcnow()
+    async with db.read() as s:
+        if action == "report":
+            report = await metrics.metrics_for(s, until - span, until, args.group_by)
+            print(metrics.to_csv(report) if args.csv else metrics.to_table(report), end="" if args.csv else "\n")
+            return 0
+        misses = await review.load_misses(s, until - span, until)
+    groups = review.group(misses)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(review.to_rasa_yaml(groups), encoding="utf-8")
+    print(f"{len(misses)} misunderstood messages in {len(groups)} groups written to {out}")
+    return 0
+
+
+async def _predict(db: Database, args: argparse.Namespace) -> int:
+    try:
+        since, holdout = metrics.parse_window(args.since), metrics.parse_window(args.holdout)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if holdout >= since:
+        print("error: --holdout must be shorter than --since", file=sys.stderr)
+        return 2
+    now = utcnow()
+    if args.predict_command == "train":
+        async with db.read() as s:
+            samples = await prediction.load_samples(s, now - since, now - holdout)
+        predictor = prediction.train(samples, args.threshold)
+        path = predictor.save(args.model)
+        state = "rule (cold start: too little history)" if predictor.cold_start else "model"
+        print(f"trained on {predictor.labelled} conversations ({predictor.positives} escalated, {len(samples)} bot turns) "
+              f"created before {now - holdout:%Y-%m-%d %H:%M}; saved to {path}; predictions come from: {state}")
+        return 0
+    predictor = prediction.Predictor.load(args.model, args.threshold)
+    start = now - holdout
+    if predictor.trained_until is not None and predictor.trained_until >= start:
+        start = predictor.trained_until + timedelta(seconds=1)  # never evaluate on what the model has seen
+    async with db.read() as s:
+        samples = await prediction.load_samples(s, start, now)
+    print(prediction.format_report(prediction.evaluate(predictor, samples)))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
     args = _parser().parse_args(argv)
@@ -92,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "events":
         print(json.dumps(events.describe(), indent=2))
         return 0
-    action = "agents add" if command == "agents" else command
+    action = {"agents": "agents add", "predict": "predict"}.get(command, command)
     return asyncio.run(_with_db(settings, action, args))
 
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from handoff import events as ev
-from handoff import store
+from handoff import signals, store
 from handoff.conversations import reply_payload, start_handoff
 from handoff.gateway import Gateway, agent_room, conv_room
 from handoff.models import utcnow
@@ -50,7 +50,7 @@ async def _owned(gw: Gateway, agent: AgentRecord, conversation_id: str) -> Conve
 
 async def connected(gw: Gateway, agent: AgentRecord, sid: str) -> dict[str, Any]:
     """A socket of the agent connected: online, rejoin own rooms, return the snapshot."""
-    gw.agent_sids[agent.id].add(sid)
+    await gw.sockets.add(agent.id, sid)
     async with gw.db.write() as s:
         await store.set_agent_status(s, agent.id, "online")
         mine = await store.conversations_of_agent(s, agent.id)
@@ -63,11 +63,8 @@ async def connected(gw: Gateway, agent: AgentRecord, sid: str) -> dict[str, Any]
 
 async def disconnected(gw: Gateway, agent_id: int, sid: str) -> None:
     """A socket closed; the last one sets the agent offline (the grace period starts)."""
-    sids = gw.agent_sids.get(agent_id, set())
-    sids.discard(sid)
-    if sids:
+    if await gw.sockets.remove(agent_id, sid):
         return
-    gw.agent_sids.pop(agent_id, None)
     async with gw.db.write() as s:
         await store.set_agent_status(s, agent_id, "offline")
     await gw.broadcast_queue()
@@ -107,6 +104,8 @@ async def send_message(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) ->
                 agent_id=agent.id,
                 client_id=data.get("client_id"),
             )
+            if not m.duplicate:
+                await signals.mark_first_reply(s, conv.id, agent.id)
         if not m.duplicate:
             await gw.publish(m)
     return {"id": m.id, "seq": m.seq}

@@ -11,9 +11,10 @@ from typing import Any
 import aiohttp
 import socketio
 from aiohttp import web
+from redis import asyncio as aioredis
 
-from handoff import conversations, frontend, migrate, sla, store
-from handoff.appkeys import DB, GATEWAY, HTTP, SETTINGS, SIO
+from handoff import conversations, frontend, insights, migrate, scaling, sla, store
+from handoff.appkeys import DB, GATEWAY, HTTP, SETTINGS, SIO, STOPPING
 from handoff.db import Database
 from handoff.gateway import Gateway
 from handoff.namespaces import AgentNamespace, CustomerNamespace
@@ -27,7 +28,10 @@ log = logging.getLogger(__name__)
 def _socketio_server(settings: Settings) -> socketio.AsyncServer:
     kwargs: dict[str, Any] = {}
     if settings.redis_url:
-        kwargs["client_manager"] = socketio.AsyncRedisManager(settings.redis_url)
+        # The manager's logger defaults to silent: a deaf listener (python-socketio #1581) would leave no trace.
+        kwargs["client_manager"] = socketio.AsyncRedisManager(
+            settings.redis_url, channel=f"{settings.redis_channel}:socketio", logger=log
+        )
     origins: Any = "*" if settings.cors_origins == ("*",) else list(settings.cors_origins)
     return socketio.AsyncServer(
         async_mode="aiohttp",
@@ -46,7 +50,7 @@ def create_app(settings: Settings) -> web.Application:
     sio = _socketio_server(settings)
     rasa = RasaClient(
         None,
-        settings.rasa_url,
+        settings.rasa_servers,
         token=settings.rasa_token,
         timeout=settings.rasa_timeout,
         handback_intent=settings.rasa_handback_intent,
@@ -60,9 +64,17 @@ def create_app(settings: Settings) -> web.Application:
     sio.register_namespace(CustomerNamespace(gw))
     sio.register_namespace(AgentNamespace(gw))
     add_routes(app)
+    insights.add_routes(app)
     frontend.add_routes(app)
-    app.cleanup_ctx.extend([_database, _http_client, _gateway, _sla_task])
+    app[STOPPING] = asyncio.Event()
+    app.on_shutdown.append(_stopping)  # type: ignore[arg-type]  # aiohttp 3.9 mistypes Signal.append
+    app.cleanup_ctx.extend([_database, _http_client, _redis, _gateway, _sla_task, _rasa_health])
     return app
+
+
+async def _stopping(app: web.Application) -> None:
+    """End the background loops first: aiohttp waits for running tasks before it runs the cleanups."""
+    app[STOPPING].set()
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -80,11 +92,51 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    """With ``REDIS_URL``: agents' sockets across gateways, and a watchdog on the Socket.IO listener."""
+    settings = app[SETTINGS]
+    if not settings.redis_url:
+        yield
+        return
+    client = aioredis.Redis.from_url(settings.redis_url)
+    gw = app[GATEWAY]
+    gw.sockets.redis = client
+    gw.sockets.ttl = max(3 * settings.redis_check_interval_seconds, 15.0)
+    scaling.start_listener(app[SIO])
+    stop = app[STOPPING]
+    task = asyncio.get_running_loop().create_task(
+        scaling.watch_redis(app[SIO], gw.sockets, settings.redis_check_interval_seconds, stop)
+    )
+    yield
+    stop.set()
+    listener = getattr(app[SIO].manager, "thread", None)
+    if listener is not None:
+        listener.cancel()
+    await asyncio.gather(task, *([listener] if listener is not None else []), return_exceptions=True)
+    await client.close()
+
+
+async def _rasa_health(app: web.Application) -> AsyncIterator[None]:
+    """With several Rasa servers: probe them so a dead one is skipped and a revived one used again."""
+    rasa = app[GATEWAY].rasa
+    settings = app[SETTINGS]
+    if len(rasa.base_urls) < 2:
+        yield
+        return
+    stop = app[STOPPING]
+    task = asyncio.get_running_loop().create_task(
+        scaling.every(settings.rasa_health_interval_seconds, rasa.check_health, stop, "Rasa health check")
+    )
+    yield
+    stop.set()
+    await asyncio.gather(task, return_exceptions=True)
+
+
 async def _gateway(app: web.Application) -> AsyncIterator[None]:
     gw = app[GATEWAY]
     async with gw.db.write() as s:
         for agent in await store.agents_with_load(s):
-            if agent.status != "offline":
+            if agent.status != "offline" and not await gw.sockets.all(agent.id):
                 # Sockets did not survive the restart; the grace period starts now.
                 await store.set_agent_status(s, agent.id, "offline")
         pending = await store.pending_messages(s)
@@ -101,7 +153,7 @@ async def _gateway(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _sla_task(app: web.Application) -> AsyncIterator[None]:
-    stop = asyncio.Event()
+    stop = app[STOPPING]
     task = asyncio.get_running_loop().create_task(sla.run(app[GATEWAY], stop))
     yield
     stop.set()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import socketio
 from aiohttp import web
@@ -15,3 +17,5 @@ DB = web.AppKey("db", Database)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 SIO = web.AppKey("sio", socketio.AsyncServer)
 GATEWAY = web.AppKey("gateway", Gateway)
+# Set when the server starts shutting down, so background loops end before aiohttp waits for them.
+STOPPING = web.AppKey("stopping", asyncio.Event)

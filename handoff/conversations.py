@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 
 from handoff import events as ev
-from handoff import store
+from handoff import signals, store
 from handoff.gateway import Gateway, message_view
 from handoff.identity import ANONYMOUS, Identity, verify
 from handoff.models import utcnow
@@ -75,6 +75,8 @@ async def receive(gw: Gateway, conversation_id: str, text: str, custom_data: Any
             if identity.verified and identity.customer_id:
                 await store.set_identity(s, conversation_id, identity.customer_id, identity.email, identity.name)
             m = await store.append_message(s, conversation_id, "customer", clean, client_id=client_id, status="pending")
+            if not m.duplicate:
+                await signals.mark_engaged(s, conversation_id, m.seq)
         if not m.duplicate:
             await gw.publish(m)
     if not m.duplicate:
@@ -160,7 +162,7 @@ def reply_payload(reply: dict[str, Any]) -> tuple[str | None, dict[str, Any]] | 
             "payload": {"template_type": "generic", "elements": reply["elements"]},
         }
     custom = reply.get("custom")
-    if custom is not None and not (isinstance(custom, dict) and "handoff" in custom):
+    if custom is not None and not signals.is_signal(custom):
         payload["custom"] = custom
     if text is None and len(payload) == 1:
         return None
@@ -199,6 +201,14 @@ async def _relay_to_bot(gw: Gateway, conv: ConversationRecord, m: MessageRecord,
                 found = handoff_signal(reply)
                 if found is not None:
                     signal = found
+                custom = reply.get("custom")
+                if isinstance(custom, dict) and "nlu_miss" in custom:
+                    await signals.record_miss(s, conv.id, custom["nlu_miss"])
+                if isinstance(custom, dict) and "case_status" in custom:
+                    status_text, _ = await signals.case_status(s, conv.id)
+                    stored.append(
+                        await store.append_message(s, conv.id, "bot", status_text, payload={"metadata": {"sender": "bot"}})
+                    )
                 converted = reply_payload(reply)
                 if converted is None:
                     continue
@@ -280,6 +290,13 @@ async def start_handoff(
             skills=skills,
             summary=summary,
             actor=actor,
+            # Read by the metrics (cut by intent and tier) straight from the event row.
+            event_data={
+                "intent": signal.get("intent") if isinstance(signal.get("intent"), str) else next(
+                    (i for i in intents if i not in ("nlu_fallback", "out_of_scope")), None
+                ),
+                "tier": contact.tier if contact else ("unknown" if conv.verified else "anonymous"),
+            },
         )
     log.info("conversation %s queued: reason=%s priority=%s", conversation_id, reason, priority.level)
     await gw.set_state(conversation_id, "queued")

@@ -16,6 +16,8 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 BUSY_TIMEOUT_MS = 10000
 SQLITE_POOL_SIZE = 8
+PG_POOL_SIZE = 10
+PG_MAX_OVERFLOW = 30
 
 
 class Database:
@@ -42,7 +44,9 @@ class Database:
             if database and database != ":memory:":
                 kwargs.update(poolclass=AsyncAdaptedQueuePool, pool_size=SQLITE_POOL_SIZE, max_overflow=32)
         else:
-            kwargs["pool_pre_ping"] = True
+            # Many conversations write at once and a request may read on a second connection while it holds
+            # a write transaction: more than SQLAlchemy's 5 + 10, and well under PostgreSQL's 100 for 2 gateways.
+            kwargs.update(pool_pre_ping=True, pool_size=PG_POOL_SIZE, max_overflow=PG_MAX_OVERFLOW, pool_timeout=60)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             _install_sqlite_hooks(self.engine)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
 from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any
@@ -19,6 +18,7 @@ from handoff import events as ev
 from handoff import store
 from handoff.db import Database
 from handoff.models import utcnow
+from handoff.presence import AgentSockets
 from handoff.rasa_client import RasaClient
 from handoff.records import ConversationRecord, HandoffRecord, MessageRecord, QueueItem, iso
 from handoff.routing import choose_agent, within_business_hours
@@ -73,7 +73,9 @@ class Gateway:
         self.sio = sio
         self.rasa = rasa
         self.sequencer = Sequencer()
-        self.agent_sids: dict[int, set[str]] = defaultdict(set)
+        self.sockets = AgentSockets(prefix=settings.redis_channel)
+        # This process's sockets per agent (the same dict as ``sockets.local``).
+        self.agent_sids: dict[int, set[str]] = self.sockets.local
         self._tasks: set[asyncio.Task[None]] = set()
 
     def background(self, coro: Coroutine[Any, Any, None], what: str) -> None:
@@ -157,12 +159,12 @@ class Gateway:
 
     async def join_agent(self, agent_id: int, conversation_id: str) -> None:
         """Put every socket of the agent in the conversation's room."""
-        for sid in list(self.agent_sids.get(agent_id, ())):
+        for sid in await self.sockets.all(agent_id):
             await self.sio.enter_room(sid, conv_room(conversation_id), namespace=ev.AGENT_NS)
 
     async def leave_agent(self, agent_id: int, conversation_id: str) -> None:
         """Take every socket of the agent out of the conversation's room."""
-        for sid in list(self.agent_sids.get(agent_id, ())):
+        for sid in await self.sockets.all(agent_id):
             await self.sio.leave_room(sid, conv_room(conversation_id), namespace=ev.AGENT_NS)
 
     # ------------------------------------------------------------ queue

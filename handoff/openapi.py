@@ -55,6 +55,8 @@ def _page(summary: str, media: str = "text/html", params: list[Any] | None = Non
 
 def spec() -> dict[str, Any]:
     """The OpenAPI document."""
+    from handoff import insights  # imports the views, which import this module
+
     q = lambda name: {"name": name, "in": "query", "required": False, "schema": _S}  # noqa: E731
     return {
         "openapi": "3.0.3",
@@ -145,6 +147,7 @@ def spec() -> dict[str, Any]:
             },
             "/api/protocol": {"get": _op("Socket.IO events and payload shapes", auth=False)},
             "/api/openapi.json": {"get": _op("This document", auth=False)},
+            **insights.openapi_paths(_op, q),
             "/api/demo/identity": {
                 "post": _op(
                     "Demo only: signed identity claims of a seeded demo customer (HANDOFF_DEMO_IDENTITY=0 disables)",

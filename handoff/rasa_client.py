@@ -1,9 +1,11 @@
-"""HTTP client to the Rasa server: REST webhook for messages, HTTP API for the hand-back."""
+"""HTTP client to the Rasa server(s): REST webhook for messages, HTTP API for the hand-back."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -17,12 +19,18 @@ class RasaUnavailable(Exception):
 
 
 class RasaClient:
-    """Talks to one Rasa server over HTTP."""
+    """Talks to one or several Rasa servers over HTTP, round-robin over the healthy ones.
+
+    Several servers only work when they share the tracker store (SQL) and the lock store (Redis): then any
+    server can answer any conversation. A server whose connection fails or that answers 5xx is marked down
+    and the request goes to the next one; a timeout is not retried (a slow Rasa is still working on it).
+    ``check_health`` (run periodically by the app) marks servers up again when ``GET /`` answers.
+    """
 
     def __init__(
         self,
         http: aiohttp.ClientSession | None,
-        base_url: str,
+        base_url: str | Sequence[str],
         *,
         token: str = "",
         timeout: float = 10.0,
@@ -30,10 +38,50 @@ class RasaClient:
     ) -> None:
         """Bind to a shared aiohttp session (may be set later, once the loop runs)."""
         self.http = http
-        self.base_url = base_url.rstrip("/")
+        urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        self.base_urls = [u.rstrip("/") for u in urls if u.strip()]
+        if not self.base_urls:
+            raise ValueError("at least one Rasa URL is needed")
+        self.healthy = set(self.base_urls)
+        self._next = itertools.count()
         self.token = token
         self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.health_timeout = aiohttp.ClientTimeout(total=min(timeout, 2.0))
         self.handback_intent = handback_intent
+
+    @property
+    def base_url(self) -> str:
+        """The first configured server (single-server deployments, logs)."""
+        return self.base_urls[0]
+
+    def _order(self) -> list[str]:
+        """Servers to try for one request: healthy ones round-robin first, then the others as a last resort."""
+        start = next(self._next)
+        rotated = [self.base_urls[(start + i) % len(self.base_urls)] for i in range(len(self.base_urls))]
+        return [u for u in rotated if u in self.healthy] + [u for u in rotated if u not in self.healthy]
+
+    def _mark(self, url: str, up: bool) -> None:
+        if up and url not in self.healthy:
+            log.info("Rasa server %s is up again", url)
+            self.healthy.add(url)
+        elif not up and url in self.healthy:
+            log.warning("Rasa server %s is down; using the others", url)
+            self.healthy.discard(url)
+
+    async def check_health(self) -> None:
+        """Probe every server with ``GET /`` and update which ones are used first."""
+        if self.http is None:
+            return
+
+        async def probe(url: str) -> None:
+            assert self.http is not None
+            try:
+                async with self.http.get(f"{url}/", timeout=self.health_timeout) as resp:
+                    self._mark(url, resp.status < 500)
+            except (aiohttp.ClientError, asyncio.TimeoutError):
+                self._mark(url, False)
+
+        await asyncio.gather(*(probe(u) for u in self.base_urls))
 
     async def _post(self, path: str, body: Any, params: dict[str, str] | None = None) -> Any:
         query = dict(params or {})
@@ -41,13 +89,27 @@ class RasaClient:
             query["token"] = self.token
         if self.http is None:
             raise RasaUnavailable("HTTP session not started")
-        try:
-            async with self.http.post(f"{self.base_url}{path}", json=body, params=query, timeout=self.timeout) as resp:
-                if resp.status >= 400:
-                    raise RasaUnavailable(f"Rasa answered HTTP {resp.status} on {path.split('?')[0]}")
-                return await resp.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
-            raise RasaUnavailable(f"Rasa unreachable: {type(exc).__name__}") from exc
+        last: RasaUnavailable | None = None
+        for url in self._order():
+            try:
+                async with self.http.post(f"{url}{path}", json=body, params=query, timeout=self.timeout) as resp:
+                    if resp.status >= 500 and len(self.base_urls) > 1:
+                        self._mark(url, False)
+                        last = RasaUnavailable(f"Rasa answered HTTP {resp.status} on {path.split('?')[0]}")
+                        continue
+                    if resp.status >= 400:
+                        raise RasaUnavailable(f"Rasa answered HTTP {resp.status} on {path.split('?')[0]}")
+                    self._mark(url, True)
+                    return await resp.json(content_type=None)
+            except aiohttp.ClientConnectionError as exc:
+                # Refused, reset or dropped (a killed server, or a pooled connection to it): try the next one.
+                # At-least-once, like the re-delivery after a gateway restart; a timeout is not retried.
+                self._mark(url, False)
+                last = RasaUnavailable(f"Rasa unreachable: {type(exc).__name__}")
+            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+                raise RasaUnavailable(f"Rasa unreachable: {type(exc).__name__}") from exc
+        assert last is not None
+        raise last
 
     async def send_message(self, sender: str, message: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
         """POST the message to the REST webhook; return the bot's replies."""

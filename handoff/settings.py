@@ -35,6 +35,9 @@ class Settings:
     database_url: str = "sqlite+aiosqlite:///var/handoff.db"
     auto_migrate: bool = True
     rasa_url: str = "http://127.0.0.1:5005"
+    # Several Rasa servers (shared SQL tracker store + RedisLockStore): round-robin over the healthy ones.
+    rasa_urls: tuple[str, ...] = ()
+    rasa_health_interval_seconds: float = 5.0
     rasa_token: str = ""
     rasa_timeout: float = 10.0
     rasa_handback_intent: str = "handback"
@@ -58,6 +61,9 @@ class Settings:
     seed_path: str = "actions/backend/seed.json"
     cors_origins: tuple[str, ...] = ("*",)
     redis_url: str = ""
+    # Pub/sub channel and key prefix in Redis: gateways that should see each other share it.
+    redis_channel: str = "handoff"
+    redis_check_interval_seconds: float = 5.0
     log_level: str = "INFO"
     # Built front ends (``npm run build`` in widget/): demo page at /, widget at /widget.js, console at /console.
     widget_dist: str = "widget/dist"
@@ -74,6 +80,8 @@ class Settings:
             "database_url": "DATABASE_URL",
             "auto_migrate": "HANDOFF_AUTO_MIGRATE",
             "rasa_url": "RASA_URL",
+            "rasa_urls": "RASA_URLS",
+            "rasa_health_interval_seconds": "RASA_HEALTH_INTERVAL",
             "rasa_token": "RASA_TOKEN",
             "rasa_timeout": "RASA_TIMEOUT",
             "rasa_handback_intent": "RASA_HANDBACK_INTENT",
@@ -97,6 +105,8 @@ class Settings:
             "seed_path": "HANDOFF_SEED_PATH",
             "cors_origins": "HANDOFF_CORS_ORIGINS",
             "redis_url": "REDIS_URL",
+            "redis_channel": "REDIS_CHANNEL",
+            "redis_check_interval_seconds": "REDIS_CHECK_INTERVAL",
             "log_level": "HANDOFF_LOG_LEVEL",
             "widget_dist": "HANDOFF_WIDGET_DIST",
             "demo_identity": "HANDOFF_DEMO_IDENTITY",
@@ -110,6 +120,11 @@ class Settings:
             current = getattr(defaults, f.name)
             values[f.name] = _convert(f.name, raw, current)
         return replace(defaults, **values)
+
+    @property
+    def rasa_servers(self) -> tuple[str, ...]:
+        """The Rasa servers to use: ``RASA_URLS`` when set, else the one ``RASA_URL``."""
+        return self.rasa_urls or (self.rasa_url,)
 
     def sla_for(self, priority: str) -> float:
         """Minutes allowed before a queued hand-off of ``priority`` must be picked up."""

@@ -365,6 +365,7 @@ async def create_handoff(
     skills: Sequence[str],
     summary: dict[str, Any],
     actor: str = "bot",
+    event_data: dict[str, Any] | None = None,
 ) -> HandoffRecord:
     """Queue the conversation for a human: state ``bot`` -> ``queued`` plus a Handoff row."""
     await transition(
@@ -374,7 +375,7 @@ async def create_handoff(
         actor=actor,
         allowed_from=("bot", "resolved"),
         reason=reason,
-        data={"priority": priority, "skills": list(skills)},
+        data={"priority": priority, "skills": list(skills), **(event_data or {})},
     )
     row = Handoff(
         conversation_id=conversation_id,

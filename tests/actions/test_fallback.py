@@ -9,7 +9,7 @@ import pytest
 from actions import messages, services
 from actions.backend import DemoBackend
 from actions.fallback import ActionCheckOutcome, ActionClarify, ActionOutOfScope
-from tests.actions.conftest import ANA, FELIX, buttons, make_tracker, run_action, said, slot_values
+from tests.actions.conftest import ANA, FELIX, buttons, custom, make_tracker, run_action, said, slot_values, texts
 
 RANKING = [
     {"name": "nlu_fallback", "confidence": 0.7},
@@ -60,7 +60,10 @@ async def test_third_misunderstanding_hands_off_for_low_confidence() -> None:
     slots = slot_values(events)
     assert slots["strikes"] == 3.0
     assert slots["handoff_requested"] is True and slots["handoff_reason"] == "low_confidence"
-    assert dispatcher.messages == []  # action_handoff speaks next
+    assert texts(dispatcher) == []  # action_handoff speaks next
+    assert custom(dispatcher) == [{"nlu_miss": {"kind": "nlu_fallback", "text": "uh my money thing",
+                                                "intent": "nlu_fallback", "confidence": 0.7,
+                                                "ranking": custom(dispatcher)[0]["nlu_miss"]["ranking"]}}]
 
 
 async def test_mixed_strikes_hand_off_as_three_strikes() -> None:
@@ -79,7 +82,8 @@ async def test_out_of_scope_says_what_the_bot_does() -> None:
 async def test_third_out_of_scope_hands_off() -> None:
     tracker = make_tracker({"strikes": 2.0, "strike_kinds": ["out_of_scope", "out_of_scope"]}, "out_of_scope", "pizza?")
     dispatcher, events = await run_action(ActionOutOfScope(), tracker)
-    assert dispatcher.messages == []
+    assert texts(dispatcher) == []
+    assert [c["nlu_miss"]["kind"] for c in custom(dispatcher)] == ["out_of_scope"]
     assert slot_values(events)["handoff_reason"] == "three_strikes"
 
 
@@ -185,3 +189,16 @@ async def test_backend_down_while_retrying_hands_off(tmp_path: Path, monkeypatch
     dispatcher, events = await run_action(ActionCheckOutcome(), tracker)
     assert messages.BACKEND_DOWN in said(dispatcher)
     assert slot_values(events)["handoff_reason"] == "backend_unavailable"
+
+
+async def test_rejected_clarification_reports_the_message_it_guessed_wrong() -> None:
+    events = [{"event": "user", "text": "uh my money thing", "parse_data": {
+        "text": "uh my money thing", "intent": {"name": "nlu_fallback", "confidence": 0.7}, "intent_ranking": RANKING}},
+              {"event": "user", "text": "/something_else", "parse_data": {
+                  "text": "/something_else", "intent": {"name": "something_else", "confidence": 1.0}}}]
+    tracker = make_tracker({"strikes": 1.0, "strike_kinds": ["nlu_fallback"]}, "something_else", "/something_else",
+                           events=events)
+    dispatcher, _ = await run_action(ActionClarify(), tracker)
+    miss = custom(dispatcher)[-1]["nlu_miss"]
+    assert miss["kind"] == "clarification_rejected" and miss["text"] == "uh my money thing"
+    assert [r["name"] for r in miss["ranking"]][:2] == ["nlu_fallback", "billing_refund"]

@@ -107,7 +107,9 @@ def test_hostile_text_is_shown_as_text_in_both_uis(gateway: Gateway, contexts: A
     agent = console(contexts(viewport={"width": 1440, "height": 900}, bypass_csp=True), gateway)
     page = customer(contexts(viewport={"width": 1280, "height": 800}, bypass_csp=True), gateway)
     open_widget(page)
-    say(page, XSS[0] + " my export fails")
+    # Nonsense to the bot, so the hand-off is general work that any online agent (Lena) can take.
+    first = "<img src=y onerror=window.__xss=1> ??"
+    say(page, first)
     say(page, "I want to talk to a human")
     # Lena is online: the hand-off is auto-assigned and her console opens it.
     expect(page.locator("#hw-subtitle")).to_have_text("Lena Park · Support agent", timeout=BOT_TIMEOUT)
@@ -132,7 +134,7 @@ def test_hostile_text_is_shown_as_text_in_both_uis(gateway: Gateway, contexts: A
         shown = ui.locator(bubbles).all_inner_texts()
         for payload in XSS:
             assert payload in shown, (bubbles, payload, shown)
-    expect(agent.locator(".tmsg--customer .tmsg__text").first).to_have_text(XSS[0] + " my export fails")
+    expect(agent.locator(".tmsg--customer .tmsg__text").first).to_have_text(first)
     for ui, area in ((page, ".hw-log"), (agent, ".transcript"), (agent, ".summary")):
         expect(ui.locator(area).locator(INJECTED)).to_have_count(0)
         hrefs = ui.locator(area).locator("a").evaluate_all("links => links.map(a => a.getAttribute('href'))")

@@ -56,4 +56,27 @@ export class Api {
   cannedReplies() {
     return this.request("GET", "/api/canned_replies");
   }
+
+  // Metrics and the designer's review (Scorecards and Needs training pages).
+  metrics(window, groupBy) {
+    return this.request("GET", `/api/metrics?window=${encodeURIComponent(window)}&group_by=${encodeURIComponent(groupBy)}`);
+  }
+
+  metricsSeries(days) {
+    return this.request("GET", `/api/metrics/series?days=${encodeURIComponent(days)}`);
+  }
+
+  nluMisses(window) {
+    return this.request("GET", `/api/nlu_misses?window=${encodeURIComponent(window)}`);
+  }
+
+  /** The CSV export as a Blob (fetched with the bearer token, which a plain link could not send). */
+  async metricsCsv(window, groupBy) {
+    const query = `window=${encodeURIComponent(window)}&group_by=${encodeURIComponent(groupBy)}&format=csv`;
+    const response = await fetch(`${this.base}/api/metrics?${query}`, {
+      headers: { Authorization: `Bearer ${this.token}`, Accept: "text/csv" },
+    });
+    if (!response.ok) throw new ApiError(response.status, `HTTP ${response.status}`);
+    return response.blob();
+  }
 }

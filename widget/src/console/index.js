@@ -1,6 +1,7 @@
 // The agent console (/console): login, presence, queue with SLA countdowns, live bot conversations, the
 // conversation view with the summary card, transcript, customer panel, composer (canned replies, private notes)
-// and the actions (claim, transfer, escalate to L3, resolve, hand back, "had to ask again").
+// and the actions (claim, transfer, escalate to L3, resolve, hand back, "had to ask again"); the Scorecards and
+// Needs training pages (#scorecards, #needs-training).
 import { io } from "socket.io-client";
 
 import { clear, clientId, el } from "../shared/dom.js";
@@ -22,6 +23,8 @@ import {
 import { escalateDialog, handbackDialog, resolveDialog, transferDialog } from "./dialogs.js";
 import { ago, customerLabel } from "./format.js";
 import { Notifier } from "./notify.js";
+import { Scorecards } from "./scorecards.js";
+import { renderTraining } from "./training.js";
 
 const TOKEN_KEY = "support-console.token";
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -40,6 +43,7 @@ function speakerIcon(muted) {
   }
   return svg;
 }
+const PAGES = { "": "Conversations", scorecards: "Scorecards", "needs-training": "Needs training" };
 const ACK_TIMEOUT_MS = 15000;
 const TYPING_IDLE_MS = 1500;
 
@@ -59,6 +63,8 @@ class Console {
     this.typingTimer = null;
     this.customerTypingTimer = null;
     this.refreshTimer = null;
+    this.scorecards = null;
+    window.addEventListener("hashchange", () => this.agent && this.route());
     window.setInterval(() => this.tick(), 1000);
     window.setInterval(() => this.socket && this.socket.connected && this.requestSnapshot(), 15000);
     const seen = () => this.notifier.seen();
@@ -182,6 +188,41 @@ class Console {
     this.main = el("main", { class: "conv", id: "conversation", tabindex: "-1" });
     this.side = el("aside", { class: "side", "aria-label": "Customer and notes" });
     this.l3Section = el("section", { class: "panel", hidden: true }, el("h2", { text: "Escalated to L3" }), this.l3List);
+    this.pageView = el("div", { class: "pageview", id: "page", hidden: true });
+    this.navLinks = Object.entries(PAGES).map(([hash, label]) =>
+      el("a", { class: "nav__link", href: `#${hash}`, text: label, data: { page: hash } }),
+    );
+    this.layout = el(
+      "div",
+      { class: "layout" },
+      el(
+        "nav",
+        { class: "sidebar", "aria-label": "Work" },
+        el("section", { class: "panel" }, el("h2", {}, "Queue ", this.queueCount), this.queueList),
+        el("section", { class: "panel" }, el("h2", { text: "My conversations" }), this.mineList),
+        this.l3Section,
+        el(
+          "section",
+          { class: "panel" },
+          el(
+            "h2",
+            {},
+            "Live bot conversations",
+            el("button", {
+              type: "button",
+              class: "linklike refresh",
+              text: "Refresh",
+              "aria-label": "Refresh live bot conversations",
+              on: { click: () => this.requestSnapshot() },
+            }),
+          ),
+          this.liveList,
+        ),
+        el("section", { class: "panel" }, el("h2", { text: "Team" }), this.teamList),
+      ),
+      this.main,
+      this.side,
+    );
     clear(this.root).append(
       el(
         "div",
@@ -190,6 +231,7 @@ class Console {
           "header",
           { class: "topbar" },
           el("div", { class: "brand" }, el("span", { class: "brand__mark", "aria-hidden": "true", text: "N" }), "Support console"),
+          el("nav", { class: "nav", "aria-label": "Pages" }, ...this.navLinks),
           this.connection,
           el("span", { class: "topbar__spacer" }),
           this.presenceButton,
@@ -198,37 +240,8 @@ class Console {
           el("button", { type: "button", class: "btn btn--ghost btn--small", text: "Log out", on: { click: () => this.logout() } }),
         ),
         this.toasts,
-        el(
-          "div",
-          { class: "layout" },
-          el(
-            "nav",
-            { class: "sidebar", "aria-label": "Work" },
-            el("section", { class: "panel" }, el("h2", {}, "Queue ", this.queueCount), this.queueList),
-            el("section", { class: "panel" }, el("h2", { text: "My conversations" }), this.mineList),
-            this.l3Section,
-            el(
-              "section",
-              { class: "panel" },
-              el(
-                "h2",
-                {},
-                "Live bot conversations",
-                el("button", {
-                  type: "button",
-                  class: "linklike refresh",
-                  text: "Refresh",
-                  "aria-label": "Refresh live bot conversations",
-                  on: { click: () => this.requestSnapshot() },
-                }),
-              ),
-              this.liveList,
-            ),
-            el("section", { class: "panel" }, el("h2", { text: "Team" }), this.teamList),
-          ),
-          this.main,
-          this.side,
-        ),
+        this.layout,
+        this.pageView,
       ),
     );
     this.renderMute();
@@ -236,6 +249,29 @@ class Console {
     this.renderEmpty();
     this.api.cannedReplies().then((r) => (this.canned = r.canned_replies || [])).catch(() => {});
     this.connect();
+    this.route();
+  }
+
+  /** Show the page named by the URL hash (the conversations layout by default). */
+  route() {
+    const page = window.location.hash.replace(/^#/, "");
+    const known = page in PAGES ? page : "";
+    for (const link of this.navLinks) {
+      if (link.dataset.page === known) link.setAttribute("aria-current", "page");
+      else link.removeAttribute("aria-current");
+    }
+    if (this.scorecards) this.scorecards.destroy();
+    this.scorecards = null;
+    this.layout.hidden = known !== "";
+    this.pageView.hidden = known === "";
+    if (known === "scorecards") {
+      this.scorecards = new Scorecards(this.api, (text, kind) => this.toast(text, kind));
+      this.scorecards.render(this.pageView);
+    } else if (known === "needs-training") {
+      renderTraining(this.pageView, this.api);
+    } else {
+      clear(this.pageView);
+    }
   }
 
   renderMute() {

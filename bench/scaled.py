@@ -1,0 +1,490 @@
+"""Scaled-mode benchmark: gateways on PostgreSQL + Redis, measured beside their baselines in the same run.
+
+Starts everything itself on loopback (a stub Rasa that hands every conversation off, one or two
+``python -m handoff`` processes on a throwaway PostgreSQL database and a private Redis channel, and a bare
+python-socketio relay as the baseline), measures, stops everything, writes ``reports/bench/scaled.json``:
+
+1. Throughput of one vs two gateways on Redis: N human conversations, every customer sends M messages
+   (awaiting acks); two agents receive them. One gateway: everybody on it. Two gateways: customers on one,
+   their agent on the other (every message crosses Redis). Messages/s and the ratio.
+2. Human relay latency customer -> agent at high concurrency, the gateway vs the bare relay (p50/p95/p99).
+3. Idle widgets held by one gateway: connected sockets that sent ``session_request``; gateway RSS growth per
+   connection (KB).
+The load generator (this process) reports its own CPU beside the servers'. Usage:
+``python -m bench.scaled [--quick]``. PostgreSQL on 127.0.0.1:5432 and Redis on :6379 are needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiohttp
+import asyncpg
+import socketio
+from redis import asyncio as aioredis
+
+from bench.gateway_latency import environment, process_cpu_seconds, stats
+from tests.servers import ROOT, free_port, wait_until_up
+
+REPORT = ROOT / "reports" / "bench" / "scaled.json"
+PG_DSN = os.environ.get("BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_HOST = PG_DSN.split("@", 1)[1].rsplit("/", 1)[0]
+PG_USER = PG_DSN.split("//", 1)[1].split("@", 1)[0]
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+PASSWORD = "bench-agent-pass"
+CONNECT_TIMEOUT = 30
+T = TypeVar("T")
+
+
+def rss_kb(pid: int) -> int:
+    """Resident set size of a process (Linux ``/proc``)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def within(seconds: float, what: str, coro: Awaitable[T]) -> T:
+    """Run a phase under a deadline."""
+    try:
+        return await asyncio.wait_for(coro, seconds)
+    except asyncio.TimeoutError as exc:
+        raise RuntimeError(f"{what} did not finish within {seconds:.0f}s") from exc
+
+
+@dataclass
+class Cpu:
+    """CPU seconds of this load generator and of the server processes during one phase."""
+
+    pids: dict[str, int]
+    phases: dict[str, dict[str, float | None]] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Measure the block."""
+        own, wall = time.process_time(), time.perf_counter()
+        before = {k: process_cpu_seconds(p) for k, p in self.pids.items()}
+        try:
+            yield
+        finally:
+            result: dict[str, float | None] = {
+                "wall_s": round(time.perf_counter() - wall, 3),
+                "load_generator_cpu_s": round(time.process_time() - own, 3),
+            }
+            for key, pid in self.pids.items():
+                after = process_cpu_seconds(pid)
+                b = before[key]
+                result[f"{key}_cpu_s"] = round(after - b, 3) if after is not None and b is not None else None
+            self.phases[name] = result
+
+
+# ---------------------------------------------------------------- the stack
+
+
+@dataclass
+class Stack:
+    """Stub Rasa, gateways, bare relay, and the throwaway database and Redis channel."""
+
+    workdir: Path
+    database: str
+    channel: str
+    env: dict[str, str]
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    urls: dict[str, str] = field(default_factory=dict)
+
+    def spawn(self, name: str, args: list[str], env: dict[str, str], health: str) -> str:
+        """Start a process on a free port and wait for its health URL."""
+        port = free_port()
+        log = self.workdir / f"{name}.log"
+        full = [a.replace("{port}", str(port)) for a in args]
+        process = subprocess.Popen(
+            full, cwd=ROOT, env={**env, "HANDOFF_PORT": str(port)}, stdout=log.open("wb"), stderr=subprocess.STDOUT
+        )
+        self.processes[name] = process
+        url = f"http://127.0.0.1:{port}"
+        wait_until_up(f"{url}{health}", process, log)
+        self.urls[name] = url
+        return url
+
+    def stop(self) -> None:
+        """Terminate every process."""
+        for process in self.processes.values():
+            process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+async def start_stack(workdir: Path, gateways: int) -> Stack:
+    """Database, stub Rasa, agents, ``gateways`` gateways and the bare relay."""
+    database = f"handoff_bench_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(PG_DSN)
+    await conn.execute(f'CREATE DATABASE "{database}"')
+    await conn.close()
+    channel = f"handoff-bench-{uuid.uuid4().hex[:8]}"
+    python = sys.executable
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgresql+asyncpg://{PG_USER}@{PG_HOST}/{database}",
+        "REDIS_URL": REDIS_URL,
+        "REDIS_CHANNEL": channel,
+        "IDENTITY_SECRET": secrets.token_hex(16),
+        "TOKEN_SECRET": secrets.token_hex(16),
+        "HANDOFF_AUTO_ASSIGN": "0",
+        "HANDOFF_RATE_LIMIT_EVENTS": "1000000",
+        "HANDOFF_LOG_LEVEL": "WARNING",
+        "PYTHONUNBUFFERED": "1",
+    }
+    stack = Stack(workdir, database, channel, env)
+    stack.spawn("rasa", [python, "-m", "bench.stub_rasa", "{port}"], env, "/")
+    env["RASA_URL"] = stack.urls["rasa"]
+    for i in range(2):
+        subprocess.run(
+            [python, "-m", "handoff", "agents", "add", "--email", f"bench{i}@example.com", "--name", f"Bench {i}",
+             "--password", PASSWORD, "--role", "lead", "--capacity", "100000"],
+            cwd=ROOT, env=env, check=True, capture_output=True,
+        )
+    for i in range(gateways):  # one after the other: the first one runs the migrations
+        stack.spawn(f"gateway{i}", [python, "-m", "handoff"], env, "/healthz")
+    stack.spawn("bare", [python, "-m", "bench.echo_server", "{port}"], env, "/healthz")
+    return stack
+
+
+async def drop_stack(stack: Stack) -> None:
+    """Stop processes, drop the database, delete the Redis keys."""
+    stack.stop()
+    conn = await asyncpg.connect(PG_DSN)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{stack.database}"')
+    finally:
+        await conn.close()
+    client = aioredis.Redis.from_url(REDIS_URL)
+    keys = [k async for k in client.scan_iter(f"{stack.channel}:*")]
+    if keys:
+        await client.delete(*keys)
+    await client.close()
+
+
+# ---------------------------------------------------------------- clients
+
+
+class Agent:
+    """An agent socket that timestamps every customer message (or bare ``relayed`` message) it receives."""
+
+    def __init__(self, namespace: str = "/agents", event: str = "customer_message") -> None:
+        """Not connected yet."""
+        self.ns = namespace
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.received: dict[str, float] = {}
+        self.queued: set[str] = set()
+        self.changed = asyncio.Event()
+        self.sio.on(event, self._message, namespace=namespace)
+        self.sio.on("handoff_queued", self._queued, namespace=namespace)
+
+    async def _message(self, data: dict[str, Any]) -> None:
+        text = data["message"]["text"] if "message" in data else data["text"]
+        self.received[text] = time.perf_counter()
+        self.changed.set()
+
+    async def _queued(self, data: dict[str, Any]) -> None:
+        self.queued.add(data["conversation_id"])
+        self.changed.set()
+
+    async def connect(self, url: str, email: str | None = None) -> None:
+        """Log in (gateway) and connect with the websocket transport."""
+        auth = None
+        if email:
+            async with aiohttp.ClientSession() as http:
+                async with http.post(f"{url}/api/login", json={"email": email, "password": PASSWORD}) as r:
+                    r.raise_for_status()
+                    auth = {"token": (await r.json())["token"]}
+        await self.sio.connect(url, namespaces=[self.ns], transports=["websocket"], auth=auth,
+                               wait_timeout=CONNECT_TIMEOUT)
+
+    async def wait(self, done: Callable[[], bool], timeout: float) -> None:
+        """Until ``done()`` holds."""
+        deadline = time.perf_counter() + timeout
+        while not done():
+            self.changed.clear()
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                raise asyncio.TimeoutError
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), remaining)
+
+
+async def connect_all(clients: list[socketio.AsyncClient], urls: list[str], batch: int = 200) -> None:
+    """Connect clients (websocket, raised connect timeout) in batches so the listen backlog keeps up."""
+    for start in range(0, len(clients), batch):
+        await asyncio.gather(
+            *(
+                c.connect(urls[(start + i) % len(urls)], transports=["websocket"], wait_timeout=CONNECT_TIMEOUT)
+                for i, c in enumerate(clients[start : start + batch])
+            )
+        )
+
+
+async def new_session(client: socketio.AsyncClient) -> str:
+    """session_request -> the server-issued id (the ack carries it)."""
+    result = await client.call("session_request", {"session_id": None}, timeout=30)
+    return str(result["session_id"])
+
+
+async def human_conversations(customer_urls: list[str], agents: list[tuple[Agent, str]], n: int) -> list[
+    tuple[socketio.AsyncClient, str, Agent]
+]:
+    """N customers (round-robin over ``customer_urls``) handed off and claimed by agents (round-robin)."""
+    customers = [socketio.AsyncClient(reconnection=False) for _ in range(n)]
+    await connect_all(customers, customer_urls)
+    sids = []
+    for start in range(0, n, 200):
+        sids += await asyncio.gather(*(new_session(c) for c in customers[start : start + 200]))
+    for start in range(0, n, 200):
+        await asyncio.gather(
+            *(
+                c.call("user_uttered", {"message": "a person please", "session_id": s}, timeout=60)
+                for c, s in zip(customers[start : start + 200], sids[start : start + 200], strict=True)
+            )
+        )
+    first = agents[0][0]
+    await first.wait(lambda: all(s in first.queued for s in sids), 120)
+    result = []
+    for i, (customer, sid) in enumerate(zip(customers, sids, strict=True)):
+        agent = agents[i % len(agents)][0]
+        claim = await agent.sio.call("claim", {"conversation_id": sid}, namespace="/agents", timeout=60)
+        if not claim.get("ok"):
+            raise RuntimeError(f"claim failed: {claim}")
+        result.append((customer, sid, agent))
+    return result
+
+
+async def talk(conversations: list[tuple[socketio.AsyncClient, str, Agent]], per: int, bare: bool = False) -> dict[
+    str, Any
+]:
+    """Every customer sends ``per`` messages (awaiting each ack); until the agents received all of them."""
+    sent: dict[str, tuple[float, Agent]] = {}
+
+    async def one(j: int, customer: socketio.AsyncClient, sid: str, agent: Agent) -> None:
+        for k in range(per):
+            text = f"message {k} from customer {j}"  # plain words: ids would be redacted as secrets
+            sent[text] = (time.perf_counter(), agent)
+            if bare:
+                await customer.call("msg", {"text": text}, timeout=60)
+            else:
+                ack = await customer.call("user_uttered", {"message": text, "session_id": sid}, timeout=60)
+                if "seq" not in ack:
+                    raise RuntimeError(f"refused: {ack}")
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one(j, c, s, a) for j, (c, s, a) in enumerate(conversations)))
+    agents = {id(a): a for _, _, a in conversations}.values()
+    for agent in agents:
+        await agent.wait(lambda a=agent: all(t in a.received for t, (_, ag) in sent.items() if ag is a), 120)
+    last = max(at for t, (_, ag) in sent.items() for at in [ag.received[t]])
+    latencies = [(ag.received[t] - at) * 1000 for t, (at, ag) in sent.items()]
+    elapsed = last - start
+    return {
+        "conversations": len(conversations),
+        "messages": len(sent),
+        "elapsed_s": round(elapsed, 3),
+        "messages_per_second": round(len(sent) / elapsed, 1),
+        "latency_ms": stats(latencies),
+    }
+
+
+async def disconnect(conversations: list[tuple[socketio.AsyncClient, str, Agent]]) -> None:
+    """Close the customers' sockets."""
+    await asyncio.gather(*(c.disconnect() for c, _, _ in conversations), return_exceptions=True)
+
+
+# ---------------------------------------------------------------- phases
+
+
+async def throughput(stack: Stack, gateways: list[str], n: int, per: int) -> dict[str, Any]:
+    """Two agents; with two gateways every customer talks to an agent on the other gateway (through Redis).
+
+    One gateway: everybody on it. Two: agent i on gateway i, customer j on gateway j % 2, served by agent
+    (j + 1) % 2.
+    """
+    agents = [Agent(), Agent()]
+    for i, a in enumerate(agents):
+        await a.connect(gateways[i % len(gateways)], f"bench{i}@example.com")
+    try:
+        order = [(agents[1], ""), (agents[0], "")] if len(gateways) == 2 else [(a, "") for a in agents]
+        conversations = await human_conversations(gateways, order, n)
+        try:
+            return await talk(conversations, per)
+        finally:
+            await disconnect(conversations)
+    finally:
+        for a in agents:
+            await a.sio.disconnect()
+
+
+async def bare_relay(url: str, n: int, per: int) -> dict[str, Any]:
+    """The same load on the bare python-socketio relay."""
+    agent = Agent(namespace="/", event="relayed")
+    await agent.connect(url)
+    await agent.sio.call("join", {}, timeout=10)
+    customers = [socketio.AsyncClient(reconnection=False) for _ in range(n)]
+    await connect_all(customers, [url])
+    conversations = [(c, uuid.uuid4().hex[:12], agent) for c in customers]
+    try:
+        return await talk(conversations, per, bare=True)
+    finally:
+        await disconnect(conversations)
+        await agent.sio.disconnect()
+
+
+async def idle_connections(stack: Stack, url: str, pid: int, n: int) -> dict[str, Any]:
+    """N idle widgets (connected + session_request) held by one gateway; its RSS growth per connection."""
+    await asyncio.sleep(1)
+    before = rss_kb(pid)
+    clients = [socketio.AsyncClient(reconnection=False) for _ in range(n)]
+    start = time.perf_counter()
+    await connect_all(clients, [url])
+    for i in range(0, n, 200):
+        await asyncio.gather(*(new_session(c) for c in clients[i : i + 200]))
+    connect_s = time.perf_counter() - start
+    await asyncio.sleep(2)
+    after = rss_kb(pid)
+    held = sum(1 for c in clients if c.connected)
+    await asyncio.gather(*(c.disconnect() for c in clients), return_exceptions=True)
+    return {
+        "connections": n,
+        "held": held,
+        "connect_and_session_s": round(connect_s, 1),
+        "gateway_rss_before_mb": round(before / 1024, 1),
+        "gateway_rss_after_mb": round(after / 1024, 1),
+        "kb_per_connection": round((after - before) / max(held, 1), 1),
+    }
+
+
+async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """All phases; each stack is dropped at the end."""
+    result: dict[str, Any] = {}
+    stack = await start_stack(workdir, 2)
+    try:
+        g0, g1 = stack.urls["gateway0"], stack.urls["gateway1"]
+        cpu = Cpu({name: p.pid for name, p in stack.processes.items()})
+        with cpu.phase("throughput, one gateway"):
+            one = await within(300, "one gateway", throughput(stack, [g0], args.conversations, args.messages))
+        with cpu.phase("throughput, two gateways"):
+            two = await within(300, "two gateways", throughput(stack, [g0, g1], args.conversations, args.messages))
+        result["throughput"] = {
+            "one_gateway": one,
+            "two_gateways": two,
+            "ratio": round(two["messages_per_second"] / one["messages_per_second"], 2),
+            "target": ">= 1.6",
+        }
+        with cpu.phase("relay at high concurrency, gateway"):
+            gw = await within(600, "relay", throughput(stack, [g0], args.concurrency, 1))
+        with cpu.phase("relay at high concurrency, bare python-socketio"):
+            bare = await within(300, "bare relay", bare_relay(stack.urls["bare"], args.concurrency, 1))
+        result["relay"] = {
+            "gateway": gw,
+            "bare_python_socketio": bare,
+            "p99_ratio": round(gw["latency_ms"]["p99"] / bare["latency_ms"]["p99"], 2),
+            "target": "<= 1.5",
+        }
+        with cpu.phase("idle connections"):
+            result["idle"] = await within(
+                600, "idle", idle_connections(stack, g1, stack.processes["gateway1"].pid, args.idle)
+            )
+        result["idle"]["target_kb"] = 60
+        result["cpu"] = cpu.phases
+    finally:
+        await drop_stack(stack)
+    return result
+
+
+def table(r: dict[str, Any]) -> str:
+    """Markdown summary."""
+    t, rel, idle = r["throughput"], r["relay"], r["idle"]
+    lines = [
+        "| measure | value | baseline | ratio | target |",
+        "|---|---|---|---|---|",
+        f"| human relay throughput, two gateways on Redis vs one (msgs/s) | {t['two_gateways']['messages_per_second']}"
+        f" | {t['one_gateway']['messages_per_second']} | {t['ratio']} | >= 1.6 |",
+        f"| relay p99 at {rel['gateway']['conversations']} conversations vs bare python-socketio (ms) | "
+        f"{rel['gateway']['latency_ms']['p99']} | {rel['bare_python_socketio']['latency_ms']['p99']} | "
+        f"{rel['p99_ratio']} | <= 1.5 |",
+        f"| relay p50 (ms) | {rel['gateway']['latency_ms']['p50']} | {rel['bare_python_socketio']['latency_ms']['p50']}"
+        f" | | |",
+        f"| idle widgets held by one gateway / memory per connection (KB) | {idle['held']} / "
+        f"{idle['kb_per_connection']} | | | 5,000 at <= 60 KB |",
+        "",
+        "| phase | wall s | load generator CPU s | gateway0 CPU s | gateway1 CPU s | bare CPU s |",
+        "|---|---|---|---|---|---|",
+        *(
+            f"| {name} | {p['wall_s']} | {p['load_generator_cpu_s']} | {p.get('gateway0_cpu_s')} | "
+            f"{p.get('gateway1_cpu_s')} | {p.get('bare_cpu_s')} |"
+            for name, p in r["cpu"].items()
+        ),
+        "",
+        f"Machine: {r['machine']['cpus']} x {r['machine']['cpu']}, {r['machine']['memory_gb']} GB; load generator, "
+        f"gateways, PostgreSQL and Redis on loopback on this machine. Commit {r['git']['commit'][:10]}"
+        f"{' (dirty)' if r['git']['dirty'] else ''}.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start, measure, stop, report."""
+    parser = argparse.ArgumentParser(prog="python -m bench.scaled", description=__doc__.splitlines()[0])
+    parser.add_argument("--conversations", type=int, default=200, help="throughput: concurrent conversations")
+    parser.add_argument("--messages", type=int, default=20, help="throughput: messages per conversation")
+    parser.add_argument("--concurrency", type=int, default=1000, help="relay latency: concurrent conversations")
+    parser.add_argument("--idle", type=int, default=5000, help="idle widgets held by one gateway")
+    parser.add_argument("--quick", action="store_true", help="small counts (under a few minutes)")
+    parser.add_argument("--out", type=Path, default=REPORT)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.conversations, args.messages, args.concurrency, args.idle = 50, 10, 200, 1000
+    started = datetime.now(timezone.utc)
+    wall = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-scaled-") as tmp:
+        numbers = asyncio.run(measure(args, Path(tmp)))
+    result = {
+        "benchmark": "scaled",
+        "started_at": started.isoformat(timespec="seconds"),
+        "duration_s": round(time.perf_counter() - wall, 1),
+        **environment(),
+        "config": {
+            "conversations": args.conversations,
+            "messages_per_conversation": args.messages,
+            "relay_concurrency": args.concurrency,
+            "idle_connections": args.idle,
+            "database": "PostgreSQL (throwaway database)",
+            "socketio_manager": "AsyncRedisManager",
+            "transport": "Socket.IO websocket",
+            "bot": "stub Rasa (hands every conversation off)",
+        },
+        **numbers,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(table(result))
+    print(f"\nwritten to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

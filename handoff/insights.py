@@ -1,0 +1,87 @@
+"""Metrics, Prometheus and the designer's review over REST: ``/api/metrics``, ``/metrics``, ``/api/nlu_misses``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from handoff import metrics, prometheus, review, series
+from handoff.models import utcnow
+from handoff.views import _agent, _gw, error
+
+
+def _window(request: web.Request, default: str) -> tuple[Any, Any] | web.Response:
+    try:
+        span = metrics.parse_window(request.query.get("window", default))
+    except ValueError as exc:
+        return error(400, str(exc), "invalid_value")
+    until = utcnow()
+    return until - span, until
+
+
+async def metrics_view(request: web.Request) -> web.StreamResponse:
+    """The article's metrics for a window (``?window=7d&group_by=tier``), JSON or ``format=csv``."""
+    await _agent(request)
+    window = _window(request, "7d")
+    if isinstance(window, web.Response):
+        return window
+    group_by = request.query.get("group_by", "all")
+    if group_by not in metrics.GROUPS:
+        return error(400, f"group_by must be one of {', '.join(metrics.GROUPS)}", "invalid_value")
+    async with _gw(request).db.read() as s:
+        report = await metrics.metrics_for(s, window[0], window[1], group_by)
+    if request.query.get("format") == "csv":
+        return web.Response(
+            text=metrics.to_csv(report),
+            content_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="handoff-metrics-{group_by}.csv"'},
+        )
+    return web.json_response(report)
+
+
+async def nlu_misses(request: web.Request) -> web.Response:
+    """Misunderstood messages of a window, grouped by similarity (the console's Needs training page)."""
+    await _agent(request)
+    window = _window(request, "30d")
+    if isinstance(window, web.Response):
+        return window
+    async with _gw(request).db.read() as s:
+        misses = await review.load_misses(s, window[0], window[1])
+    groups = review.group(misses)
+    return web.json_response({"total": len(misses), "groups": [g.as_dict() for g in groups]})
+
+
+async def prometheus_view(request: web.Request) -> web.Response:
+    """Prometheus text exposition, computed from the event rows at scrape time."""
+    async with _gw(request).db.read() as s:
+        snap = await prometheus.snapshot(s)
+    resp = web.Response(body=prometheus.render(snap))
+    resp.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    return resp
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the routes (described in :func:`openapi_paths`)."""
+    app.router.add_get("/api/metrics", metrics_view)
+    app.router.add_get("/api/metrics/series", series.series_view)
+    app.router.add_get("/api/nlu_misses", nlu_misses)
+    app.router.add_get("/metrics", prometheus_view)
+
+
+def openapi_paths(op: Any, q: Any) -> dict[str, Any]:
+    """OpenAPI entries of these routes (``op`` and ``q`` are the builders of ``handoff.openapi``)."""
+    return {
+        "/api/metrics": {
+            "get": op(
+                "Hand-off metrics of a window, cut by tier, intent, reason or agent (format=csv for CSV)",
+                params=[q("window"), q("group_by"), q("format")],
+            )
+        },
+        "/api/metrics/series": {
+            "get": op("Containment and escalations per UTC day, for the Scorecards chart", params=[q("days")])
+        },
+        "/api/nlu_misses": {"get": op("Misunderstood messages grouped by similarity", params=[q("window")])},
+        "/metrics": {"get": op("Prometheus metrics (text exposition format)", auth=False)},
+    }

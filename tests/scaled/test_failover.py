@@ -1,0 +1,165 @@
+"""Failures in scaled mode: Redis restarted, a deaf Socket.IO listener, a gateway killed mid-conversation."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from redis import asyncio as aioredis
+
+from handoff import scaling, store
+from handoff.appkeys import SIO
+from handoff.db import Database
+from handoff.records import AgentRecord
+from tests.handoff.helpers import IDENTITY_SECRET, TOKEN_SECRET, Client, FakeRasa, Running
+from tests.scaled.conftest import GatewayFactory
+from tests.scaled.infra import REDIS_URL, free_port, needs_pg, needs_redis, own_redis, wait_until
+from tests.servers import ROOT, wait_until_up
+
+pytestmark = [needs_pg, needs_redis]
+
+
+async def _live_chat(a: Running, b: Running) -> tuple[Client, Client, str]:
+    """A customer on A, auto-assigned to an agent on B; both sides confirmed."""
+    lena = await b.add_agent("lena@example.com", name="Lena Park")
+    agent = await b.agent_client(lena)
+    customer = await a.customer()
+    await customer.say("human")
+    await customer.wait_for("agent_joined")
+    sid = str(customer.of("session_confirm")[-1])
+    await agent.wait_for("assigned", lambda d: d["conversation_id"] == sid)
+    return customer, agent, sid
+
+
+async def _exchange(customer: Client, agent: Client, sid: str, text: str) -> None:
+    """One message each way across the two gateways."""
+    await customer.say(f"customer {text}")
+    await agent.wait_for("customer_message", lambda d: d["message"]["text"] == f"customer {text}")
+    await agent.call("agent_message", {"conversation_id": sid, "text": f"agent {text}"})
+    await customer.wait_for("bot_uttered", lambda m: m.get("text") == f"agent {text}")
+
+
+async def _subscribers(url: str, channel: str) -> int:
+    client = aioredis.Redis.from_url(url)
+    try:
+        result = await client.pubsub_numsub(channel)
+        return int(result[0][1])
+    finally:
+        await client.close()
+
+
+async def test_both_gateways_resubscribe_after_redis_restarts(cluster: GatewayFactory, tmp_path: Path) -> None:
+    with own_redis(tmp_path) as redis:
+        a = await cluster(redis_url=redis.url)
+        b = await cluster(redis_url=redis.url)
+        channel = f"{a.settings.redis_channel}:socketio"
+        customer, agent, sid = await _live_chat(a, b)
+        await _exchange(customer, agent, sid, "before")
+        redis.kill()
+        redis.start()  # same port, empty: no subscriptions survive
+        assert await _subscribers(redis.url, channel) == 0
+        await wait_until(lambda: _numsub_is(redis.url, channel, 2), 30)
+        await _exchange(customer, agent, sid, "after restart")
+        for gw in (a, b):
+            assert scaling.listener_alive(gw.app[SIO].manager)
+
+
+async def _numsub_is(url: str, channel: str, expected: int) -> bool:
+    return await _subscribers(url, channel) == expected
+
+
+async def test_a_dead_listener_is_restarted_by_the_watchdog(cluster: GatewayFactory) -> None:
+    """python-socketio #1581: the listener task ends for good and the worker goes deaf; ours comes back."""
+    a = await cluster()
+    b = await cluster()
+    customer, agent, sid = await _live_chat(a, b)
+    manager: Any = a.app[SIO].manager
+    dead = manager.thread
+    dead.cancel()  # what a CancelledError inside the redis read does: `_thread` breaks out of its loop
+    await wait_until(lambda: dead.done())
+    await wait_until(lambda: scaling.listener_alive(manager) and scaling.listener_subscribed(manager), 10)
+    assert manager.thread is not dead
+    await _exchange(customer, agent, sid, "after the listener died")
+
+
+def _spawn_gateway(tmp_path: Path, pg_url: str, channel: str, rasa_url: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": pg_url,
+        "REDIS_URL": REDIS_URL,
+        "REDIS_CHANNEL": channel,
+        "REDIS_CHECK_INTERVAL": "0.5",
+        "RASA_URL": rasa_url,
+        "RASA_TIMEOUT": "2",
+        "HANDOFF_PORT": str(port),
+        "TOKEN_SECRET": TOKEN_SECRET,
+        "IDENTITY_SECRET": IDENTITY_SECRET,
+        "HANDOFF_LOG_LEVEL": "WARNING",
+    }
+    log = (tmp_path / f"gateway-{port}.log").open("wb")
+    process = subprocess.Popen([sys.executable, "-m", "handoff"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    wait_until_up(f"{url}/healthz", process, tmp_path / f"gateway-{port}.log")
+    return process, url
+
+
+async def test_gateway_killed_mid_conversation_customer_reconnects_to_b_and_loses_nothing(
+    cluster: GatewayFactory, tmp_path: Path, pg_url: str, redis_channel: str, rasa: FakeRasa
+) -> None:
+    b = await cluster()
+    process, a_url = _spawn_gateway(tmp_path, pg_url, redis_channel, rasa.url)
+    try:
+        lena: AgentRecord = await b.add_agent("lena@example.com", name="Lena Park")
+        agent = await b.agent_client(lena)
+        customer = Client("/")
+        await customer.connect(a_url)
+        sid = await customer.session()
+        await customer.say("hello")
+        await customer.say("human")
+        await customer.wait_for("agent_joined")
+        await agent.wait_for("assigned", lambda d: d["conversation_id"] == sid)
+        await _exchange(customer, agent, sid, "one")
+        seen = [m["seq"] for m in customer.of("bot_uttered") if "seq" in m]
+        last_seq = max(seen)
+
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        # While the customer is away, the agent (on B) keeps writing.
+        await agent.call("agent_message", {"conversation_id": sid, "text": "are you still there?"})
+
+        again = Client("/")
+        await again.connect(b.url)
+        b.clients.append(again)
+        assert await again.session(sid, last_seq=last_seq) == sid
+        history = (await again.wait_for("history"))["messages"]
+        assert [m["text"] for m in history if m.get("sender") == "agent"] == ["are you still there?"]
+        await again.wait_for("conversation_state", lambda d: d["state"] == "assigned")
+        await _exchange(again, agent, sid, "two")
+
+        # Nothing lost: every stored message to the customer was seen live before the kill or replayed after it,
+        # and every customer message was stored once.
+        stored = await _stored(pg_url, sid)
+        to_customer = {seq for seq, sender in stored if sender != "customer"}
+        received = set(seen) | {m["seq"] for m in history} | {m["seq"] for m in again.of("bot_uttered") if "seq" in m}
+        assert to_customer <= received
+        assert [seq for seq, _ in stored] == list(range(1, len(stored) + 1))
+        assert sum(1 for _, sender in stored if sender == "customer") == 4  # hello, human, one, two
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        await customer.close()
+
+
+async def _stored(pg_url: str, sid: str) -> list[tuple[int, str]]:
+    db = Database(pg_url)
+    try:
+        async with db.read() as s:
+            return [(m.seq, m.sender) for m in await store.messages_after(s, sid, 0)]
+    finally:
+        await db.dispose()
