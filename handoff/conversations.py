@@ -9,12 +9,12 @@ import secrets
 from datetime import date
 from typing import Any
 
+from handoff import escalation, signals, store
 from handoff import events as ev
-from handoff import signals, store
 from handoff.gateway import Gateway, message_view
 from handoff.identity import ANONYMOUS, Identity, verify
 from handoff.models import utcnow
-from handoff.priority import decide, fast_lane_reasons, sla_deadline
+from handoff.priority import Priority, decide, fast_lane_reasons, rank_of, sla_deadline
 from handoff.rasa_client import RasaUnavailable
 from handoff.records import ConversationRecord, MessageRecord
 from handoff.redact import redact
@@ -101,7 +101,8 @@ async def deliver(gw: Gateway, m: MessageRecord) -> None:
         await _relay_to_bot(gw, conv, m, new_session=True)
         return
     if conv.state == "bot":
-        await _relay_to_bot(gw, conv, m)
+        if not await escalation.handle_decline(gw, m):
+            await _relay_to_bot(gw, conv, m)
     else:
         await _to_humans(gw, conv, m)
 
@@ -220,6 +221,9 @@ async def _relay_to_bot(gw: Gateway, conv: ConversationRecord, m: MessageRecord,
     if signal is not None:
         reason = signal.get("reason") if signal.get("reason") in ev.HANDOFF_REASONS else "customer_request"
         await start_handoff(gw, conv.id, str(reason), signal)
+    else:
+        # Off the latency path: the replies are out; the customer's next message does not wait for this either.
+        gw.background(escalation.after_bot_turn(gw, conv.id, m.seq), f"escalation prediction for {conv.id}")
 
 
 async def start_handoff(
@@ -258,8 +262,13 @@ async def start_handoff(
             intent=next((i for i in reversed(intents)), None),
             waited_seconds=(now - conv.created_at).total_seconds(),
         )
-        deadline = sla_deadline(gw.settings, priority.level, now)
         skills = skills_for(reason, intents)
+        offer = escalation.predicted_handoff(await store.events_for(s, conversation_id), reason)
+        if offer is not None:  # the customer accepted the early offer of a person: a senior agent, high priority
+            skills.append(escalation.SENIOR_SKILL)
+            if priority.rank > rank_of("high"):
+                priority = Priority("high", rank_of("high"), (*priority.reasons, "predicted escalation -> high"))
+        deadline = sla_deadline(gw.settings, priority.level, now)
         transcript = await store.last_messages(s, conversation_id, 20)
         summary = build_summary(
             SummaryInput(
@@ -296,6 +305,7 @@ async def start_handoff(
                     (i for i in intents if i not in ("nlu_fallback", "out_of_scope")), None
                 ),
                 "tier": contact.tier if contact else ("unknown" if conv.verified else "anonymous"),
+                **({"predicted": True, "probability": offer.get("probability")} if offer is not None else {}),
             },
         )
     log.info("conversation %s queued: reason=%s priority=%s", conversation_id, reason, priority.level)

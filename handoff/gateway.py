@@ -18,6 +18,7 @@ from handoff import events as ev
 from handoff import store
 from handoff.db import Database
 from handoff.models import utcnow
+from handoff.prediction import Predictor
 from handoff.presence import AgentSockets
 from handoff.rasa_client import RasaClient
 from handoff.records import ConversationRecord, HandoffRecord, MessageRecord, QueueItem, iso
@@ -77,6 +78,19 @@ class Gateway:
         # This process's sockets per agent (the same dict as ``sockets.local``).
         self.agent_sids: dict[int, set[str]] = self.sockets.local
         self._tasks: set[asyncio.Task[None]] = set()
+        self._predictor: Predictor | None = None
+
+    @property
+    def predictor(self) -> Predictor:
+        """The escalation predictor, loaded once on first use (a cold-start one when there is no model file)."""
+        if self._predictor is None:
+            self._predictor = Predictor.load(self.settings.prediction_model_path, self.settings.prediction_threshold)
+            log.info(
+                "escalation predictor: %s, threshold %.2f",
+                "cold-start rule" if self._predictor.cold_start else "trained model",
+                self._predictor.threshold,
+            )
+        return self._predictor
 
     def background(self, coro: Coroutine[Any, Any, None], what: str) -> None:
         """Run ``coro`` as a tracked task; failures are logged with ``what``."""

@@ -28,7 +28,7 @@ from handoff.records import EventRecord, iso
 from handoff.simulate import TURN_EVENT
 
 MODEL_PATH = "var/escalation_model.joblib"
-# Above this probability the bot offers a person early (settings field to add: ``prediction_threshold``).
+# Above this probability the bot offers a person early (default of settings ``prediction_threshold``).
 THRESHOLD = 0.5
 MIN_LABELLED = 300
 MIN_POSITIVES = 30

@@ -128,6 +128,28 @@ class RasaClient:
         cid = quote(conversation_id, safe="")
         await self._post(f"/conversations/{cid}/tracker/events", [{"event": "resume"}, {"event": "session_started"}])
 
+    async def tracker(self, conversation_id: str) -> dict[str, Any]:
+        """The conversation's tracker without its events (slots, ``latest_message``), for the escalation predictor.
+
+        Read-only, so no fail-over bookkeeping and no turn in the round-robin: the first healthy server (they share
+        the tracker store) is asked; any error is ``RasaUnavailable`` and the caller skips the prediction.
+        """
+        if self.http is None:
+            raise RasaUnavailable("HTTP session not started")
+        cid = quote(conversation_id, safe="")
+        query = {"include_events": "NONE", **({"token": self.token} if self.token else {})}
+        url = next((u for u in self.base_urls if u in self.healthy), self.base_urls[0])
+        try:
+            async with self.http.get(f"{url}/conversations/{cid}/tracker", params=query, timeout=self.timeout) as resp:
+                if resp.status >= 400:
+                    raise RasaUnavailable(f"Rasa answered HTTP {resp.status} on the tracker")
+                body = await resp.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            raise RasaUnavailable(f"Rasa unreachable: {type(exc).__name__}") from exc
+        if not isinstance(body, dict):
+            raise RasaUnavailable("Rasa returned a non-object tracker")
+        return body
+
     async def handback(self, conversation_id: str) -> list[dict[str, Any]]:
         """Resume the paused tracker and trigger the hand-back intent; return the bot's messages."""
         cid = quote(conversation_id, safe="")

@@ -10,6 +10,9 @@ from handoff.records import AgentRecord
 
 TECHNICAL_INTENTS = ("technical_issue",)
 TEAMS = ("general", "billing", "technical", "l3")
+# Added to a hand-off's skills when the customer accepted the early offer of a person (escalation prediction):
+# leads (or agents listing the skill) are preferred, anyone able to take the work still can.
+SENIOR = "senior"
 
 
 def skills_for(reason: str, intents: Iterable[str | None]) -> list[str]:
@@ -24,12 +27,12 @@ def skills_for(reason: str, intents: Iterable[str | None]) -> list[str]:
 
 def can_handle(agent: AgentRecord, skills: Sequence[str]) -> bool:
     """An agent handles a skill it lists; ``general`` work goes to anyone."""
-    needed = set(skills) - {"general"}
+    needed = set(skills) - {"general", SENIOR}
     return not needed or bool(needed & set(agent.skills))
 
 
 def choose_agent(agents: Iterable[AgentRecord], skills: Sequence[str]) -> AgentRecord | None:
-    """Least-loaded online L2/lead agent with free capacity; exact skill matches first."""
+    """Least-loaded online L2/lead agent with free capacity; seniors first for ``senior`` work, then skill matches."""
     candidates = [
         a
         for a in agents
@@ -37,10 +40,21 @@ def choose_agent(agents: Iterable[AgentRecord], skills: Sequence[str]) -> AgentR
     ]
     if not candidates:
         return None
-    wanted = set(skills)
+    wanted = set(skills) - {SENIOR}
+    senior_work = SENIOR in skills
+
+    def senior(a: AgentRecord) -> bool:
+        return a.role == "lead" or SENIOR in a.skills
+
     return min(
         candidates,
-        key=lambda a: (0 if wanted & set(a.skills) else 1, a.load / max(a.capacity, 1), a.load, a.id),
+        key=lambda a: (
+            0 if not senior_work or senior(a) else 1,
+            0 if wanted & set(a.skills) else 1,
+            a.load / max(a.capacity, 1),
+            a.load,
+            a.id,
+        ),
     )
 
 

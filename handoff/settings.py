@@ -69,6 +69,9 @@ class Settings:
     widget_dist: str = "widget/dist"
     # Demo only: POST /api/demo/identity signs seeded demo contacts for the demo page. Turn off in production.
     demo_identity: bool = True
+    # Escalation prediction: above this probability after a bot turn, the gateway offers a person early.
+    prediction_threshold: float = 0.5
+    prediction_model_path: str = "var/escalation_model.joblib"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -110,6 +113,8 @@ class Settings:
             "log_level": "HANDOFF_LOG_LEVEL",
             "widget_dist": "HANDOFF_WIDGET_DIST",
             "demo_identity": "HANDOFF_DEMO_IDENTITY",
+            "prediction_threshold": "HANDOFF_PREDICTION_THRESHOLD",
+            "prediction_model_path": "HANDOFF_PREDICTION_MODEL",
         }
         defaults = cls()
         values: dict[str, Any] = {}

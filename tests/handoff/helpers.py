@@ -82,6 +82,10 @@ class FakeRasa:
         self.down = False
         self.delay = 0.0
         self.handoff_payload = HANDOFF_PAYLOAD
+        # What GET /conversations/{id}/tracker answers (the escalation predictor reads it after each bot turn).
+        self.slots: dict[str, Any] = {"strikes": 0.0, "customer_tier": None, "fast_lane": False}
+        self.tracker_down = False
+        self.tracker_calls: list[tuple[str, dict[str, str]]] = []
         self.runner: web.AppRunner | None = None
         self.url = ""
 
@@ -93,6 +97,11 @@ class FakeRasa:
             return [{"text": "Pick a topic", "buttons": [{"title": "Billing", "payload": "/billing_invoice"}]}]
         if message == "image":
             return [{"image": "https://example.com/help.png"}]
+        if message == "/request_human":
+            return [
+                {"text": "Let me get a person for you."},
+                {"custom": {"handoff": {**self.handoff_payload, "reason": "customer_request"}}},
+            ]
         if message == "human":
             return [
                 {"text": "Let me get a person for you."},
@@ -114,6 +123,24 @@ class FakeRasa:
         self.api_calls.append(("events", await request.json(), dict(request.query)))
         return web.json_response({"events": []})
 
+    async def _tracker(self, request: web.Request) -> web.Response:
+        self.tracker_calls.append((request.match_info["cid"], dict(request.query)))
+        if self.tracker_down:
+            return web.Response(status=500)
+        text = self.messages[-1]["message"] if self.messages else ""
+        return web.json_response(
+            {
+                "sender_id": request.match_info["cid"],
+                "slots": dict(self.slots),
+                "latest_message": {
+                    "text": text,
+                    "intent": {"name": "inform", "confidence": 0.93},
+                    "intent_ranking": [{"name": "inform", "confidence": 0.93}],
+                    "frustration": {"score": 0.0, "sentiment": 0.0},
+                },
+            }
+        )
+
     async def _trigger(self, request: web.Request) -> web.Response:
         self.api_calls.append(("trigger_intent", await request.json(), dict(request.query)))
         cid = request.match_info["cid"]
@@ -130,6 +157,7 @@ class FakeRasa:
         app.router.add_post("/webhooks/rest/webhook", self._webhook)
         app.router.add_post("/conversations/{cid}/tracker/events", self._events)
         app.router.add_post("/conversations/{cid}/trigger_intent", self._trigger)
+        app.router.add_get("/conversations/{cid}/tracker", self._tracker)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
         port = free_port()
@@ -285,6 +313,8 @@ def make_settings(db_path: Path, rasa_url: str, **overrides: Any) -> Settings:
         sla_check_interval_seconds=0.2,
         agent_grace_seconds=60.0,
         average_handle_seconds=300,
+        # No trained model: the escalation predictor uses its cold-start rule (deterministic).
+        prediction_model_path=str(db_path.parent / "no_escalation_model.joblib"),
     )
     return replace(base, **overrides)
 
