@@ -21,22 +21,21 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import secrets
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 import socketio
 
+from bench.common import environment, process_cpu_seconds, stats, within
 from tests.servers import ROOT, BotServers, free_port, start_bot_servers, wait_until_up
 
 REPORT = ROOT / "reports" / "bench" / "gateway.json"
@@ -51,46 +50,9 @@ MESSAGES = (
 )
 HUMAN = "I want to talk to a human"
 AGENT_EMAIL, AGENT_PASSWORD = "bench-agent@example.com", "bench-agent-pass"
-PACKAGES = ("rasa", "rasa-sdk", "python-socketio", "python-engineio", "aiohttp", "SQLAlchemy", "aiosqlite")
-T = TypeVar("T")
 
 
 # ---------------------------------------------------------------- numbers
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Linear-interpolated percentile (q in 0..100) of a non-empty list."""
-    ordered = sorted(values)
-    if len(ordered) == 1:
-        return ordered[0]
-    pos = (len(ordered) - 1) * q / 100
-    low = int(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
-
-
-def stats(values_ms: list[float]) -> dict[str, float | int]:
-    """n, mean, p50, p95, p99 and max in milliseconds (rounded)."""
-    if not values_ms:
-        return {"n": 0}
-    return {
-        "n": len(values_ms),
-        "mean": round(sum(values_ms) / len(values_ms), 2),
-        "p50": round(percentile(values_ms, 50), 2),
-        "p95": round(percentile(values_ms, 95), 2),
-        "p99": round(percentile(values_ms, 99), 2),
-        "max": round(max(values_ms), 2),
-    }
-
-
-def process_cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of another process (Linux ``/proc``), None when unavailable."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
 
 
 @dataclass
@@ -382,47 +344,7 @@ async def relay(stack: Stack, agent: Agent, conversations: int, per_conversation
     }
 
 
-async def within(seconds: float, what: str, coro: Awaitable[T]) -> T:
-    """Run a phase under a deadline."""
-    try:
-        return await asyncio.wait_for(coro, seconds)
-    except asyncio.TimeoutError as exc:
-        raise RuntimeError(f"{what} did not finish within {seconds:.0f}s") from exc
-
-
 # ---------------------------------------------------------------- report
-
-
-def environment() -> dict[str, Any]:
-    """Machine, versions and git commit."""
-    cpu_model = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in line),
-        platform.processor(),
-    ) if Path("/proc/cpuinfo").exists() else platform.processor()
-    mem_kb = next(
-        (int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")),
-        0,
-    ) if Path("/proc/meminfo").exists() else 0
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-
-    versions: dict[str, str | None] = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return {
-        "machine": {
-            "platform": platform.platform(),
-            "cpu": cpu_model,
-            "cpus": os.cpu_count(),
-            "memory_gb": round(mem_kb / 1024 / 1024, 1),
-        },
-        "versions": {"python": platform.python_version(), **versions},
-        "git": {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))},
-    }
 
 
 def table(result: dict[str, Any]) -> str:

@@ -27,18 +27,18 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 import asyncpg
 import socketio
 from redis import asyncio as aioredis
 
-from bench.gateway_latency import environment, process_cpu_seconds, stats
+from bench.common import environment, process_cpu_seconds, stats, within
 from tests.servers import ROOT, free_port, wait_until_up
 
 REPORT = ROOT / "reports" / "bench" / "scaled.json"
@@ -48,7 +48,6 @@ PG_USER = PG_DSN.split("//", 1)[1].split("@", 1)[0]
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 PASSWORD = "bench-agent-pass"
 CONNECT_TIMEOUT = 30
-T = TypeVar("T")
 
 
 def rss_kb(pid: int) -> int:
@@ -57,14 +56,6 @@ def rss_kb(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
-
-
-async def within(seconds: float, what: str, coro: Awaitable[T]) -> T:
-    """Run a phase under a deadline."""
-    try:
-        return await asyncio.wait_for(coro, seconds)
-    except asyncio.TimeoutError as exc:
-        raise RuntimeError(f"{what} did not finish within {seconds:.0f}s") from exc
 
 
 @dataclass

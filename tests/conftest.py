@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from tests.handoff.helpers import FakeRasa
 from tests.servers import BotServers, start_bot_servers
 
 
@@ -15,3 +16,12 @@ def bot_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotServers
     servers = start_bot_servers(tmp_path_factory.mktemp("bot"))
     yield servers
     servers.stop()
+
+
+@pytest.fixture
+async def rasa() -> AsyncIterator[FakeRasa]:
+    """A scripted fake Rasa server, for gateway tests that need no trained model."""
+    fake = FakeRasa()
+    await fake.start()
+    yield fake
+    await fake.stop()

@@ -12,15 +12,6 @@ from tests.handoff.helpers import FakeRasa, Running, make_settings, start_gatewa
 
 
 @pytest.fixture
-async def rasa() -> AsyncIterator[FakeRasa]:
-    """A scripted fake Rasa server."""
-    fake = FakeRasa()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def gateway_factory(tmp_path: Path, rasa: FakeRasa) -> AsyncIterator[Callable[..., Awaitable[Running]]]:
     """Start gateways (same SQLite file unless told otherwise); all are stopped at the end."""
     started: list[Running] = []

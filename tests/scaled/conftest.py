@@ -29,15 +29,6 @@ def redis_running() -> None:
 
 
 @pytest.fixture
-async def rasa() -> AsyncIterator[FakeRasa]:
-    """A scripted fake Rasa server."""
-    fake = FakeRasa()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def pg_url() -> AsyncIterator[str]:
     """A fresh PostgreSQL database (dropped at the end)."""
     url = await create_database()
