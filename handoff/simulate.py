@@ -185,10 +185,15 @@ def _events(rng: random.Random, conv: SimConversation, agents: list[int]) -> lis
     return rows
 
 
-async def simulate(db: Database, days: int = 30, per_day: int = 40, seed: int | None = None) -> dict[str, int]:
-    """Write ``days`` days of simulated conversations (about ``per_day`` a day) into the store."""
+async def simulate(
+    db: Database, days: int = 30, per_day: int = 40, seed: int | None = None, now: datetime | None = None
+) -> dict[str, int]:
+    """Write ``days`` days of simulated conversations (about ``per_day`` a day) ending at ``now`` into the store.
+
+    With ``seed`` and ``now`` both given the history is the same on every run.
+    """
     rng = random.Random(seed)
-    now = utcnow()
+    now = now or utcnow()
     async with db.write() as s:
         customers: dict[str, list[str]] = {}
         existing = set(await s.scalars(select(Contact.id).where(Contact.id.like(f"{SIM_PREFIX}cus_%"))))
