@@ -36,7 +36,7 @@ import aiohttp
 import socketio
 
 from bench.common import environment, process_cpu_seconds, stats, within
-from tests.servers import ROOT, BotServers, free_port, start_bot_servers, wait_until_up
+from tests.servers import ROOT, BotServers, GatewayProcess, start_bot_servers, start_gateway_process
 
 REPORT = ROOT / "reports" / "bench" / "gateway.json"
 SEED = ROOT / "actions" / "backend" / "seed.json"
@@ -88,62 +88,48 @@ class Stack:
     """Bot servers plus a gateway subprocess."""
 
     servers: BotServers
-    gateway: subprocess.Popen[bytes]
-    url: str
+    gateway: GatewayProcess
+
+    @property
+    def url(self) -> str:
+        """The gateway's base URL."""
+        return self.gateway.url
 
     def stop(self) -> None:
         """Terminate the gateway, then the bot servers."""
-        self.gateway.terminate()
-        try:
-            self.gateway.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.gateway.kill()
+        self.gateway.stop()
         self.servers.stop()
 
 
 def start_stack(workdir: Path) -> Stack:
-    """Rasa + action server (tests/servers.py), then ``python -m handoff`` seeded with a high-capacity agent."""
+    """Rasa + action server, then ``python -m handoff`` seeded with a high-capacity agent."""
     servers = start_bot_servers(workdir)
     try:
-        port = free_port()
-        env = {
-            **os.environ,
-            "HANDOFF_HOST": "127.0.0.1",
-            "HANDOFF_PORT": str(port),
-            "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'gateway.db'}",
-            "RASA_URL": servers.rasa_url,
-            "RASA_TOKEN": servers.token,
-            "IDENTITY_SECRET": secrets.token_hex(16),
-            "TOKEN_SECRET": secrets.token_hex(16),
-            "HANDOFF_SEED_PATH": str(SEED),
+        gateway = start_gateway_process(
+            workdir,
+            servers,
+            HANDOFF_SEED_PATH=str(SEED),
             # Hand-offs wait in the queue (the relay phase claims them itself).
-            "HANDOFF_AUTO_ASSIGN": "0",
+            HANDOFF_AUTO_ASSIGN="0",
             # One load-generator socket sends far more than a person would: lift the per-connection flood limit.
-            "HANDOFF_RATE_LIMIT_EVENTS": "1000000",
-            "PYTHONUNBUFFERED": "1",
-        }
-        python = sys.executable
-        subprocess.run([python, "-m", "handoff", "seed"], cwd=ROOT, env=env, check=True, capture_output=True)
+            HANDOFF_RATE_LIMIT_EVENTS="1000000",
+        )
+    except BaseException:
+        servers.stop()
+        raise
+    stack = Stack(servers, gateway)
+    try:
+        env = {**os.environ, "DATABASE_URL": gateway.database_url}
         subprocess.run(
-            [python, "-m", "handoff", "agents", "add", "--email", AGENT_EMAIL, "--name", "Bench Agent",
+            [sys.executable, "-m", "handoff", "agents", "add", "--email", AGENT_EMAIL, "--name", "Bench Agent",
              "--password", AGENT_PASSWORD, "--role", "lead", "--skills", "general,billing,technical",
              "--capacity", "1000"],
             cwd=ROOT, env=env, check=True, capture_output=True,
         )
-        log = workdir / "gateway.log"
-        gateway = subprocess.Popen(
-            [python, "-m", "handoff"], cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_until_up(f"{url}/healthz", gateway, log)
-        except BaseException:
-            gateway.kill()
-            raise
     except BaseException:
-        servers.stop()
+        stack.stop()
         raise
-    return Stack(servers, gateway, url)
+    return stack
 
 
 # ---------------------------------------------------------------- clients
@@ -393,7 +379,7 @@ async def run(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
     """All three phases, each under its deadline."""
     meter = CpuMeter(
         {
-            "gateway": stack.gateway.pid,
+            "gateway": stack.gateway.process.pid,
             "actions": stack.servers.processes[0].pid,
             "rasa": stack.servers.processes[1].pid,
         }

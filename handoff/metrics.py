@@ -202,6 +202,11 @@ def _ratio(num: int, den: int) -> float | None:
     return num / den if den else None
 
 
+def _share(name: str, hits: int, of: int) -> dict[str, Any]:
+    """A rate metric: hits out of ``of`` (no value for an empty denominator)."""
+    return _metric(name, _ratio(hits, of), hits, of)
+
+
 def _metric(name: str, value: float | None, num: float | None = None, den: int | None = None) -> dict[str, Any]:
     target = TARGETS.get(name)
     return {
@@ -241,36 +246,16 @@ def summarize(conversations: Sequence[ConversationFacts], escalations: Sequence[
         "engaged": n_eng,
         "escalations": len(escalations),
         "metrics": {
-            "containment": _metric("containment", _ratio(n_eng - len(escalated), n_eng), n_eng - len(escalated), n_eng),
-            "escalation_rate": _metric("escalation_rate", _ratio(len(escalated), n_eng), len(escalated), n_eng),
+            "containment": _share("containment", n_eng - len(escalated), n_eng),
+            "escalation_rate": _share("escalation_rate", len(escalated), n_eng),
             "handoff_delay_p90_high_seconds": _metric(
                 "handoff_delay_p90_high_seconds", percentile(high, 90), None, len(high)
             ),
-            "bounceback_rate": _metric(
-                "bounceback_rate",
-                _ratio(sum(e.handed_back for e in picked), len(picked)),
-                sum(e.handed_back for e in picked),
-                len(picked),
-            ),
-            "context_loss_rate": _metric(
-                "context_loss_rate",
-                _ratio(sum(e.context_loss for e in picked), len(picked)),
-                sum(e.context_loss for e in picked),
-                len(picked),
-            ),
-            "recontact_rate": _metric("recontact_rate", _ratio(recontacts, n_eng), recontacts, n_eng),
-            "sla_breach_rate": _metric(
-                "sla_breach_rate",
-                _ratio(sum(e.sla_breached for e in escalations), len(escalations)),
-                sum(e.sla_breached for e in escalations),
-                len(escalations),
-            ),
-            "handoff_churn": _metric(
-                "handoff_churn",
-                _ratio(sum(e.churn for e in escalations), len(escalations)),
-                sum(e.churn for e in escalations),
-                len(escalations),
-            ),
+            "bounceback_rate": _share("bounceback_rate", sum(e.handed_back for e in picked), len(picked)),
+            "context_loss_rate": _share("context_loss_rate", sum(e.context_loss for e in picked), len(picked)),
+            "recontact_rate": _share("recontact_rate", recontacts, n_eng),
+            "sla_breach_rate": _share("sla_breach_rate", sum(e.sla_breached for e in escalations), len(escalations)),
+            "handoff_churn": _share("handoff_churn", sum(e.churn for e in escalations), len(escalations)),
             "csat": _metric("csat", sum(scores) / len(scores) if scores else None, sum(scores), len(scores)),
         },
         "recontacts": recontacts,

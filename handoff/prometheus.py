@@ -7,7 +7,7 @@ restart) reports the same totals, nothing is kept on the side. Handoff delay is 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,27 +100,16 @@ class _Collector:
             c = CounterMetricFamily(name, help_)
             c.add_metric([], snap.counts.get(event_type, 0))
             yield c
-        esc = CounterMetricFamily(
-            "handoff_escalations", "Conversations handed from the bot to a human.", labels=["reason", "priority"]
-        )
-        for (reason, priority), n in sorted(snap.escalations.items()):
-            esc.add_metric([reason, priority], n)
-        yield esc
-        req = CounterMetricFamily("handoff_requeues", "Assigned conversations sent back to a team queue (churn).")
-        req.add_metric([], snap.requeues)
-        yield req
-        sla = CounterMetricFamily("handoff_sla_breaches", "Hand-offs not picked up within their SLA.", labels=["priority"])
-        for priority, n in sorted(snap.sla_breaches.items()):
-            sla.add_metric([priority], n)
-        yield sla
-        csat = CounterMetricFamily("handoff_csat_responses", "CSAT answers by score (1-5).", labels=["score"])
-        for score, n in sorted(snap.csat.items()):
-            csat.add_metric([score], n)
-        yield csat
-        miss = CounterMetricFamily("handoff_nlu_misses", "Messages the bot did not understand.", labels=["kind"])
-        for kind, n in sorted(snap.misses.items()):
-            miss.add_metric([kind], n)
-        yield miss
+        yield _labelled(CounterMetricFamily, "handoff_escalations", "Conversations handed from the bot to a human.",
+                        ["reason", "priority"], snap.escalations)
+        requeues = CounterMetricFamily("handoff_requeues", "Assigned conversations sent back to a team queue (churn).")
+        requeues.add_metric([], snap.requeues)
+        yield requeues
+        yield _labelled(CounterMetricFamily, "handoff_sla_breaches", "Hand-offs not picked up within their SLA.",
+                        ["priority"], snap.sla_breaches)
+        yield _labelled(CounterMetricFamily, "handoff_csat_responses", "CSAT answers by score (1-5).", ["score"], snap.csat)
+        yield _labelled(CounterMetricFamily, "handoff_nlu_misses", "Messages the bot did not understand.", ["kind"],
+                        snap.misses)
         hist = HistogramMetricFamily(
             "handoff_first_reply_delay_seconds",
             "Escalation to the agent's first reply (handoff delay).",
@@ -133,14 +122,22 @@ class _Collector:
             buckets.append(("+Inf", float(len(values))))
             hist.add_metric([priority], buckets, sum(values))
         yield hist
-        queue = GaugeMetricFamily("handoff_queue_length", "Conversations waiting for an agent.", labels=["priority"])
-        for priority, n in sorted(snap.queue.items()):
-            queue.add_metric([priority], n)
-        yield queue
-        agents = GaugeMetricFamily("handoff_agents", "Agents by presence status.", labels=["status"])
-        for status, n in sorted(snap.agents.items()):
-            agents.add_metric([status], n)
-        yield agents
+        yield _labelled(GaugeMetricFamily, "handoff_queue_length", "Conversations waiting for an agent.", ["priority"],
+                        snap.queue)
+        yield _labelled(GaugeMetricFamily, "handoff_agents", "Agents by presence status.", ["status"], snap.agents)
+
+def _labelled(
+    family: type[CounterMetricFamily] | type[GaugeMetricFamily],
+    name: str,
+    help_: str,
+    labels: list[str],
+    counts: Mapping[Any, int],
+) -> Metric:
+    """One metric family with a sample per key of ``counts`` (a tuple key for several labels)."""
+    metric = family(name, help_, labels=labels)
+    for key, n in sorted(counts.items()):
+        metric.add_metric(list(key) if isinstance(key, tuple) else [key], n)
+    return metric
 
 
 def _le(bound: float) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -41,6 +42,17 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path, seconds
     raise RuntimeError(f"{url} did not come up in {seconds}s:\n{log.read_text()[-3000:]}")
 
 
+def stop_processes(processes: list[subprocess.Popen[bytes]], timeout: float = 20) -> None:
+    """Terminate the processes, killing any that do not exit in time."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 @dataclass
 class BotServers:
     """A running action server + Rasa server pair and what a test needs to talk to them."""
@@ -53,13 +65,7 @@ class BotServers:
 
     def stop(self) -> None:
         """Terminate both processes."""
-        for process in self.processes:
-            process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(self.processes)
 
 
 def _bot_env(backend_db: Path) -> dict[str, str]:
@@ -123,3 +129,51 @@ def start_bot_servers(workdir: Path) -> BotServers:
         servers.stop()
         raise
     return servers
+
+
+@dataclass
+class GatewayProcess:
+    """``python -m handoff`` running as its own process against the bot servers."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    database_url: str
+
+    def stop(self) -> None:
+        """Terminate the gateway."""
+        stop_processes([self.process])
+
+
+def start_gateway_process(workdir: Path, servers: BotServers, **settings: str) -> GatewayProcess:
+    """Seed (contacts, demo agents, canned replies) and start a gateway on a temporary SQLite file.
+
+    ``settings`` are extra environment variables (HANDOFF_AUTO_ASSIGN="0", ...).
+    """
+    port = free_port()
+    database_url = f"sqlite+aiosqlite:///{workdir / 'handoff.db'}"
+    env = {
+        **os.environ,
+        "HANDOFF_HOST": "127.0.0.1",
+        "HANDOFF_PORT": str(port),
+        "DATABASE_URL": database_url,
+        "RASA_URL": servers.rasa_url,
+        "RASA_TOKEN": servers.token,
+        "IDENTITY_SECRET": secrets.token_hex(16),
+        "TOKEN_SECRET": secrets.token_hex(16),
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONWARNINGS": "ignore",
+        **settings,
+    }
+    subprocess.run([sys.executable, "-m", "handoff", "seed"], cwd=ROOT, env=env, check=True, capture_output=True)
+    log = workdir / "gateway.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "handoff"], cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+    gateway = GatewayProcess(f"http://127.0.0.1:{port}", process, log, database_url)
+    try:
+        wait_until_up(f"{gateway.url}/healthz", process, log, seconds=60)
+    except BaseException:
+        gateway.stop()
+        raise
+    return gateway

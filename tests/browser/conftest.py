@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -17,7 +15,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, sync_playwright
 
-from tests.servers import ROOT, BotServers, free_port, wait_until_up
+from tests.servers import ROOT, BotServers, start_gateway_process
 
 WIDGET = ROOT / "widget"
 DIST = WIDGET / "dist"
@@ -94,36 +92,19 @@ class Gateway:
 @pytest.fixture(scope="package")
 def gateway(bot_servers: BotServers, widget_dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     """``python -m handoff`` on a temporary SQLite file, seeded (contacts, demo agents, canned replies)."""
-    workdir = tmp_path_factory.mktemp("gateway")
-    port = free_port()
-    env = {
-        **os.environ,
-        "HANDOFF_HOST": "127.0.0.1",
-        "HANDOFF_PORT": str(port),
-        "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'handoff.db'}",
-        "RASA_URL": bot_servers.rasa_url,
-        "RASA_TOKEN": bot_servers.token,
-        "IDENTITY_SECRET": IDENTITY_SECRET,
-        "TOKEN_SECRET": TOKEN_SECRET,
-        "HANDOFF_WIDGET_DIST": str(widget_dist),
-        "HANDOFF_DEMO_IDENTITY": "1",
-        "HANDOFF_SLA_CHECK_INTERVAL": "2",
-        "PYTHONWARNINGS": "ignore",
-    }
-    subprocess.run([sys.executable, "-m", "handoff", "seed"], cwd=ROOT, env=env, check=True, capture_output=True)
-    log = workdir / "gateway.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "handoff"], cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    started = start_gateway_process(
+        tmp_path_factory.mktemp("gateway"),
+        bot_servers,
+        IDENTITY_SECRET=IDENTITY_SECRET,
+        TOKEN_SECRET=TOKEN_SECRET,
+        HANDOFF_WIDGET_DIST=str(widget_dist),
+        HANDOFF_DEMO_IDENTITY="1",
+        HANDOFF_SLA_CHECK_INTERVAL="2",
     )
     try:
-        wait_until_up(f"http://127.0.0.1:{port}/healthz", process, log, seconds=30)
-        yield Gateway(f"http://127.0.0.1:{port}", process, log)
+        yield Gateway(started.url, started.process, started.log)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        started.stop()
 
 
 @pytest.fixture(scope="package")
