@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any
@@ -31,6 +32,7 @@ from handoff.summary import render_text
 log = logging.getLogger(__name__)
 
 AGENTS_ROOM = "agents"
+ENGAGED_CACHE_SIZE = 100_000
 LIVE_WINDOW = timedelta(minutes=30)
 
 
@@ -64,6 +66,26 @@ def bot_uttered_view(m: MessageRecord) -> dict[str, Any]:
     return view
 
 
+class RecentSet:
+    """A set that forgets its oldest members beyond ``size`` (a cache of facts that never become false)."""
+
+    def __init__(self, size: int) -> None:
+        """Empty."""
+        self.size = size
+        self._items: OrderedDict[str, None] = OrderedDict()
+
+    def __contains__(self, key: object) -> bool:
+        """Membership."""
+        return key in self._items
+
+    def add(self, key: str) -> None:
+        """Remember ``key`` (as the newest member)."""
+        self._items[key] = None
+        self._items.move_to_end(key)
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
 class Gateway:
     """Holds the resources and the cross-cutting operations of the gateway."""
 
@@ -79,6 +101,8 @@ class Gateway:
         self.agent_sids: dict[int, set[str]] = self.sockets.local
         self._tasks: set[asyncio.Task[None]] = set()
         self._predictor: Predictor | None = None
+        # Conversations whose customer has written before (saves the relay path a query per message).
+        self.engaged = RecentSet(ENGAGED_CACHE_SIZE)
 
     @property
     def predictor(self) -> Predictor:

@@ -40,6 +40,8 @@ from handoff.records import (
 
 OPEN_HANDOFF = ("open", "assigned", "escalated_l3")
 LIVE_STATES = ("queued", "assigned", "escalated_l3")
+# States in which a customer message is for people, not the bot (an agent owns it, or L3 does).
+HUMAN_STATES = ("assigned", "escalated_l3")
 
 
 class StoreError(Exception):
@@ -288,20 +290,63 @@ async def append_message(
     status: str = "done",
 ) -> MessageRecord:
     """Store a message with the next sequence number; a repeated ``client_id`` returns the original."""
-    if client_id:
-        existing = (
-            await s.scalars(
-                select(Message).where(Message.conversation_id == conversation_id, Message.client_id == client_id)
-            )
-        ).first()
-        if existing is not None:
-            return _msg(existing, duplicate=True)
+    existing = await _by_client_id(s, conversation_id, client_id)
+    if existing is not None:
+        return existing
+    seq, _state = await _next_seq(s, conversation_id)
+    return await _insert_message(s, conversation_id, seq, sender, text, payload, agent_id, client_id, status)
+
+
+async def append_customer_message(s: AsyncSession, conversation_id: str, text: str, client_id: str | None) -> MessageRecord:
+    """Store a customer message routed by the conversation's state: ``human`` if a person has it, else ``pending``.
+
+    Deciding the route in the insert's transaction saves the relay path a read and a write: with a human in
+    the conversation, publishing the stored message is its delivery. The state is read after the conversation
+    row was updated, i.e. under its row lock on PostgreSQL and the write lock on SQLite, so a concurrent claim
+    or hand-back is either before or after it, never half-seen.
+    """
+    existing = await _by_client_id(s, conversation_id, client_id)
+    if existing is not None:
+        return existing
+    seq, state = await _next_seq(s, conversation_id)
+    status = "human" if state in HUMAN_STATES else "pending"
+    return await _insert_message(s, conversation_id, seq, "customer", text, None, None, client_id, status)
+
+
+async def _by_client_id(s: AsyncSession, conversation_id: str, client_id: str | None) -> MessageRecord | None:
+    """The message already stored under this client id (a retried send), if any."""
+    if not client_id:
+        return None
+    existing = (
+        await s.scalars(select(Message).where(Message.conversation_id == conversation_id, Message.client_id == client_id))
+    ).first()
+    return _msg(existing, duplicate=True) if existing is not None else None
+
+
+async def _next_seq(s: AsyncSession, conversation_id: str) -> tuple[int, str]:
+    """Take the conversation's next sequence number (locking its row); returns it with the state."""
     await s.execute(
         update(Conversation)
         .where(Conversation.id == conversation_id)
         .values(last_seq=Conversation.last_seq + 1, updated_at=utcnow())
     )
-    seq = (await s.execute(select(Conversation.last_seq).where(Conversation.id == conversation_id))).scalar_one()
+    seq, state = (
+        await s.execute(select(Conversation.last_seq, Conversation.state).where(Conversation.id == conversation_id))
+    ).one()
+    return int(seq), str(state)
+
+
+async def _insert_message(
+    s: AsyncSession,
+    conversation_id: str,
+    seq: int,
+    sender: str,
+    text: str | None,
+    payload: dict[str, Any] | None,
+    agent_id: int | None,
+    client_id: str | None,
+    status: str,
+) -> MessageRecord:
     row = Message(
         id=uuid.uuid4().hex,
         conversation_id=conversation_id,
