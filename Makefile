@@ -102,9 +102,10 @@ bench: $(INSTALLED) $(MODEL) ## Quick profile (< 5 min): gateway vs Rasa latency
 	$(RASA_QUIET) $(PY) -m bench.gateway_latency
 	$(PY) -m bench.scaled --quick
 
-bench-full: $(INSTALLED) $(MODEL) ## Full profile: also 1,000 conversations and 5,000 idle widgets (reports/bench/)
+bench-full: $(INSTALLED) $(MODEL) ## Full profile: also 1,000 conversations, 5,000 idle widgets, bot throughput 1 vs 2 Rasa
 	$(RASA_QUIET) $(PY) -m bench.gateway_latency
 	$(PY) -m bench.scaled
+	$(RASA_QUIET) $(PY) -m bench.bot_throughput
 
 run-scaled: $(INSTALLED) $(MODEL) $(WIDGET_BUILT) $(RUN_ENV) ## Two gateways + two Rasa servers on local PostgreSQL and Redis
 	@for db in handoff rasa_tracker; do \

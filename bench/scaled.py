@@ -7,7 +7,8 @@ python-socketio relay as the baseline), measures, stops everything, writes ``rep
 1. Throughput of one vs two gateways on Redis: N human conversations, every customer sends M messages
    (awaiting acks); two agents receive them. One gateway: everybody on it. Two gateways: customers on one,
    their agent on the other (every message crosses Redis). Messages/s and the ratio.
-2. Human relay latency customer -> agent at high concurrency, the gateway vs the bare relay (p50/p95/p99).
+2. Human relay latency customer -> agent at high concurrency (1,000 claimed conversations, each customer
+   writing every 10 s: a steady 100 messages/s), the gateway vs the bare relay under the same load (p50/p95/p99).
 3. Idle widgets held by one gateway: connected sockets that sent ``session_request``; gateway RSS growth per
    connection (KB).
 The load generator (this process) reports its own CPU beside the servers'. Usage:
@@ -21,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import secrets
 import subprocess
 import sys
@@ -140,6 +142,9 @@ async def start_stack(workdir: Path, gateways: int) -> Stack:
         "TOKEN_SECRET": secrets.token_hex(16),
         "HANDOFF_AUTO_ASSIGN": "0",
         "HANDOFF_RATE_LIMIT_EVENTS": "1000000",
+        # Every simulated customer connects from 127.0.0.1: lift the per-IP limits too.
+        "HANDOFF_IP_CONNECTIONS": "1000000",
+        "HANDOFF_IP_RATE_LIMIT_EVENTS": "1000000",
         "HANDOFF_LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
     }
@@ -266,14 +271,23 @@ async def human_conversations(customer_urls: list[str], agents: list[tuple[Agent
     return result
 
 
-async def talk(conversations: list[tuple[socketio.AsyncClient, str, Agent]], per: int, bare: bool = False) -> dict[
-    str, Any
-]:
-    """Every customer sends ``per`` messages (awaiting each ack); until the agents received all of them."""
+async def talk(
+    conversations: list[tuple[socketio.AsyncClient, str, Agent]], per: int, bare: bool = False, interval: float = 0.0
+) -> dict[str, Any]:
+    """Every customer sends ``per`` messages (awaiting each ack); until the agents received all of them.
+
+    ``interval`` 0: as fast as the acks come back (saturation). Otherwise each customer writes every ``interval``
+    seconds from a random start within the first interval (a steady offered load of N / interval messages/s).
+    """
     sent: dict[str, tuple[float, Agent]] = {}
+    pacing = random.Random(7)
+    offsets = [pacing.uniform(0, interval) for _ in conversations]
+    origin = time.perf_counter()
 
     async def one(j: int, customer: socketio.AsyncClient, sid: str, agent: Agent) -> None:
         for k in range(per):
+            if interval:
+                await asyncio.sleep(max(0.0, origin + offsets[j] + k * interval - time.perf_counter()))
             text = f"message {k} from customer {j}"  # plain words: ids would be redacted as secrets
             sent[text] = (time.perf_counter(), agent)
             if bare:
@@ -293,6 +307,7 @@ async def talk(conversations: list[tuple[socketio.AsyncClient, str, Agent]], per
     elapsed = last - start
     return {
         "conversations": len(conversations),
+        "offered_messages_per_second": round(len(conversations) / interval, 1) if interval else None,
         "messages": len(sent),
         "elapsed_s": round(elapsed, 3),
         "messages_per_second": round(len(sent) / elapsed, 1),
@@ -308,7 +323,7 @@ async def disconnect(conversations: list[tuple[socketio.AsyncClient, str, Agent]
 # ---------------------------------------------------------------- phases
 
 
-async def throughput(stack: Stack, gateways: list[str], n: int, per: int) -> dict[str, Any]:
+async def throughput(stack: Stack, gateways: list[str], n: int, per: int, interval: float = 0.0) -> dict[str, Any]:
     """Two agents; with two gateways every customer talks to an agent on the other gateway (through Redis).
 
     One gateway: everybody on it. Two: agent i on gateway i, customer j on gateway j % 2, served by agent
@@ -321,7 +336,7 @@ async def throughput(stack: Stack, gateways: list[str], n: int, per: int) -> dic
         order = [(agents[1], ""), (agents[0], "")] if len(gateways) == 2 else [(a, "") for a in agents]
         conversations = await human_conversations(gateways, order, n)
         try:
-            return await talk(conversations, per)
+            return await talk(conversations, per, interval=interval)
         finally:
             await disconnect(conversations)
     finally:
@@ -329,7 +344,7 @@ async def throughput(stack: Stack, gateways: list[str], n: int, per: int) -> dic
             await a.sio.disconnect()
 
 
-async def bare_relay(url: str, n: int, per: int) -> dict[str, Any]:
+async def bare_relay(url: str, n: int, per: int, interval: float) -> dict[str, Any]:
     """The same load on the bare python-socketio relay."""
     agent = Agent(namespace="/", event="relayed")
     await agent.connect(url)
@@ -338,7 +353,7 @@ async def bare_relay(url: str, n: int, per: int) -> dict[str, Any]:
     await connect_all(customers, [url])
     conversations = [(c, uuid.uuid4().hex[:12], agent) for c in customers]
     try:
-        return await talk(conversations, per, bare=True)
+        return await talk(conversations, per, bare=True, interval=interval)
     finally:
         await disconnect(conversations)
         await agent.sio.disconnect()
@@ -386,9 +401,13 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "target": ">= 1.6",
         }
         with cpu.phase("relay at high concurrency, gateway"):
-            gw = await within(600, "relay", throughput(stack, [g0], args.concurrency, 1))
+            gw = await within(
+                900, "relay", throughput(stack, [g0], args.concurrency, args.relay_messages, args.relay_interval)
+            )
         with cpu.phase("relay at high concurrency, bare python-socketio"):
-            bare = await within(300, "bare relay", bare_relay(stack.urls["bare"], args.concurrency, 1))
+            bare = await within(
+                600, "bare relay", bare_relay(stack.urls["bare"], args.concurrency, args.relay_messages, args.relay_interval)
+            )
         result["relay"] = {
             "gateway": gw,
             "bare_python_socketio": bare,
@@ -414,7 +433,8 @@ def table(r: dict[str, Any]) -> str:
         "|---|---|---|---|---|",
         f"| human relay throughput, two gateways on Redis vs one (msgs/s) | {t['two_gateways']['messages_per_second']}"
         f" | {t['one_gateway']['messages_per_second']} | {t['ratio']} | >= 1.6 |",
-        f"| relay p99 at {rel['gateway']['conversations']} conversations vs bare python-socketio (ms) | "
+        f"| relay p99 at {rel['gateway']['conversations']} conversations, "
+        f"{rel['gateway']['offered_messages_per_second']} msgs/s offered, vs bare python-socketio (ms) | "
         f"{rel['gateway']['latency_ms']['p99']} | {rel['bare_python_socketio']['latency_ms']['p99']} | "
         f"{rel['p99_ratio']} | <= 1.5 |",
         f"| relay p50 (ms) | {rel['gateway']['latency_ms']['p50']} | {rel['bare_python_socketio']['latency_ms']['p50']}"
@@ -443,6 +463,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--conversations", type=int, default=200, help="throughput: concurrent conversations")
     parser.add_argument("--messages", type=int, default=20, help="throughput: messages per conversation")
     parser.add_argument("--concurrency", type=int, default=1000, help="relay latency: concurrent conversations")
+    parser.add_argument("--relay-interval", type=float, default=10.0,
+                        help="relay latency: seconds between two messages of one customer (people type slowly)")
+    parser.add_argument("--relay-messages", type=int, default=3, help="relay latency: messages per conversation")
     parser.add_argument("--idle", type=int, default=5000, help="idle widgets held by one gateway")
     parser.add_argument("--quick", action="store_true", help="small counts (under a few minutes)")
     parser.add_argument("--out", type=Path, default=REPORT)
@@ -462,6 +485,8 @@ def main(argv: list[str] | None = None) -> int:
             "conversations": args.conversations,
             "messages_per_conversation": args.messages,
             "relay_concurrency": args.concurrency,
+            "relay_interval_s": args.relay_interval,
+            "relay_messages_per_conversation": args.relay_messages,
             "idle_connections": args.idle,
             "database": "PostgreSQL (throwaway database)",
             "socketio_manager": "AsyncRedisManager",

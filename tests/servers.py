@@ -177,3 +177,44 @@ def start_gateway_process(workdir: Path, servers: BotServers, **settings: str) -
         gateway.stop()
         raise
     return gateway
+
+
+def shared_stores_endpoints(actions_url: str, tracker_db: str, lock_prefix: str) -> str:
+    """endpoints.yml of scaled mode: SQL tracker store on PostgreSQL, RedisLockStore (as bot/endpoints.scaled.yml)."""
+    return (
+        f'action_endpoint:\n  url: "{actions_url}/webhook"\n'
+        "tracker_store:\n  type: bot.tracker_store.RedactingSQLTrackerStore\n"
+        "  dialect: postgresql\n  url: 127.0.0.1\n  port: 5432\n"
+        f"  username: postgres\n  db: {tracker_db}\n"
+        f"lock_store:\n  type: redis\n  url: 127.0.0.1\n  port: 6379\n  db: 0\n  key_prefix: {lock_prefix}\n"
+    )
+
+
+def start_shared_store_rasa_servers(
+    workdir: Path, servers: BotServers, tracker_db: str, lock_prefix: str, count: int = 2
+) -> list[tuple[str, subprocess.Popen[bytes]]]:
+    """``count`` Rasa servers on ``servers``' action server sharing a PostgreSQL tracker store and a lock store.
+
+    Any of them can answer any conversation. Returns (url, process) pairs once every one answers.
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    endpoints = workdir / "endpoints.shared.yml"
+    endpoints.write_text(shared_stores_endpoints(servers.actions_url, tracker_db, lock_prefix))
+    started: list[tuple[str, subprocess.Popen[bytes], Path]] = []
+    try:
+        for i in range(count):
+            port = free_port()
+            log = workdir / f"rasa-shared-{i}.log"
+            process = subprocess.Popen(
+                [str(VENV_BIN / "rasa"), "run", "--enable-api", "--auth-token", servers.token, "--model", str(MODEL),
+                 "--credentials", str(ROOT / "bot" / "credentials.yml"), "--endpoints", str(endpoints),
+                 "--port", str(port)],
+                cwd=ROOT, env=_bot_env(servers.backend_db), stdout=log.open("wb"), stderr=subprocess.STDOUT,
+            )
+            started.append((f"http://127.0.0.1:{port}", process, log))
+        for url, process, log in started:
+            wait_until_up(f"{url}/status?token={servers.token}", process, log)
+    except BaseException:
+        stop_processes([p for _, p, _ in started])
+        raise
+    return [(url, process) for url, process, _ in started]

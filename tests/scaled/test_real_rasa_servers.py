@@ -14,7 +14,7 @@ from redis import asyncio as aioredis
 
 from tests.handoff.helpers import Client, Running, make_settings, start_gateway
 from tests.scaled.infra import PG_DSN, drop_database, needs_pg, needs_redis
-from tests.servers import MODEL, ROOT, VENV_BIN, BotServers, _bot_env, free_port, wait_until_up
+from tests.servers import BotServers, start_shared_store_rasa_servers, stop_processes
 
 pytestmark = [needs_pg, needs_redis, pytest.mark.timeout(600)]
 
@@ -48,38 +48,12 @@ async def lock_prefix() -> AsyncIterator[str]:
 def two_rasa_servers(
     tmp_path: Path, bot_servers: BotServers, tracker_db: str, lock_prefix: str
 ) -> Iterator[list[tuple[str, subprocess.Popen[bytes]]]]:
-    """Two Rasa servers on the session's action server, with the shared stores (endpoints.yml generated)."""
-    endpoints = tmp_path / "endpoints.yml"
-    endpoints.write_text(
-        f'action_endpoint:\n  url: "{bot_servers.actions_url}/webhook"\n'
-        "tracker_store:\n  type: SQL\n  dialect: postgresql\n  url: 127.0.0.1\n  port: 5432\n"
-        f"  username: postgres\n  db: {tracker_db}\n"
-        f"lock_store:\n  type: redis\n  url: 127.0.0.1\n  port: 6379\n  db: 0\n  key_prefix: {lock_prefix}\n"
-    )
-    servers: list[tuple[str, subprocess.Popen[bytes], Path]] = []
-    for i in range(2):
-        port = free_port()
-        log = tmp_path / f"rasa{i}.log"
-        process = subprocess.Popen(
-            [str(VENV_BIN / "rasa"), "run", "--enable-api", "--auth-token", bot_servers.token, "--model", str(MODEL),
-             "--credentials", str(ROOT / "bot" / "credentials.yml"), "--endpoints", str(endpoints),
-             "--port", str(port)],
-            cwd=ROOT, env=_bot_env(bot_servers.backend_db), stdout=log.open("wb"), stderr=subprocess.STDOUT,
-        )
-        servers.append((f"http://127.0.0.1:{port}", process, log))
+    """Two Rasa servers on the session's action server, with the shared stores."""
+    servers = start_shared_store_rasa_servers(tmp_path, bot_servers, tracker_db, lock_prefix)
     try:
-        for url, process, log in servers:
-            wait_until_up(f"{url}/status?token={bot_servers.token}", process, log)
-        yield [(url, process) for url, process, _ in servers]
+        yield servers
     finally:
-        for _, process, _ in servers:
-            if process.poll() is None:
-                process.terminate()
-        for _, process, _ in servers:
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes([process for _, process in servers if process.poll() is None])
 
 
 async def _reply(customer: Client, ack: dict[str, Any], fragment: str) -> None:
