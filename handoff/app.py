@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,7 +12,7 @@ import socketio
 from aiohttp import web
 from redis import asyncio as aioredis
 
-from handoff import conversations, frontend, insights, migrate, scaling, sla, store
+from handoff import frontend, insights, migrate, recovery, scaling, sla, store
 from handoff.appkeys import DB, GATEWAY, HTTP, SETTINGS, SIO, STOPPING
 from handoff.db import Database
 from handoff.gateway import Gateway
@@ -105,7 +104,9 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     scaling.start_listener(app[SIO])
     stop = app[STOPPING]
     task = asyncio.get_running_loop().create_task(
-        scaling.watch_redis(app[SIO], gw.sockets, settings.redis_check_interval_seconds, stop)
+        scaling.watch_redis(
+            app[SIO], gw.sockets, settings.redis_check_interval_seconds, stop, lambda: recovery.heartbeat_and_sweep(gw)
+        )
     )
     yield
     stop.set()
@@ -139,10 +140,7 @@ async def _gateway(app: web.Application) -> AsyncIterator[None]:
             if agent.status != "offline" and not await gw.sockets.all(agent.id):
                 # Sockets did not survive the restart; the grace period starts now.
                 await store.set_agent_status(s, agent.id, "offline")
-        pending = await store.pending_messages(s)
-    for m in pending:
-        log.info("conversation %s: re-delivering message %s after restart", m.conversation_id, m.seq)
-        gw.sequencer.submit(m.conversation_id, functools.partial(conversations.deliver, gw, m))
+    await recovery.on_startup(gw)
     yield
     await app[SIO].shutdown()
     try:

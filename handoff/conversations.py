@@ -74,13 +74,13 @@ async def receive(gw: Gateway, conversation_id: str, text: str, custom_data: Any
         async with gw.db.write() as s:
             if identity.verified and identity.customer_id:
                 await store.set_identity(s, conversation_id, identity.customer_id, identity.email, identity.name)
-            m = await store.append_customer_message(s, conversation_id, clean, client_id)
+            m = await store.append_customer_message(s, conversation_id, clean, client_id, gw.pending_status)
             if not m.duplicate and conversation_id not in gw.engaged:
                 await signals.mark_engaged(s, conversation_id, m.seq)
         if not m.duplicate:
             gw.engaged.add(conversation_id)
             await gw.publish(m)
-    if not m.duplicate and m.status == "pending":  # with a human in the chat, publishing it was the delivery
+    if not m.duplicate and m.status != "human":  # with a human in the chat, publishing it was the delivery
         gw.sequencer.submit(conversation_id, lambda: deliver(gw, m))
     return {"id": m.id, "seq": m.seq}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections import OrderedDict
 from collections.abc import Coroutine
 from datetime import timedelta
@@ -101,6 +102,9 @@ class Gateway:
         self.agent_sids: dict[int, set[str]] = self.sockets.local
         self._tasks: set[asyncio.Task[None]] = set()
         self._predictor: Predictor | None = None
+        # This process's name among the gateways: it owns the messages it acknowledged until they are relayed.
+        self.instance = secrets.token_hex(4)
+        self.pending_status = store.pending_status(self.instance)
         # Conversations whose customer has written before (saves the relay path a query per message).
         self.engaged = RecentSet(ENGAGED_CACHE_SIZE)
 

@@ -86,12 +86,19 @@ def start_listener(sio: socketio.AsyncServer) -> None:
         sio.manager.initialize()
 
 
-async def watch_redis(sio: socketio.AsyncServer, sockets: AgentSockets, interval: float, stop: asyncio.Event) -> None:
-    """Every ``interval`` seconds: keep the listener alive and refresh this gateway's agent sockets."""
+async def watch_redis(
+    sio: socketio.AsyncServer,
+    sockets: AgentSockets,
+    interval: float,
+    stop: asyncio.Event,
+    heartbeat: Callable[[], Awaitable[Any]],
+) -> None:
+    """Every ``interval`` seconds: keep the listener alive, refresh this gateway's agent sockets, stamp it alive."""
     state: dict[str, int] = {}
 
     async def round_() -> None:
         await check_listener(sio, state)
         await sockets.refresh()
+        await heartbeat()
 
     await every(interval, round_, stop, "Redis watchdog")

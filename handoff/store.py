@@ -40,6 +40,7 @@ from handoff.records import (
 
 OPEN_HANDOFF = ("open", "assigned", "escalated_l3")
 LIVE_STATES = ("queued", "assigned", "escalated_l3")
+PENDING = "pending"  # a customer message acknowledged, not relayed yet (status "pending:<gateway instance>")
 # States in which a customer message is for people, not the bot (an agent owns it, or L3 does).
 HUMAN_STATES = ("assigned", "escalated_l3")
 
@@ -297,7 +298,9 @@ async def append_message(
     return await _insert_message(s, conversation_id, seq, sender, text, payload, agent_id, client_id, status)
 
 
-async def append_customer_message(s: AsyncSession, conversation_id: str, text: str, client_id: str | None) -> MessageRecord:
+async def append_customer_message(
+    s: AsyncSession, conversation_id: str, text: str, client_id: str | None, pending: str
+) -> MessageRecord:
     """Store a customer message routed by the conversation's state: ``human`` if a person has it, else ``pending``.
 
     Deciding the route in the insert's transaction saves the relay path a read and a write: with a human in
@@ -309,7 +312,7 @@ async def append_customer_message(s: AsyncSession, conversation_id: str, text: s
     if existing is not None:
         return existing
     seq, state = await _next_seq(s, conversation_id)
-    status = "human" if state in HUMAN_STATES else "pending"
+    status = "human" if state in HUMAN_STATES else pending
     return await _insert_message(s, conversation_id, seq, "customer", text, None, None, client_id, status)
 
 
@@ -390,9 +393,28 @@ async def last_messages(s: AsyncSession, conversation_id: str, count: int) -> li
     return [_msg(r) for r in reversed(rows)]
 
 
-async def pending_messages(s: AsyncSession) -> list[MessageRecord]:
-    """Customer messages persisted but never relayed (a crash between ack and relay)."""
-    rows = await s.scalars(select(Message).where(Message.status == "pending").order_by(Message.conversation_id, Message.seq))
+def pending_status(instance: str) -> str:
+    """Status of a customer message acknowledged by gateway ``instance`` and not relayed yet (fits String(16))."""
+    return f"{PENDING}:{instance}"
+
+
+async def take_over_pending(s: AsyncSession, status: str | None, new_status: str) -> list[MessageRecord]:
+    """Re-own messages pending with ``status`` (None: any pending one) as ``new_status``; returned in order.
+
+    On PostgreSQL rows another transaction is taking over right now are skipped, not waited for.
+    """
+    match = Message.status.like(f"{PENDING}%") if status is None else Message.status == status
+    rows = list(
+        await s.scalars(
+            select(Message)
+            .where(match)
+            .order_by(Message.conversation_id, Message.seq)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for row in rows:
+        row.status = new_status
+    await s.flush()
     return [_msg(r) for r in rows]
 
 

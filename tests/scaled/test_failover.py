@@ -163,3 +163,47 @@ async def _stored(pg_url: str, sid: str) -> list[tuple[int, str]]:
             return [(m.seq, m.sender) for m in await store.messages_after(s, sid, 0)]
     finally:
         await db.dispose()
+
+
+async def test_a_live_gateway_delivers_what_a_killed_one_acknowledged(
+    cluster: GatewayFactory, tmp_path: Path, pg_url: str, redis_channel: str, rasa: FakeRasa
+) -> None:
+    """A acks a bot-mode message and dies before Rasa answers: B sees A's heartbeat stop and relays it."""
+    b = await cluster()
+    process, a_url = _spawn_gateway(tmp_path, pg_url, redis_channel, rasa.url)
+    customer = Client("/")
+    try:
+        await customer.connect(a_url)
+        sid = await customer.session()
+        rasa.delay = 1.5  # within A's Rasa timeout (2 s): A is waiting for the reply when it dies
+        ack = await customer.say("where is my parcel")
+        await wait_until(lambda: any(m["message"] == "where is my parcel" for m in rasa.messages), 10)
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        rasa.delay = 0.0
+        assert next(status for seq, status in await _statuses(pg_url, sid) if seq == ack["seq"]).startswith("pending:")
+
+        again = Client("/")
+        await again.connect(b.url)
+        b.clients.append(again)
+        assert await again.session(sid, last_seq=ack["seq"]) == sid
+        # A's heartbeat expires (15 s), then B takes the message over and relays it.
+        reply = await again.wait_for("bot_uttered", lambda m: m.get("text") == "echo: where is my parcel", timeout=45)
+        assert reply["seq"] > ack["seq"]
+        stored = await _statuses(pg_url, sid)
+        assert [status for seq, status in stored if seq == ack["seq"]] == ["done"]
+        assert [seq for seq, _ in stored] == list(range(1, len(stored) + 1))  # the reply stored once
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        await customer.close()
+
+
+async def _statuses(pg_url: str, sid: str) -> list[tuple[int, str]]:
+    db = Database(pg_url)
+    try:
+        async with db.read() as s:
+            return [(m.seq, m.status) for m in await store.messages_after(s, sid, 0)]
+    finally:
+        await db.dispose()
