@@ -14,7 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 from handoff import auth, events, metrics, migrate, prediction, review, seed, simulate, store
-from handoff.app import create_app
+from handoff.app import SHUTDOWN_SECONDS, create_app
 from handoff.db import Database
 from handoff.models import AGENT_ROLES, utcnow
 from handoff.settings import Settings
@@ -173,7 +173,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args.command or "serve"
     if command == "serve":
         print(f"handoff gateway on http://{settings.host}:{settings.port} (customers: /, agents: /agents)")
-        web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+        web.run_app(
+            create_app(settings), host=settings.host, port=settings.port, print=None, shutdown_timeout=SHUTDOWN_SECONDS
+        )
         return 0
     if command == "events":
         print(json.dumps(events.describe(), indent=2))

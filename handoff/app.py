@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -23,12 +24,15 @@ from handoff.views import add_routes, errors_middleware
 
 log = logging.getLogger(__name__)
 
+# How long a stop waits for in-flight requests and background tasks (aiohttp's shutdown_timeout).
+SHUTDOWN_SECONDS = 5.0
+
 
 def _socketio_server(settings: Settings) -> socketio.AsyncServer:
     kwargs: dict[str, Any] = {}
     if settings.redis_url:
         # The manager's logger defaults to silent: a deaf listener (python-socketio #1581) would leave no trace.
-        kwargs["client_manager"] = socketio.AsyncRedisManager(
+        kwargs["client_manager"] = scaling.BufferedRedisManager(
             settings.redis_url, channel=f"{settings.redis_channel}:socketio", logger=log
         )
     origins: Any = "*" if settings.cors_origins == ("*",) else list(settings.cors_origins)
@@ -72,8 +76,21 @@ def create_app(settings: Settings) -> web.Application:
 
 
 async def _stopping(app: web.Application) -> None:
-    """End the background loops first: aiohttp waits for running tasks before it runs the cleanups."""
+    """End the background loops and close every socket first (clients reconnect elsewhere or when we are back).
+
+    aiohttp waits for running tasks and open connections (up to ``SHUTDOWN_SECONDS``) before the cleanups run;
+    python-socketio's service task and open websockets would otherwise hold every stop for that long.
+    """
     app[STOPPING].set()
+    sio = app[SIO]
+    if sio.eio.sockets:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(sio.eio.disconnect(), SHUTDOWN_SECONDS)
+    await sio.shutdown()
+    # engine.io leaves a sleeping ping task per socket it ever had (up to ping_interval, 25 s): nothing to wait for.
+    for task in asyncio.all_tasks():
+        if getattr(task.get_coro(), "__qualname__", "") == "AsyncSocket._send_ping":
+            task.cancel()
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -142,7 +159,6 @@ async def _gateway(app: web.Application) -> AsyncIterator[None]:
                 await store.set_agent_status(s, agent.id, "offline")
     await recovery.on_startup(gw)
     yield
-    await app[SIO].shutdown()
     try:
         await asyncio.wait_for(gw.idle(), 10)
     except asyncio.TimeoutError:

@@ -44,19 +44,20 @@ async def on_startup(gw: Gateway) -> None:
 
 
 async def heartbeat_and_sweep(gw: Gateway) -> int:
-    """Stamp this gateway alive; take over the pending messages of gateways that stopped stamping."""
+    """Stamp this gateway alive; take over the pending messages of gateways that stopped stamping.
+
+    Returns how many gateways are alive (this one included).
+    """
     redis = gw.sockets.redis
     if redis is None:
-        return 0
+        return 1
     key = _heartbeats_key(gw)
     now = time.time()
     await redis.zadd(key, {gw.instance: now})
-    taken = 0
     for raw in await redis.zrangebyscore(key, "-inf", now - gw.sockets.ttl):
         dead = raw.decode() if isinstance(raw, bytes) else str(raw)
         if dead != gw.instance and await redis.zrem(key, dead) == 1:
             count = await _take_over(gw, store.pending_status(dead), f"gateway {dead} stopped")
             if count:
                 log.warning("took over %s pending message(s) of gateway %s, which stopped", count, dead)
-            taken += count
-    return taken
+    return int(await redis.zcount(key, now - gw.sockets.ttl, "+inf"))

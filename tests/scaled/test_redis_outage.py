@@ -1,0 +1,56 @@
+"""Messages sent while Redis (the gateways' Socket.IO bus) is down, between two gateways.
+
+``tests/scaled/test_failover.py`` restarts Redis and checks messages before and after; this checks the ones sent
+during the outage: acknowledged means stored, and each must reach the other side once Redis is back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from redis import asyncio as aioredis
+
+from handoff import store
+from tests.scaled.conftest import GatewayFactory
+from tests.scaled.infra import needs_pg, needs_redis, own_redis, wait_until
+
+pytestmark = [needs_pg, needs_redis]
+
+
+async def _subscribed(url: str, channel: str) -> bool:
+    client = aioredis.Redis.from_url(url)
+    try:
+        return int((await client.pubsub_numsub(channel))[0][1]) == 2
+    finally:
+        await client.close()
+
+
+async def test_messages_during_a_redis_outage_are_stored_and_delivered_after(
+    cluster: GatewayFactory, tmp_path: Path
+) -> None:
+    with own_redis(tmp_path) as redis:
+        a = await cluster(redis_url=redis.url)
+        b = await cluster(redis_url=redis.url)
+        lena = await b.add_agent("lena@example.com", name="Lena Park")
+        agent = await b.agent_client(lena)
+        customer = await a.customer()
+        await customer.say("human")
+        await customer.wait_for("agent_joined")
+        sid = str(customer.of("session_confirm")[-1])
+        await agent.wait_for("assigned", lambda d: d["conversation_id"] == sid)
+
+        redis.kill()
+        during = await customer.call(
+            "user_uttered", {"message": "sent while redis is down", "session_id": sid, "client_id": "d1"}, 30
+        )
+        reply = await agent.call("agent_message", {"conversation_id": sid, "text": "agent while redis is down"}, 30)
+        redis.start()
+        await wait_until(lambda: _subscribed(redis.url, f"{a.settings.redis_channel}:socketio"), 30)
+        # Acknowledged = stored (PostgreSQL was up all along) ...
+        assert "seq" in during and "seq" in reply
+        async with a.gw.db.read() as s:
+            stored = {m.seq: m.text for m in await store.messages_after(s, sid)}
+        assert stored[during["seq"]] == "sent while redis is down" and stored[reply["seq"]] == "agent while redis is down"
+        # ... and delivered across the gateways without anyone having to reload.
+        await agent.wait_for("customer_message", lambda d: d["message"]["seq"] == during["seq"], timeout=8)
+        await customer.wait_for("bot_uttered", lambda m: m.get("seq") == reply["seq"], timeout=8)
