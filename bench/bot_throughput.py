@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from typing import Any
 import asyncpg
 from redis import asyncio as aioredis
 
-from bench.common import environment, process_cpu_seconds, stats, within
+from bench.common import environment, process_cpu_seconds, stats, within, write_report
 from bench.gateway_latency import MESSAGES, SEED, Customer
 from tests.servers import (
     ROOT,
@@ -210,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "bot_throughput",
         "started_at": started.isoformat(timespec="seconds"),
         "duration_s": round(time.perf_counter() - wall, 1),
+        "benchmark_module": "bot_throughput",
+        "argv": list(sys.argv[1:] if argv is None else argv),
         **environment(),
         "config": {
             "levels": args.levels,
@@ -221,10 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         **numbers,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(table(result))
-    print(f"\nwritten to {args.out}")
+    write_report(args.out, result, table(result))
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import platform
 import subprocess
@@ -92,3 +93,23 @@ def environment() -> dict[str, Any]:
         "versions": {"python": platform.python_version(), **versions},
         "git": {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))},
     }
+
+
+def write_report(out: Path, result: dict[str, Any], table: str) -> None:
+    """Write the JSON report and its markdown twin (same name, ``.md``), then print the table and where they went."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    machine, git = result["machine"], result["git"]
+    versions = ", ".join(f"{k} {v}" for k, v in result["versions"].items() if v)
+    command = "python -m " + " ".join(["bench." + result["benchmark_module"], *result.get("argv", [])])
+    out.with_suffix(".md").write_text(
+        f"# Benchmark: {result['benchmark']}\n\n"
+        f"Run {result['started_at']} ({result['duration_s']} s) with `{command}` at commit "
+        f"{git['commit'][:10]}{' (dirty)' if git['dirty'] else ''}.\n"
+        f"Machine: {machine['cpus']} x {machine['cpu']}, {machine['memory_gb']} GB, {machine['platform']}.\n"
+        f"Versions: {versions}.\n\n{table}\n"
+    )
+    print()
+    print(table)
+    shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
+    print(f"\nwritten to {shown} and {shown.with_suffix('.md')}")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import secrets
 import subprocess
@@ -35,7 +34,7 @@ from typing import Any
 import aiohttp
 import socketio
 
-from bench.common import environment, process_cpu_seconds, stats, within
+from bench.common import environment, process_cpu_seconds, stats, within, write_report
 from tests.servers import ROOT, BotServers, GatewayProcess, start_bot_servers, start_gateway_process
 
 REPORT = ROOT / "reports" / "bench" / "gateway.json"
@@ -113,6 +112,9 @@ def start_stack(workdir: Path) -> Stack:
             HANDOFF_AUTO_ASSIGN="0",
             # One load-generator socket sends far more than a person would: lift the per-connection flood limit.
             HANDOFF_RATE_LIMIT_EVENTS="1000000",
+            # All load-generator sockets come from 127.0.0.1: lift the per-IP connection and event limits.
+            HANDOFF_IP_CONNECTIONS="1000000",
+            HANDOFF_IP_RATE_LIMIT_EVENTS="1000000",
         )
     except BaseException:
         servers.stop()
@@ -425,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "gateway",
         "started_at": started.isoformat(timespec="seconds"),
         "duration_s": round(time.perf_counter() - wall, 1),
+        "benchmark_module": "gateway_latency",
+        "argv": list(sys.argv[1:] if argv is None else argv),
         **environment(),
         "config": {
             "samples": args.samples,
@@ -437,11 +441,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         **numbers,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print()
-    print(table(result))
-    print(f"\nwritten to {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    write_report(args.out, result, table(result))
     return 0
 
 

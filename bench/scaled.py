@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import random
 import secrets
@@ -40,7 +39,7 @@ import asyncpg
 import socketio
 from redis import asyncio as aioredis
 
-from bench.common import environment, process_cpu_seconds, stats, within
+from bench.common import environment, process_cpu_seconds, stats, within, write_report
 from tests.servers import ROOT, free_port, wait_until_up
 
 REPORT = ROOT / "reports" / "bench" / "scaled.json"
@@ -480,6 +479,8 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "scaled",
         "started_at": started.isoformat(timespec="seconds"),
         "duration_s": round(time.perf_counter() - wall, 1),
+        "benchmark_module": "scaled",
+        "argv": list(sys.argv[1:] if argv is None else argv),
         **environment(),
         "config": {
             "conversations": args.conversations,
@@ -495,10 +496,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         **numbers,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(table(result))
-    print(f"\nwritten to {args.out}")
+    write_report(args.out, result, table(result))
     return 0
 
 
