@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 AGENTS_ROOM = "agents"
 ENGAGED_CACHE_SIZE = 100_000
+QUEUE_BROADCAST_COALESCE_SECONDS = 0.2
 LIVE_WINDOW = timedelta(minutes=30)
 
 
@@ -107,6 +108,7 @@ class Gateway:
         self.pending_status = store.pending_status(self.instance)
         # Conversations whose customer has written before (saves the relay path a query per message).
         self.engaged = RecentSet(ENGAGED_CACHE_SIZE)
+        self._queue_broadcast_due = False
 
     @property
     def predictor(self) -> Predictor:
@@ -241,10 +243,11 @@ class Gateway:
                 }
         return None
 
-    async def snapshot(self, agent_id: int | None = None) -> dict[str, Any]:
+    async def snapshot(self, agent_id: int | None = None, items: list[QueueItem] | None = None) -> dict[str, Any]:
         """``queue_snapshot`` payload: queue by priority then SLA, L3 escalations, live bot chats."""
         async with self.db.read() as s:
-            items = await store.queue(s)
+            if items is None:
+                items = await store.queue(s)
             live = await store.bot_conversations(s, utcnow() - LIVE_WINDOW)
             escalated = await store.list_conversations(s, state="escalated_l3")
             mine = await store.conversations_of_agent(s, agent_id) if agent_id else []
@@ -273,9 +276,21 @@ class Gateway:
         }
 
     async def broadcast_queue(self) -> None:
-        """Send the snapshot to agents and positions to every queued customer."""
-        await self.to_agents(ev.QUEUE_SNAPSHOT, await self.snapshot())
+        """Send the queue to agents and positions to queued customers, shortly: a burst of changes makes one send.
+
+        Every send costs a query and an emit per queued customer; a hundred hand-offs arriving together would
+        otherwise make a hundred of them (quadratic in the queue). The trailing send sees the latest state.
+        """
+        if self._queue_broadcast_due:
+            return
+        self._queue_broadcast_due = True
+        self.background(self._broadcast_queue_later(), "queue broadcast")
+
+    async def _broadcast_queue_later(self) -> None:
+        await asyncio.sleep(QUEUE_BROADCAST_COALESCE_SECONDS)
+        self._queue_broadcast_due = False  # a change from now on schedules another send
         items = await self.queue_items()
+        await self.to_agents(ev.QUEUE_SNAPSHOT, await self.snapshot(items=items))
         online = await self.online_agents()
         for item in items:
             await self.to_customer(
