@@ -18,7 +18,7 @@ SCALED_DB := postgresql+asyncpg://postgres@127.0.0.1:5432/handoff
 SCALED_REDIS := redis://127.0.0.1:6379/0
 RASA_QUIET := TF_CPP_MIN_LOG_LEVEL=3 SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONWARNINGS=ignore
 
-.PHONY: help run run-scaled test lint train nlu-report nlu-holdout nlu-review simulate predict shell clean bench bench-full widget
+.PHONY: help run run-scaled test lint train nlu-report nlu-holdout nlu-review simulate predict shell clean bench bench-full soak widget
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -106,6 +106,9 @@ bench-full: $(INSTALLED) $(MODEL) ## Full profile: also 1,000 conversations, 5,0
 	$(RASA_QUIET) $(PY) -m bench.gateway_latency
 	$(PY) -m bench.scaled
 	$(RASA_QUIET) $(PY) -m bench.bot_throughput
+
+soak: $(INSTALLED) $(MODEL) ## Soak (not in make test): SOAK_MINUTES (30) of traffic with gateway kills, ledger in reports/soak/
+	$(RASA_QUIET) $(PY) -m bench.soak --minutes $(or $(SOAK_MINUTES),30)
 
 run-scaled: $(INSTALLED) $(MODEL) $(WIDGET_BUILT) $(RUN_ENV) ## Two gateways + two Rasa servers on local PostgreSQL and Redis
 	@for db in handoff rasa_tracker; do \

@@ -52,7 +52,8 @@ HANDOFF_LEAD = {
     "technical_issue": "Thanks, that's exactly what our technical team needs.",
     "fast_lane": "Your account has priority support, so I'm connecting you with a specialist.",
     "policy": "This one needs a person from our team to review.",
-    "backend_unavailable": "I can't reach our account system right now, so I'm handing you to a person.",
+    # Every backend_unavailable path has just said BACKEND_DOWN: say what happens next, not the fault again.
+    "backend_unavailable": "So that you're not left waiting, I'm handing you to a person who can check it for you.",
 }
 HANDOFF_NEXT = (
     "A person from our support team will take over this chat. They'll see everything we've discussed, "

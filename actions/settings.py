@@ -18,6 +18,8 @@ class ActionSettings:
     link_ttl_minutes: int = 30
     max_strikes: int = 3
     max_verification_attempts: int = 3
+    # Same knob and meaning as the gateway's HANDOFF_REDACT (see handoff.redact.CLASSES).
+    redact: str = "all"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ActionSettings:
@@ -30,4 +32,5 @@ class ActionSettings:
             public_url=env.get("PUBLIC_URL", default.public_url).rstrip("/"),
             link_ttl_minutes=int(env.get("LINK_TTL_MINUTES", default.link_ttl_minutes)),
             max_strikes=int(env.get("MAX_STRIKES", default.max_strikes)),
+            redact=env.get("HANDOFF_REDACT") or default.redact,
         )

@@ -188,7 +188,7 @@ class Agent:
         self.ns = namespace
         self.sio = socketio.AsyncClient(reconnection=False)
         self.received: dict[str, float] = {}
-        self.queued: set[str] = set()
+        self.queued: dict[str, float] = {}
         self.changed = asyncio.Event()
         self.sio.on(event, self._message, namespace=namespace)
         self.sio.on("handoff_queued", self._queued, namespace=namespace)
@@ -199,7 +199,7 @@ class Agent:
         self.changed.set()
 
     async def _queued(self, data: dict[str, Any]) -> None:
-        self.queued.add(data["conversation_id"])
+        self.queued[data["conversation_id"]] = time.perf_counter()
         self.changed.set()
 
     async def connect(self, url: str, email: str | None = None) -> None:
@@ -343,6 +343,29 @@ async def throughput(stack: Stack, gateways: list[str], n: int, per: int, interv
             await a.sio.disconnect()
 
 
+async def handoff_notify(customer_url: str, agent_url: str, samples: int) -> dict[str, Any]:
+    """One customer at a time asks for a person on one gateway; an agent on the other gets ``handoff_queued``.
+
+    The stub Rasa hands off at once, so this is the gateways' part: store, queue, summary, Redis, agent socket.
+    """
+    agent = Agent()
+    await agent.connect(agent_url, "bench0@example.com")
+    customer = socketio.AsyncClient(reconnection=False)
+    await customer.connect(customer_url, transports=["websocket"], wait_timeout=CONNECT_TIMEOUT)
+    latencies = []
+    try:
+        for _ in range(samples):
+            sid = await new_session(customer)
+            start = time.perf_counter()
+            await customer.call("user_uttered", {"message": "a person please", "session_id": sid}, timeout=30)
+            await agent.wait(lambda sid=sid: sid in agent.queued, 30)  # type: ignore[misc]
+            latencies.append((agent.queued[sid] - start) * 1000)
+    finally:
+        await customer.disconnect()
+        await agent.sio.disconnect()
+    return {"samples": samples, "customer_on": "gateway0", "agent_on": "gateway1", "latency_ms": stats(latencies)}
+
+
 async def bare_relay(url: str, n: int, per: int, interval: float) -> dict[str, Any]:
     """The same load on the bare python-socketio relay."""
     agent = Agent(namespace="/", event="relayed")
@@ -413,6 +436,8 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "p99_ratio": round(gw["latency_ms"]["p99"] / bare["latency_ms"]["p99"], 2),
             "target": "<= 1.5",
         }
+        with cpu.phase("hand-off notify across gateways"):
+            result["handoff_notify"] = await within(300, "hand-off notify", handoff_notify(g0, g1, args.handoffs))
         with cpu.phase("idle connections"):
             result["idle"] = await within(
                 600, "idle", idle_connections(stack, g1, stack.processes["gateway1"].pid, args.idle)
@@ -426,7 +451,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
 def table(r: dict[str, Any]) -> str:
     """Markdown summary."""
-    t, rel, idle = r["throughput"], r["relay"], r["idle"]
+    t, rel, idle, notify = r["throughput"], r["relay"], r["idle"], r["handoff_notify"]["latency_ms"]
     lines = [
         "| measure | value | baseline | ratio | target |",
         "|---|---|---|---|---|",
@@ -438,6 +463,8 @@ def table(r: dict[str, Any]) -> str:
         f"{rel['p99_ratio']} | <= 1.5 |",
         f"| relay p50 (ms) | {rel['gateway']['latency_ms']['p50']} | {rel['bare_python_socketio']['latency_ms']['p50']}"
         f" | | |",
+        f"| hand-off notify, customer on gateway0 -> agent on gateway1, p50 / p99 (ms) | {notify['p50']} / "
+        f"{notify['p99']} | | | |",
         f"| idle widgets held by one gateway / memory per connection (KB) | {idle['held']} / "
         f"{idle['kb_per_connection']} | | | 5,000 at <= 60 KB |",
         "",
@@ -466,11 +493,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="relay latency: seconds between two messages of one customer (people type slowly)")
     parser.add_argument("--relay-messages", type=int, default=3, help="relay latency: messages per conversation")
     parser.add_argument("--idle", type=int, default=5000, help="idle widgets held by one gateway")
+    parser.add_argument("--handoffs", type=int, default=100, help="hand-off notify samples (one at a time)")
     parser.add_argument("--quick", action="store_true", help="small counts (under a few minutes)")
     parser.add_argument("--out", type=Path, default=REPORT)
     args = parser.parse_args(argv)
     if args.quick:
-        args.conversations, args.messages, args.concurrency, args.idle = 50, 10, 200, 1000
+        args.conversations, args.messages, args.concurrency, args.idle, args.handoffs = 50, 10, 200, 1000, 30
     started = datetime.now(timezone.utc)
     wall = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-scaled-") as tmp:
@@ -489,6 +517,7 @@ def main(argv: list[str] | None = None) -> int:
             "relay_interval_s": args.relay_interval,
             "relay_messages_per_conversation": args.relay_messages,
             "idle_connections": args.idle,
+            "handoff_notify_samples": args.handoffs,
             "database": "PostgreSQL (throwaway database)",
             "socketio_manager": "AsyncRedisManager",
             "transport": "Socket.IO websocket",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from handoff import auth, events, metrics, migrate, prediction, review, seed, simulate, store
+from handoff import auth, events, metrics, migrate, prediction, redact, review, seed, simulate, store
 from handoff.app import SHUTDOWN_SECONDS, create_app
 from handoff.db import Database
 from handoff.models import AGENT_ROLES, utcnow
@@ -168,8 +168,13 @@ async def _predict(db: Database, args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
     args = _parser().parse_args(argv)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:  # a refused setting: say which and why, without a traceback
+        print(f"handoff: configuration error: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redact.install(settings.redact)  # every command: HANDOFF_REDACT applies, and log lines carry no secret
     command = args.command or "serve"
     if command == "serve":
         print(f"handoff gateway on http://{settings.host}:{settings.port} (customers: /, agents: /agents)")

@@ -17,6 +17,7 @@ from handoff.gateway import Gateway, agent_room, conv_room
 from handoff.models import utcnow
 from handoff.rasa_client import RasaUnavailable
 from handoff.records import AgentRecord, ConversationRecord
+from handoff.redact import redact
 from handoff.routing import TEAMS
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ async def send_message(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) ->
                 s,
                 conv.id,
                 "agent",
-                data["text"],
+                redact(data["text"]),  # a card read back or a key pasted by an agent is no more stored than a customer's
                 payload=payload,
                 agent_id=agent.id,
                 client_id=data.get("client_id"),
@@ -122,7 +123,7 @@ async def note(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[st
     async with gw.db.write() as s:
         if await store.get_conversation(s, data["conversation_id"]) is None:
             raise Refused("not_found", "conversation not found")
-        n = await store.add_note(s, data["conversation_id"], agent.id, data["text"])
+        n = await store.add_note(s, data["conversation_id"], agent.id, redact(data["text"]))
     await gw.to_agents(
         ev.NOTE_ADDED,
         {"conversation_id": n.conversation_id, "note": n.as_dict(), "agent_name": agent.name},
@@ -192,7 +193,7 @@ async def transfer(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dic
                 raise Refused("not_found", f"agent {to_agent} not found")
             await store.transfer_to_agent(s, conv.id, agent.id, to_agent, note_text)
             if note_text:
-                await store.add_note(s, conv.id, agent.id, f"Transfer note: {note_text}")
+                await store.add_note(s, conv.id, agent.id, redact(f"Transfer note: {note_text}"))
         await gw.leave_agent(agent.id, conv.id)
         await gw.join_agent(target.id, conv.id)
         await gw.to_customer(conv.id, ev.AGENT_LEFT, {"name": agent.name})
@@ -220,7 +221,7 @@ async def transfer(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dic
             data={"to_team": team, "note": note_text},
         )
         if note_text:
-            await store.add_note(s, conv.id, agent.id, f"Transfer note: {note_text}")
+            await store.add_note(s, conv.id, agent.id, redact(f"Transfer note: {note_text}"))
     await gw.leave_agent(agent.id, conv.id)
     await gw.to_customer(conv.id, ev.AGENT_LEFT, {"name": agent.name})
     await gw.set_state(conv.id, "queued")

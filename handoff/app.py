@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -13,14 +13,15 @@ import socketio
 from aiohttp import web
 from redis import asyncio as aioredis
 
-from handoff import frontend, insights, migrate, recovery, scaling, sla, store
+from handoff import frontend, insights, migrate, recovery, redact, scaling, sla, store
 from handoff.appkeys import DB, GATEWAY, HTTP, SETTINGS, SIO, STOPPING
 from handoff.db import Database
 from handoff.gateway import Gateway
 from handoff.namespaces import AgentNamespace, CustomerNamespace
 from handoff.rasa_client import RasaClient
+from handoff.ratelimit import ClientLimits
 from handoff.settings import Settings
-from handoff.views import add_routes, errors_middleware
+from handoff.views import add_routes, errors_middleware, security_headers
 
 log = logging.getLogger(__name__)
 
@@ -35,19 +36,66 @@ def _socketio_server(settings: Settings) -> socketio.AsyncServer:
         kwargs["client_manager"] = scaling.BufferedRedisManager(
             settings.redis_url, channel=f"{settings.redis_channel}:socketio", logger=log
         )
-    origins: Any = "*" if settings.cors_origins == ("*",) else list(settings.cors_origins)
-    return socketio.AsyncServer(
+    sio = socketio.AsyncServer(
         async_mode="aiohttp",
-        cors_allowed_origins=origins,
+        cors_allowed_origins=origin_policy(settings),
         # One client's events are handled in arrival order; concurrency is across clients.
         async_handlers=False,
         max_http_buffer_size=settings.max_payload_bytes,
         **kwargs,
     )
+    _bound_websocket_frames(sio, settings.max_payload_bytes)
+    return sio
+
+
+def origin_policy(settings: Settings) -> Callable[[str, dict[str, Any]], bool]:
+    """Which browser origins may open a socket (engine.io calls it only for requests that carry an Origin).
+
+    ``HANDOFF_ALLOWED_ORIGINS`` when set; otherwise only the gateway's own origins on the port it listens on
+    (127.0.0.1, localhost, ``HANDOFF_HOST``). Not engine.io's "same as the Host header" default: a DNS-rebinding
+    page sends a matching Host.
+    """
+    configured = frozenset(settings.allowed_origins)
+
+    def allowed(origin: str, environ: dict[str, Any]) -> bool:
+        if configured:
+            return origin in configured
+        request = environ.get("aiohttp.request")
+        sockname = request.transport.get_extra_info("sockname") if request is not None and request.transport else None
+        port = sockname[1] if sockname else settings.port
+        hosts = {"127.0.0.1", "localhost", "[::1]"}
+        if settings.host not in ("", "0.0.0.0", "::"):
+            hosts.add(settings.host)
+        return origin in {f"http://{host}:{port}" for host in hosts}
+
+    return allowed
+
+
+def _bound_websocket_frames(sio: socketio.AsyncServer, limit: int) -> None:
+    """Make aiohttp itself refuse websocket frames over ``limit`` bytes.
+
+    python-engineio 4.12 opens ``WebSocketResponse(max_msg_size=0)`` (unlimited) and compares the size only after
+    the whole frame is in memory; with this, an oversized frame closes that one connection before it is buffered.
+    """
+    base = sio.eio._async["websocket"]
+
+    class BoundedWebSocket(base):  # type: ignore[misc, valid-type]
+        async def __call__(self, environ: dict[str, Any]) -> web.WebSocketResponse:
+            request = environ["aiohttp.request"]
+            self._sock = web.WebSocketResponse(max_msg_size=limit + 16)  # room for the packet-type prefix
+            await self._sock.prepare(request)
+            self.environ = environ
+            await self.handler(self)
+            return self._sock
+
+    # A copy: the driver table is shared by every engine.io server in the process.
+    sio.eio._async = {**sio.eio._async, "websocket": BoundedWebSocket}
 
 
 def create_app(settings: Settings) -> web.Application:
     """Build the gateway application (nothing touches the network until it starts)."""
+    # HANDOFF_REDACT for every redact() of this process, and no log record (ours, aiohttp's) carries a secret.
+    redact.install(settings.redact)
     app = web.Application(middlewares=[errors_middleware], client_max_size=settings.max_payload_bytes)
     db = Database(settings.database_url)
     sio = _socketio_server(settings)
@@ -64,11 +112,13 @@ def create_app(settings: Settings) -> web.Application:
     app[SIO] = sio
     app[GATEWAY] = gw
     sio.attach(app)
-    sio.register_namespace(CustomerNamespace(gw))
-    sio.register_namespace(AgentNamespace(gw))
+    limits = ClientLimits(settings)  # one per process: a client IP's sockets on both namespaces add up
+    sio.register_namespace(CustomerNamespace(gw, limits))
+    sio.register_namespace(AgentNamespace(gw, limits))
     add_routes(app)
     insights.add_routes(app)
     frontend.add_routes(app)
+    app.on_response_prepare.append(security_headers)  # type: ignore[arg-type]  # as on_shutdown below
     app[STOPPING] = asyncio.Event()
     app.on_shutdown.append(_stopping)  # type: ignore[arg-type]  # aiohttp 3.9 mistypes Signal.append
     app.cleanup_ctx.extend([_database, _http_client, _redis, _gateway, _sla_task, _rasa_health])

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 import secrets
 from datetime import date
 from typing import Any
+
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from handoff import escalation, signals, store
 from handoff import events as ev
@@ -195,30 +198,51 @@ async def _relay_to_bot(gw: Gateway, conv: ConversationRecord, m: MessageRecord,
         await start_handoff(gw, conv.id, "bot_unavailable", {}, actor="system")
         return
     await gw.to_customer(conv.id, ev.TYPING, {"from": "bot", "on": False})
-    signal: dict[str, Any] | None = None
-    async with gw.sequencer.lock(conv.id):
+    # Until stored, the replies exist only here: a busy (SQLite lock past busy_timeout) or briefly unreachable
+    # database (PostgreSQL restarting) is waited out, so the acknowledged message still gets its answer.
+    loop = asyncio.get_running_loop()
+    give_up, pause = loop.time() + 120.0, 0.25
+    while True:
+        signal: dict[str, Any] | None = None
         stored: list[MessageRecord] = []
-        async with gw.db.write() as s:
-            for reply in replies:
-                found = handoff_signal(reply)
-                if found is not None:
-                    signal = found
-                custom = reply.get("custom")
-                if isinstance(custom, dict) and "nlu_miss" in custom:
-                    await signals.record_miss(s, conv.id, custom["nlu_miss"])
-                if isinstance(custom, dict) and "case_status" in custom:
-                    status_text, _ = await signals.case_status(s, conv.id)
-                    stored.append(
-                        await store.append_message(s, conv.id, "bot", status_text, payload={"metadata": {"sender": "bot"}})
-                    )
-                converted = reply_payload(reply)
-                if converted is None:
-                    continue
-                text, payload = converted
-                stored.append(await store.append_message(s, conv.id, "bot", text, payload=payload))
-            await store.set_message_status(s, m.id, "done")
-        for reply_message in stored:
-            await gw.publish(reply_message)
+        try:
+            async with gw.sequencer.lock(conv.id):
+                async with gw.db.write() as s:
+                    for reply in replies:
+                        found = handoff_signal(reply)
+                        if found is not None:
+                            signal = found
+                        custom = reply.get("custom")
+                        if isinstance(custom, dict) and "nlu_miss" in custom:
+                            await signals.record_miss(s, conv.id, custom["nlu_miss"])
+                        if isinstance(custom, dict) and "case_status" in custom:
+                            status_text, _ = await signals.case_status(s, conv.id)
+                            stored.append(await store.append_message(
+                                s, conv.id, "bot", status_text, payload={"metadata": {"sender": "bot"}}
+                            ))
+                        converted = reply_payload(reply)
+                        if converted is None:
+                            continue
+                        text, payload = converted
+                        stored.append(await store.append_message(s, conv.id, "bot", text, payload=payload))
+                    # Rasa 3.6 answers 200 with no reply when a custom action fails (action server down, an action
+                    # raising): it logs the error and listens again. Silence is never an answer: a person takes over.
+                    silent = not stored and signal is None
+                    await store.set_message_status(s, m.id, "human" if silent else "done")
+                for reply_message in stored:
+                    await gw.publish(reply_message)
+            break
+        except (OperationalError, InterfaceError) as exc:
+            if loop.time() + pause > give_up:
+                raise  # the message stays pending: the next start re-delivers it
+            log.warning("conversation %s: storing the bot's replies failed (%s); retrying", conv.id, type(exc).__name__)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 5.0)
+    if silent:
+        log.warning("conversation %s: the bot answered message %s with nothing (failing actions?)", conv.id, m.seq)
+        await gw.say(conv.id, BOT_DOWN_TEXT, sender="bot")
+        await start_handoff(gw, conv.id, "bot_unavailable", {}, actor="system")
+        return
     if signal is not None:
         reason = signal.get("reason") if signal.get("reason") in ev.HANDOFF_REASONS else "customer_request"
         await start_handoff(gw, conv.id, str(reason), signal)

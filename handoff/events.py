@@ -7,6 +7,7 @@ so that ``python -m handoff events`` can export the whole protocol as JSON.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,7 +102,14 @@ def _s(name: str, **kw: Any) -> Field:
     return Field(name, (str,), **kw)
 
 
+# Sequence numbers and ids are 32-bit INTEGER columns (PostgreSQL); larger numbers could not even be looked up.
+INT_MAX = 2**31 - 1
+# Objects in payloads (customData) are shallow; deeper nesting is refused before anything recurses into it.
+MAX_DEPTH = 32
+
+
 def _i(name: str, **kw: Any) -> Field:
+    kw.setdefault("maximum", INT_MAX)
     return Field(name, (int,), max_len=None, **kw)
 
 
@@ -186,10 +194,49 @@ OUTGOING: dict[str, dict[str, str]] = {
 }
 
 
-def _size(value: Any) -> int:
+def _size(event: str, name: str, value: Any) -> int:
+    """UTF-8 size of a value; refuses what no database, Rasa or browser can take.
+
+    That is text with a lone UTF-16 surrogate (not encodable as UTF-8) or a NUL character (PostgreSQL text refuses it),
+    anywhere in the value, and values that are not JSON (binary attachments, NaN, Infinity).
+    """
+    check_text(f"{event}: {name}", value)
     if isinstance(value, str):
         return len(value.encode("utf-8"))
-    return len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+    try:
+        return len(json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8"))
+    except (TypeError, ValueError) as exc:
+        raise PayloadError("invalid_type", f"{event}: {name} must be JSON (no binary data, NaN or Infinity)") from exc
+
+
+def check_text(where: str, value: Any) -> None:
+    """Refuse a JSON-like value with a NUL, a lone surrogate or nesting deeper than ``MAX_DEPTH`` anywhere in it.
+
+    Raises:
+        PayloadError: ``invalid_value``, with ``where`` in the message.
+    """
+    for text in _strings(where, value):
+        if "\x00" in text:
+            raise PayloadError("invalid_value", f"{where} contains a NUL character")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise PayloadError("invalid_value", f"{where} contains invalid text (a lone surrogate)") from exc
+
+
+def _strings(where: str, value: Any) -> Iterator[str]:
+    """Every string inside a JSON-like value, keys included (iteratively: hostile nesting cannot overflow the stack)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise PayloadError("invalid_value", f"{where} is nested more than {MAX_DEPTH} levels deep")
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend((part, depth + 1) for pair in item.items() for part in pair)
+        elif isinstance(item, (list, tuple)):
+            stack.extend((part, depth + 1) for part in item)
 
 
 def validate(namespace: str, event: str, data: Any, *, max_message_bytes: int = 4096) -> dict[str, Any]:
@@ -223,11 +270,12 @@ def validate(namespace: str, event: str, data: Any, *, max_message_bytes: int = 
         if not isinstance(value, f.types):
             names = "/".join("null" if t is type(None) else t.__name__ for t in f.types)
             raise PayloadError("invalid_type", f"{event}: {f.name} must be {names}")
-        if f.message_limit and _size(value) > max_message_bytes:
+        size = _size(event, f.name, value)
+        if f.message_limit and size > max_message_bytes:
             raise PayloadError("too_large", f"{event}: {f.name} is larger than {max_message_bytes} bytes")
         if f.max_len is not None and isinstance(value, str) and len(value) > f.max_len:
             raise PayloadError("too_large", f"{event}: {f.name} is longer than {f.max_len}")
-        if f.max_len is None and not f.message_limit and _size(value) > max_message_bytes:
+        if f.max_len is None and not f.message_limit and size > max_message_bytes:
             raise PayloadError("too_large", f"{event}: {f.name} is larger than {max_message_bytes} bytes")
         if f.choices is not None and value not in f.choices:
             raise PayloadError("invalid_value", f"{event}: {f.name} must be one of {list(f.choices)}")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from handoff import events as ev
 from handoff import store
 from handoff.appkeys import GATEWAY
 from handoff.identity import sign
@@ -88,7 +89,8 @@ async def demo_identity(request: web.Request) -> web.Response:
         return web.json_response({"error": "the demo identity endpoint is disabled", "code": "disabled"}, status=404)
     try:
         body = await request.json()
-    except ValueError:
+        ev.check_text("body", body)
+    except (ValueError, RecursionError):  # not JSON, too deep, or text no database takes (PayloadError)
         body = None
     customer_id = body.get("customer_id") if isinstance(body, dict) else None
     if not isinstance(customer_id, str) or not customer_id or len(customer_id) > 64:

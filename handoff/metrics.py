@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.models import Contact, Event
 from handoff.records import EventRecord, iso
+from handoff.redact import redact
 
 GROUPS = ("all", "tier", "intent", "reason", "agent")
 PRIORITY_ORDER = ("urgent", "high", "normal", "low")
@@ -378,6 +379,8 @@ def to_csv(report: dict[str, Any]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for row in rows(report):
+        # Group keys (intent, agent, tier) come from event rows; an export file is no place for a stray secret.
+        row["group"] = redact(row["group"]) if isinstance(row["group"], str) else row["group"]
         writer.writerow({"window_since": report["window"]["since"], "window_until": report["window"]["until"], **row})
     return buffer.getvalue()
 

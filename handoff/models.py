@@ -164,3 +164,17 @@ class CannedReply(Base):
     title = Column(String(200), nullable=False)
     text = Column(Text, nullable=False)
     created_at = Column(DateTime, nullable=False, default=utcnow)
+
+
+class LoginFailure(Base):
+    """A failed agent login (by email and client IP): the lockout counts these, so it holds across gateways."""
+
+    __tablename__ = "login_failures"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    email = Column(String(320), nullable=False)
+    ip = Column(String(64), nullable=False)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    __table_args__ = (
+        Index("ix_login_failures_email", "email", "created_at"),
+        Index("ix_login_failures_ip", "ip", "created_at"),
+    )

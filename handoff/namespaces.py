@@ -15,7 +15,7 @@ from handoff import agents, auth, conversations, store
 from handoff import events as ev
 from handoff.events import PayloadError
 from handoff.gateway import Gateway
-from handoff.ratelimit import RateLimiter
+from handoff.ratelimit import ClientLimits, RateLimiter
 from handoff.records import AgentRecord
 
 log = logging.getLogger(__name__)
@@ -24,17 +24,30 @@ log = logging.getLogger(__name__)
 class _Base(socketio.AsyncNamespace):
     """Rate limit, validation and error handling around every ``on_<event>`` handler."""
 
-    def __init__(self, namespace: str, gw: Gateway) -> None:
+    def __init__(self, namespace: str, gw: Gateway, limits: ClientLimits | None = None) -> None:
         super().__init__(namespace)
         self.gw = gw
         self.limiter = RateLimiter(gw.settings.rate_limit_events, gw.settings.rate_limit_window_seconds)
+        self.limits = limits or ClientLimits(gw.settings)
+        self.ips: dict[str, str] = {}  # sid -> client IP, for the per-IP event limit
+
+    def _admit(self, environ: dict[str, Any]) -> str:
+        """Count the connection against its client IP; refuse it (with a reason the client sees) over the limit."""
+        ip = self.limits.ip_of(environ)
+        if not self.limits.connections.allow(ip):
+            log.warning("connection to %s refused: too many connections from %s", self.namespace, ip)
+            raise socketio.exceptions.ConnectionRefusedError(
+                "too many connections from your network; retry in a minute", {"code": "too_many_connections"}
+            )
+        return ip
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
-        """Dispatch with validation; connect/disconnect go straight through."""
-        if event in ("connect", "disconnect"):
+        """Dispatch with validation; the server's own connect/disconnect go straight through."""
+        if event in ("connect", "disconnect") and self._lifecycle(event, args):
             return await super().trigger_event(event, *args)
         sid = args[0]
-        if not self.limiter.allow(sid):
+        ip = self.ips.get(sid)
+        if not self.limiter.allow(sid) or (ip is not None and not self.limits.events.allow(ip)):
             return await self._fail(sid, event, "rate_limited", "too many events; slow down")
         try:
             if len(args) > 2:
@@ -54,6 +67,17 @@ class _Base(socketio.AsyncNamespace):
             log.exception("handler %s%s failed (sid %s)", self.namespace, event, sid)
             return await self._fail(sid, event, "internal_error", "something went wrong; please retry")
 
+    def _lifecycle(self, event: str, args: tuple[Any, ...]) -> bool:
+        """True for the server's own connect/disconnect call, False for a client event that merely uses the name.
+
+        python-socketio routes a client's ``emit("disconnect")`` to the same handler as a real disconnect. The real
+        connect passes the socket's environ object; the real disconnect comes after the socket was marked as leaving.
+        """
+        sid = args[0]
+        if event == "connect":
+            return len(args) > 1 and args[1] is self.server.get_environ(sid, self.namespace)
+        return not self.server.manager.is_connected(sid, self.namespace)
+
     async def _fail(self, sid: str, event: str, code: str, message: str) -> dict[str, str]:
         await self.emit(ev.ERROR, {"code": code, "message": message, "event": str(event)[:64]}, to=sid)
         return {"error": message, "code": code}
@@ -62,25 +86,29 @@ class _Base(socketio.AsyncNamespace):
 class CustomerNamespace(_Base):
     """``/``: session_request, user_uttered (Rasa protocol) plus resume and typing."""
 
-    def __init__(self, gw: Gateway) -> None:
+    def __init__(self, gw: Gateway, limits: ClientLimits | None = None) -> None:
         """Bind to the gateway."""
-        super().__init__(ev.CUSTOMER_NS, gw)
+        super().__init__(ev.CUSTOMER_NS, gw, limits)
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
-        """Anyone may connect; identity comes with the messages."""
+        """Anyone may connect (within the per-IP limit); identity comes with the messages."""
+        self.ips[sid] = self._admit(environ)
         return True
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         """Forget per-connection state."""
         self.limiter.forget(sid)
+        self.ips.pop(sid, None)
 
     async def _bind(self, sid: str, requested: str | None, last_seq: int | None) -> str:
         session = await self.get_session(sid)
         conv, resumed = await conversations.open_session(self.gw, requested)
         previous = session.get("conversation_id")
-        if previous and previous != conv.id:
-            await self.leave_room(sid, previous)
         async with self.gw.sequencer.lock(conv.id):
+            if resumed and conv.id != previous:
+                self._check_tabs(sid, conv.id)
+            if previous and previous != conv.id:
+                await self.leave_room(sid, previous)
             await self.enter_room(sid, conv.id)
             await self.save_session(sid, {"conversation_id": conv.id})
             await self.emit(ev.SESSION_CONFIRM, conv.id, to=sid)
@@ -93,6 +121,15 @@ class CustomerNamespace(_Base):
             if position:
                 await self.emit(ev.QUEUE_UPDATE, position, to=sid)
         return conv.id
+
+    def _check_tabs(self, sid: str, conversation_id: str) -> None:
+        """At most ``max_sockets_per_session`` sockets (tabs) of this gateway on one conversation."""
+        present = {s for s, _ in self.server.manager.get_participants(self.namespace, conversation_id)}
+        limit = self.gw.settings.max_sockets_per_session
+        if sid not in present and len(present) >= limit:
+            raise PayloadError(
+                "too_many_sockets", f"this conversation is open in {limit} tabs already; close one and try again"
+            )
 
     async def on_session_request(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
         """Confirm the session: resume a known id, else issue a fresh one."""
@@ -150,12 +187,13 @@ class CustomerNamespace(_Base):
 class AgentNamespace(_Base):
     """``/agents``: token-authenticated agent console."""
 
-    def __init__(self, gw: Gateway) -> None:
+    def __init__(self, gw: Gateway, limits: ClientLimits | None = None) -> None:
         """Bind to the gateway."""
-        super().__init__(ev.AGENT_NS, gw)
+        super().__init__(ev.AGENT_NS, gw, limits)
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth_data: Any = None) -> None:
-        """Refuse connections without a valid, unexpired token."""
+        """Refuse connections without a valid, unexpired token (and over the per-IP limit)."""
+        ip = self._admit(environ)
         token = auth_data.get("token") if isinstance(auth_data, dict) else None
         try:
             claims = auth.verify_token(self.gw.settings.token_secret, token)
@@ -166,6 +204,7 @@ class AgentNamespace(_Base):
         if agent is None:
             raise socketio.exceptions.ConnectionRefusedError("unknown agent")
         await self.save_session(sid, {"agent_id": agent.id})
+        self.ips[sid] = ip
         # Emits must wait until the CONNECT packet is out, hence a task (it starts after this returns).
         self.gw.background(self._after_connect(agent, sid), f"agent {agent.id} connect")
 
@@ -178,6 +217,7 @@ class AgentNamespace(_Base):
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         """The last socket of an agent going away starts the grace period."""
         self.limiter.forget(sid)
+        self.ips.pop(sid, None)
         session = await self.get_session(sid)
         if session.get("agent_id"):
             # Tracked task: shutdown waits for it instead of cancelling a half-done write.

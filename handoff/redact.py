@@ -1,22 +1,31 @@
-"""Redaction of secrets typed into a chat: card numbers (Luhn-checked), passwords, tokens and API keys.
+"""Redaction of secrets typed into a chat: card numbers (Luhn-checked), passwords, reset tokens and API keys.
 
 The one implementation for the whole project: pure Python (no rasa, no aiohttp), so the gateway (transcripts,
-summaries, what it relays to Rasa) and the action server (hand-off payloads, form answers) share it.
+summaries, what it relays to Rasa, exports, logs) and the action server (hand-off payloads, form answers, logs)
+share it. Which classes are redacted is configurable (``HANDOFF_REDACT``, default all of :data:`CLASSES`);
+:func:`install` applies that choice and makes every log record of the process go through :func:`redact`.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Callable, Iterable
 from typing import Any
 
 REDACTED = "[REDACTED]"
+
+# The classes HANDOFF_REDACT can name (comma separated; "all" or "none" also work).
+CARD, PASSWORD, RESET_TOKEN, API_KEY = "card", "password", "reset_token", "api_key"
+CLASSES: tuple[str, ...] = (CARD, PASSWORD, RESET_TOKEN, API_KEY)
 
 # 13-19 digits, optionally grouped by single spaces or dashes.
 _CARD = re.compile(r"(?<![\w-])(?:\d[ -]?){12,18}\d(?![\w-])")
 # "password is hunter2", "pwd: hunter2", "passcode hunter2". Without "is", ":" or "=" only a word that looks like a
 # secret (a digit or a symbol) counts, so "password reset link" stays readable.
 _PASSWORD = re.compile(
-    r"(?i)\b(pass(?:word|wd|code|phrase)?|pwd|pw|pin)\b(\s+-\s+|\s*(?:(?:is|was)\b|[:=])?\s*)([\"']?)(\S{3,})",
+    r"(?i)(?<![/.\w-])(pass(?:word|wd|code|phrase)?|pwd|pw|pin)\b(?![-/])(\s+-\s+|\s*(?:(?:is|was)\b|[:=])?\s*)"
+    r"(?:([\"'])([^\"'\n]{1,200})\3|(\S{3,}))",
 )
 _SECRET_LOOKING = re.compile(r"\d|[^\w'\u2019.,!?;:-]")
 # Words after "password is" that describe the password instead of being it ("my password is not working").
@@ -25,14 +34,67 @@ _NOT_A_PASSWORD = frozenset({
     "reset", "changed", "locked", "blocked", "rejected", "working", "broken", "fine", "okay", "lost", "forgotten",
     "never", "always", "definitely", "also", "just", "same", "different", "case", "required", "missing", "and",
 })
-_SECRET_KV = re.compile(
-    r"(?i)\b(api[_ -]?key|token|secret|access[_ -]?key|otp|2fa code|client[_ -]?secret)(\s*(?:is|was|:|=)\s*)([^\s&]+)"
+# Reset links and codes: ?token=..., /reset/<token>, "reset code: 482913", "verification code is 4F7K2Q".
+_TOKEN_PARAM = re.compile(r"(?i)([?&](?:token|code|key|secret|signature|reset_token|otp)=)[^&\s#]+")
+_RESET_PATH = re.compile(
+    r"(?i)(/(?:reset|reset-password|password-reset|password/reset|recover|verify|confirm|magic|invite|activate)/)"
+    r"(?=[A-Za-z0-9_.~-]*\d)[A-Za-z0-9_.~-]{8,}"
 )
-_TOKEN_PARAM = re.compile(r"(?i)([?&](?:token|code|key|secret|signature)=)[^&\s#]+")
+_RESET_CODE = re.compile(
+    r"(?i)\b((?:reset|recovery|verification|security|one[- ]time|confirmation|login|2fa|mfa|otp|sms)\s+"
+    r"(?:code|token|pin)|reset\s+link\s+code|otp|2fa code)\b(\s+(?:(?:is|was)\s+)?|\s*[:=]\s*)(?=[A-Za-z0-9-]*\d)"
+    r"([A-Za-z0-9-]{4,64})\b"
+)
+_SECRET_KV = re.compile(
+    r"(?i)\b(api[_ -]?key|token|secret|access[_ -]?key|client[_ -]?secret|private[_ -]?key|webhook[_ -]?secret)"
+    r"\b(\s+(?:is|was)\s+|\s*[:=]\s*)([\"']?)([^\s&\"']{6,})"
+)
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
-_PREFIXED_KEY = re.compile(r"\b(?:sk|pk|rk|ghp|gho|ghu|ghs|ghr|xox[abp])[_-][A-Za-z0-9_-]{10,}|\bAKIA[0-9A-Z]{16}\b")
-_OPAQUE = re.compile(r"\b(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{32,}\b")
+# Keys that say what they are: Stripe (sk_live_), OpenAI (sk-proj-), webhook secrets, GitHub, GitLab, Slack, AWS,
+# Google. Not inside a longer word or id ("...-pk_abc" in a conversation id is not a key).
+_PREFIXED_KEY = re.compile(
+    r"(?<![\w-])(?:(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{8,}|sk-(?:proj-)?[A-Za-z0-9_-]{40,}"
+    r"|whsec_[A-Za-z0-9+/=]{24,}|gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{40,}|glpat-[A-Za-z0-9_-]{20}"
+    r"|xox[abpr]-\d+-[A-Za-z0-9-]{8,}"
+    r"|SG\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35})(?![\w-])"
+)
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# Long opaque secrets: hex or url-safe base64 (32+), or standard base64 with + / = (24+, letters and digits mixed).
+_OPAQUE = re.compile(r"(?<![\w/+=-])(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{32,}(?![\w/+=-])")
+# Random base64 has a "+" or switches case inside its runs ("bPxRfi"); a path ("Products/Widgets/Model2024") does not.
+_BASE64 = re.compile(
+    r"(?<![\w/+=.:])(?=[A-Za-z0-9+/]*[+/])(?=[A-Za-z0-9+/]*\d)(?=[A-Za-z0-9+/]*\+|(?:[A-Za-z0-9+/]*?[a-z][A-Z]){2})"
+    r"[A-Za-z0-9+/]{24,}={0,2}(?![\w/+=])"
+)
+
+_enabled: frozenset[str] = frozenset(CLASSES)
+
+
+def parse_classes(raw: str | Iterable[str]) -> frozenset[str]:
+    """``"card,password"`` (or ``"all"`` / ``"none"``) -> the set of classes; unknown names are an error."""
+    names = [p.strip().lower() for p in (raw.split(",") if isinstance(raw, str) else raw) if p.strip()]
+    if names in ([], ["all"]):
+        return frozenset(CLASSES)
+    if names == ["none"]:
+        return frozenset()
+    unknown = sorted(set(names) - set(CLASSES))
+    if unknown:
+        raise ValueError(f"HANDOFF_REDACT: unknown class {', '.join(unknown)} (known: all, none, {', '.join(CLASSES)})")
+    return frozenset(names)
+
+
+def configure(classes: str | Iterable[str]) -> frozenset[str]:
+    """Choose the classes :func:`redact` removes in this process (default: all); returns the new set."""
+    global _enabled
+    _enabled = parse_classes(classes)
+    return _enabled
+
+
+def enabled() -> frozenset[str]:
+    """The classes redacted in this process."""
+    return _enabled
 
 
 def luhn_ok(digits: str) -> bool:
@@ -48,6 +110,16 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+def find_cards(text: str) -> list[str]:
+    """Luhn-valid 13-19 digit numbers (spaces or dashes allowed) in ``text``, as written."""
+    found = []
+    for match in _CARD.finditer(text):
+        digits = re.sub(r"\D", "", match.group(0))
+        if 13 <= len(digits) <= 19 and luhn_ok(digits):
+            found.append(match.group(0))
+    return found
+
+
 def _card(match: re.Match[str]) -> str:
     digits = re.sub(r"\D", "", match.group(0))
     if 13 <= len(digits) <= 19 and luhn_ok(digits):
@@ -56,7 +128,8 @@ def _card(match: re.Match[str]) -> str:
 
 
 def _password(match: re.Match[str]) -> str:
-    keyword, separator, quote, value = match.groups()
+    keyword, separator, quote, quoted, word = match.groups()
+    value = quoted if quote else word
     if separator.strip():
         if value.strip("\"'.,!?;:").lower() in _NOT_A_PASSWORD:
             return match.group(0)
@@ -65,23 +138,57 @@ def _password(match: re.Match[str]) -> str:
     return f"{keyword}{separator or ' '}{REDACTED}"
 
 
-def redact(text: str) -> str:
-    """Replace card numbers, passwords, API keys and tokens in ``text``."""
+def _secret_kv(match: re.Match[str]) -> str:
+    keyword, separator, _quote, value = match.groups()
+    word = value.strip(".,!?;:").lower()
+    # "the API key is expired", "token: missing": a description, not the key. A key has a digit or a symbol,
+    # or is too long to be a word.
+    if word in _NOT_A_PASSWORD or (word.isalpha() and len(word) < 16):
+        return match.group(0)
+    return f"{keyword}{separator}{REDACTED}"
+
+
+def _opaque(match: re.Match[str]) -> str:
+    value = match.group(0)
+    # A UUID is a request id, and exactly 32 url-safe characters is the gateway's own conversation id (log lines
+    # carry it for context); a 32-character secret is hex, and longer ones are caught whatever their alphabet.
+    if _UUID.match(value) or (len(value) == 32 and not _HEX.match(value)):
+        return value
+    parts = re.split(r"[-_]", value)
+    if len(parts) >= 3 and all(len(p) <= 12 and not any(c.isupper() for c in p[1:]) for p in parts):
+        return value  # a slug or a file name ("getting-started-with-api-v2"): short words, no mixed case
+    return REDACTED
+
+
+_STEPS: tuple[tuple[str, Callable[[str], str]], ...] = (
+    (CARD, lambda t: _CARD.sub(_card, t)),
+    (RESET_TOKEN, lambda t: _TOKEN_PARAM.sub(lambda m: m.group(1) + REDACTED, t)),
+    (RESET_TOKEN, lambda t: _RESET_PATH.sub(lambda m: m.group(1) + REDACTED, t)),
+    (RESET_TOKEN, lambda t: _RESET_CODE.sub(lambda m: f"{m.group(1)}{m.group(2) or ' '}{REDACTED}", t)),
+    (API_KEY, lambda t: _SECRET_KV.sub(_secret_kv, t)),
+    (API_KEY, lambda t: _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", t)),
+    (API_KEY, lambda t: _JWT.sub(REDACTED, t)),
+    (API_KEY, lambda t: _PREFIXED_KEY.sub(REDACTED, t)),
+    (API_KEY, lambda t: _OPAQUE.sub(_opaque, t)),
+    (API_KEY, lambda t: _BASE64.sub(REDACTED, t)),
+    (PASSWORD, lambda t: _PASSWORD.sub(_password, t)),
+)
+
+
+def redact(text: str, classes: Iterable[str] | None = None) -> str:
+    """Replace card numbers, passwords, reset tokens and API keys in ``text`` (``classes``: default configured)."""
     if not text:
         return text
-    text = _CARD.sub(_card, text)
-    text = _TOKEN_PARAM.sub(lambda m: m.group(1) + REDACTED, text)
-    text = _SECRET_KV.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
-    text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
-    text = _JWT.sub(REDACTED, text)
-    text = _PREFIXED_KEY.sub(REDACTED, text)
-    text = _OPAQUE.sub(REDACTED, text)
-    return _PASSWORD.sub(_password, text)
+    chosen = _enabled if classes is None else frozenset(classes)
+    for name, step in _STEPS:
+        if name in chosen:
+            text = step(text)
+    return text
 
 
 def contains_secret(text: str) -> bool:
-    """True when the text holds anything redact() would remove."""
-    return bool(text) and redact(text) != text
+    """True when the text holds anything redact() would remove (every class, whatever is configured)."""
+    return bool(text) and redact(text, CLASSES) != text
 
 
 def redact_value(value: Any) -> Any:
@@ -93,3 +200,37 @@ def redact_value(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [redact_value(v) for v in value]
     return value
+
+
+# ---------------------------------------------------------------- logs
+
+_base_factory: Callable[..., logging.LogRecord] | None = None
+
+
+def _redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    """Every log record, whoever creates it (our code, aiohttp, Sanic, Rasa), leaves with its secrets redacted."""
+    assert _base_factory is not None
+    record = _base_factory(*args, **kwargs)
+    try:
+        message = record.getMessage()
+    except Exception:  # a broken format string is the logging module's to report, unchanged
+        return record
+    clean = redact(message)
+    if clean != message:
+        record.msg, record.args = clean, ()
+    if record.exc_info and record.exc_info[0] is not None:
+        # Formatters reuse exc_text when it is set: format the traceback once, here, redacted.
+        record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+    return record
+
+
+def install(classes: str | Iterable[str] | None = None) -> None:
+    """Configure the classes (when given) and redact every log record of this process from now on (idempotent)."""
+    global _base_factory
+    if classes is not None:
+        configure(classes)
+    if _base_factory is None:
+        _base_factory = logging.getLogRecordFactory()
+        logging.setLogRecordFactory(_redacting_factory)

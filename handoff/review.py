@@ -1,6 +1,7 @@
 """The conversation designer's loop: misunderstood messages, grouped by similarity, exported for labelling.
 
-Source: the ``nlu_miss`` event rows (``nlu_fallback``, ``out_of_scope``, rejected clarifications), already redacted.
+Source: the ``nlu_miss`` event rows (``nlu_fallback``, ``out_of_scope``, rejected clarifications), redacted when
+recorded and again when loaded.
 Grouping is greedy single pass over normalised token sets (Jaccard similarity, no model needed): messages that
 share most of their words land together, the biggest groups first. The export is Rasa NLU YAML: one placeholder
 intent per group (``label_me_<n>_<bot's best guess>``) with a comment saying how often it came and what the bot
@@ -19,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.models import Event
+from handoff.redact import redact
 
 WORD = re.compile(r"[a-z0-9']+")
 SIMILARITY = 0.5
@@ -121,7 +123,9 @@ async def load_misses(s: AsyncSession, since: datetime, until: datetime) -> list
             continue
         result.append(
             Miss(
-                text=data["text"],
+                # Redacted when recorded, and again here: rows written before a pattern existed, or under a
+                # narrower HANDOFF_REDACT, reach neither the review file nor the console with a secret.
+                text=redact(data["text"]),
                 kind=str(data.get("kind") or r.reason or "nlu_fallback"),
                 intent=data.get("intent"),
                 confidence=data.get("confidence"),

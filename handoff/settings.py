@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
+
+from handoff.redact import CLASSES as REDACT_CLASSES
+
+# scheme://host[:port] exactly as browsers send it in the Origin header.
+ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
 
 PRIORITIES = ("urgent", "high", "normal", "low")
 
@@ -59,7 +66,21 @@ class Settings:
     business_hours: str = "mon-sun 00:00-24:00"
     timezone: str = "UTC"
     seed_path: str = "actions/backend/seed.json"
-    cors_origins: tuple[str, ...] = ("*",)
+    # Browser origins allowed to open Socket.IO connections; empty = the gateway's own (127.0.0.1/localhost:port).
+    allowed_origins: tuple[str, ...] = ()
+    # Reverse proxies (IPs or CIDRs) whose X-Forwarded-For is believed; otherwise the TCP peer is the client IP.
+    trusted_proxies: tuple[str, ...] = ()
+    # Per client IP: Socket.IO connections per window, and events per rate-limit window summed over its sockets.
+    ip_connections: int = 120
+    ip_connection_window_seconds: float = 60.0
+    ip_rate_limit_events: int = 300
+    # Customer sockets (tabs) bound to one session id at a time.
+    max_sockets_per_session: int = 10
+    # POST /api/login: failures per email (and per IP) in the window before a lockout of login_lockout_seconds.
+    login_max_failures: int = 5
+    login_ip_max_failures: int = 20
+    login_failure_window_seconds: float = 900.0
+    login_lockout_seconds: float = 900.0
     redis_url: str = ""
     # Pub/sub channel and key prefix in Redis: gateways that should see each other share it.
     redis_channel: str = "handoff"
@@ -72,6 +93,26 @@ class Settings:
     # Escalation prediction: above this probability after a bot turn, the gateway offers a person early.
     prediction_threshold: float = 0.5
     prediction_model_path: str = "var/escalation_model.joblib"
+    # Secrets removed from transcripts, summaries, exports and logs (HANDOFF_REDACT=card,password,... or all / none).
+    redact: tuple[str, ...] = REDACT_CLASSES
+
+    def __post_init__(self) -> None:
+        """Refuse settings that would open the gateway to every web site or to spoofed client IPs."""
+        for origin in self.allowed_origins:
+            if "*" in origin:
+                raise ValueError(
+                    "HANDOFF_ALLOWED_ORIGINS must list origins (e.g. https://www.example.com); '*' is refused: "
+                    "it would let any web site open customer and agent sockets"
+                )
+            if not ORIGIN.match(origin):
+                raise ValueError(
+                    f"HANDOFF_ALLOWED_ORIGINS: {origin!r} is not an origin (scheme://host[:port], no path or slash)"
+                )
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"HANDOFF_TRUSTED_PROXIES: {proxy!r} is not an IP address or network") from exc
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -106,7 +147,16 @@ class Settings:
             "business_hours": "HANDOFF_BUSINESS_HOURS",
             "timezone": "HANDOFF_TIMEZONE",
             "seed_path": "HANDOFF_SEED_PATH",
-            "cors_origins": "HANDOFF_CORS_ORIGINS",
+            "allowed_origins": "HANDOFF_ALLOWED_ORIGINS",
+            "trusted_proxies": "HANDOFF_TRUSTED_PROXIES",
+            "ip_connections": "HANDOFF_IP_CONNECTIONS",
+            "ip_connection_window_seconds": "HANDOFF_IP_CONNECTION_WINDOW",
+            "ip_rate_limit_events": "HANDOFF_IP_RATE_LIMIT_EVENTS",
+            "max_sockets_per_session": "HANDOFF_MAX_SOCKETS_PER_SESSION",
+            "login_max_failures": "HANDOFF_LOGIN_MAX_FAILURES",
+            "login_ip_max_failures": "HANDOFF_LOGIN_IP_MAX_FAILURES",
+            "login_failure_window_seconds": "HANDOFF_LOGIN_FAILURE_WINDOW",
+            "login_lockout_seconds": "HANDOFF_LOGIN_LOCKOUT",
             "redis_url": "REDIS_URL",
             "redis_channel": "REDIS_CHANNEL",
             "redis_check_interval_seconds": "REDIS_CHECK_INTERVAL",
@@ -115,6 +165,7 @@ class Settings:
             "demo_identity": "HANDOFF_DEMO_IDENTITY",
             "prediction_threshold": "HANDOFF_PREDICTION_THRESHOLD",
             "prediction_model_path": "HANDOFF_PREDICTION_MODEL",
+            "redact": "HANDOFF_REDACT",
         }
         defaults = cls()
         values: dict[str, Any] = {}

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import text
 
-from handoff import agents, auth, store
+from handoff import agents, auth, lockout, ratelimit, store
 from handoff import events as ev
 from handoff.appkeys import GATEWAY
 from handoff.events import PayloadError
@@ -38,8 +38,11 @@ async def _body(request: web.Request) -> dict[str, Any]:
         data = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PayloadError("invalid_json", "body must be a JSON object") from exc
+    except RecursionError as exc:  # the JSON decoder's own stack guard: "[[[[...]]]]" thousands deep
+        raise PayloadError("invalid_json", "body is nested too deeply") from exc
     if not isinstance(data, dict):
         raise PayloadError("invalid_json", "body must be a JSON object")
+    ev.check_text("body", data)  # no lone surrogates, NUL or deep nesting reaches a query or the database
     return data
 
 
@@ -61,6 +64,25 @@ async def _agent(request: web.Request) -> AgentRecord:
             content_type="application/json",
         )
     return agent
+
+
+# For responses that are data, not pages (the pages' own CSP is in handoff.frontend).
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """On every response (pages, files, API, errors): no sniffing, no framing, no referrer leaks; API never cached.
+
+    The widget is embedded by a ``<script>`` tag, never a frame, so nothing here needs to be framable.
+    """
+    h = response.headers
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("X-Frame-Options", "DENY")
+    h.setdefault("Referrer-Policy", "same-origin")
+    path = request.path
+    if path.startswith("/api/") or path in ("/healthz", "/metrics"):
+        h["Cache-Control"] = "no-store"
+        h.setdefault("Content-Security-Policy", API_CSP)
 
 
 @web.middleware
@@ -98,13 +120,34 @@ async def login(request: web.Request) -> web.Response:
     if not isinstance(email, str) or not isinstance(password, str) or not email or not password:
         return error(400, "email and password are required", "missing_fields")
     gw = _gw(request)
+    ip = ratelimit.client_ip(
+        request.remote, request.headers.get("X-Forwarded-For"), ratelimit.networks(gw.settings.trusted_proxies)
+    )
     async with gw.db.read() as s:
-        found = await store.agent_credentials(s, email[:320])
+        lock = await lockout.check(s, gw.settings, email, ip)
+        found = await store.agent_credentials(s, email[:320]) if lock is None else None
+    if lock is not None:
+        return _locked(lock)
     if found is None or not auth.verify_password(found[1], password[:1024]):
-        return error(401, "wrong email or password", "unauthorized")
+        async with gw.db.write() as s:
+            await lockout.record_failure(s, gw.settings, email, ip)
+            lock = await lockout.check(s, gw.settings, email, ip)
+        log.info("failed login from %s", ip)
+        return _locked(lock) if lock is not None else error(401, "wrong email or password", "unauthorized")
+    async with gw.db.write() as s:
+        await lockout.clear(s, email)
     agent = found[0]
     token = auth.issue_token(gw.settings.token_secret, agent.id, agent.role, gw.settings.token_ttl_seconds)
     return web.json_response({"token": token, "expires_in": gw.settings.token_ttl_seconds, "agent": agent.as_dict()})
+
+
+def _locked(lock: lockout.Lock) -> web.Response:
+    """429 with the reason and when to come back."""
+    return web.json_response(
+        {"error": lock.message, "code": lock.code, "retry_after": lock.retry_after},
+        status=429,
+        headers={"Retry-After": str(lock.retry_after)},
+    )
 
 
 async def me(request: web.Request) -> web.Response:
@@ -122,6 +165,8 @@ async def list_conversations(request: web.Request) -> web.Response:
         limit = min(int(request.query.get("limit", "100")), 500)
     except ValueError:
         return error(400, "limit must be an integer", "invalid_value")
+    if limit < 1:  # SQLite reads LIMIT -1 as "no limit"; PostgreSQL refuses it
+        return error(400, "limit must be at least 1", "invalid_value")
     async with _gw(request).db.read() as s:
         rows = await store.list_conversations(s, state=state, reason=reason, limit=limit)
     return web.json_response({"conversations": rows})

@@ -82,7 +82,9 @@ def _spawn_rasa(workdir: Path, actions_url: str, backend_db: Path, token: str) -
     endpoints = workdir / "endpoints.yml"
     endpoints.write_text(
         f'action_endpoint:\n  url: "{actions_url}/webhook"\n'
-        f'tracker_store:\n  type: SQL\n  dialect: "sqlite"\n  db: "{workdir / "tracker.db"}"\n'
+        # Rasa's SQL tracker store, writing customer messages redacted (as bot/endpoints.yml does).
+        "tracker_store:\n  type: bot.tracker_store.RedactingSQLTrackerStore\n"
+        f'  dialect: "sqlite"\n  db: "{workdir / "tracker.db"}"\n'
     )
     rasa = subprocess.Popen(
         [str(VENV_BIN / "rasa"), "run", "--enable-api", "--auth-token", token, "--model", str(MODEL),

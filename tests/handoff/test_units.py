@@ -129,11 +129,11 @@ def test_settings_from_env() -> None:
             "HANDOFF_PORT": "9000",
             "HANDOFF_SLA_MINUTES": "urgent=2,low=120",
             "HANDOFF_AUTO_ASSIGN": "false",
-            "HANDOFF_CORS_ORIGINS": "http://a,http://b",
+            "HANDOFF_ALLOWED_ORIGINS": "http://a,http://b",
         }
     )
     assert s.port == 9000 and s.sla_for("urgent") == 2 and s.sla_for("normal") == 30 and s.sla_for("low") == 120
-    assert s.auto_assign is False and s.cors_origins == ("http://a", "http://b")
+    assert s.auto_assign is False and s.allowed_origins == ("http://a", "http://b")
     assert Settings.from_env({}).database_url == "sqlite+aiosqlite:///var/handoff.db"
     with pytest.raises(ValueError):
         Settings.from_env({"HANDOFF_SLA_MINUTES": "someday=3"})

@@ -70,8 +70,8 @@ export function summaryCard(summary, handoff, flagged, onFlag) {
       el("span", { class: "summary__spacer" }),
       flagButton,
     ),
-    el("p", { class: "summary__problem" }, el("strong", { text: "Problem: " }), summary.problem || "—"),
-    el("p", { class: "summary__hypothesis" }, el("strong", { text: "Hypothesis: " }), summary.hypothesis || "none from L1"),
+    el("p", { class: "summary__problem" }, el("strong", { text: "Problem: " }), el("bdi", { text: summary.problem || "—" })),
+    el("p", { class: "summary__hypothesis" }, el("strong", { text: "Hypothesis: " }), el("bdi", { text: summary.hypothesis || "none from L1" })),
     el(
       "dl",
       { class: "summary__grid" },
@@ -105,7 +105,7 @@ export function summaryCard(summary, handoff, flagged, onFlag) {
                   " ",
                   el("span", { text: String(s.step || "").replace(/_/g, " ") }),
                   s.count > 1 ? el("span", { class: "chip", text: `×${s.count}` }) : null,
-                  s.detail ? el("span", { class: "muted", text: ` — ${s.detail}` }) : null,
+                  s.detail ? el("span", { class: "muted" }, " — ", el("bdi", { text: s.detail })) : null,
                 ),
               ),
             )
@@ -121,7 +121,7 @@ export function summaryCard(summary, handoff, flagged, onFlag) {
               { class: "entities" },
               Object.entries(entities).flatMap(([name, values]) =>
                 (Array.isArray(values) ? values : [values]).map((v) =>
-                  el("li", { class: "entity" }, el("span", { class: "entity__name", text: name }), el("span", { text: String(v) })),
+                  el("li", { class: "entity" }, el("span", { class: "entity__name", text: name }), el("bdi", { text: String(v) })),
                 ),
               ),
             )
@@ -177,7 +177,7 @@ export function messageNode(m, nlu, titles = new Map()) {
       }),
     );
   }
-  const body = el("div", { class: "tmsg__text" });
+  const body = el("div", { class: "tmsg__text", dir: "auto" }); // dir=auto: the customer's script, isolated
   const pressed = sender === "customer" && titles.get(String(m.text || ""));
   if (pressed) flags.push(el("span", { class: "tag tag--nlu", title: "Button payload", text: `button ${m.text}` }));
   if (m.text) body.append(richText(pressed || m.text));
@@ -197,7 +197,7 @@ export function messageNode(m, nlu, titles = new Map()) {
     el(
       "header",
       { class: "tmsg__head" },
-      el("span", { class: "tmsg__who", text: who }),
+      el("bdi", { class: "tmsg__who", text: who }),
       ...flags,
       el("time", { class: "tmsg__time", datetime: m.created_at || "", text: formatTime(m.created_at) }),
     ),
@@ -282,7 +282,7 @@ export function noteNode(note, agentName) {
   return el(
     "li",
     { class: "note" },
-    el("p", { class: "note__meta", text: `${agentName || "Agent"} · ${formatTime(note.created_at)}` }),
-    el("p", { class: "note__text" }, richText(note.text)),
+    el("p", { class: "note__meta" }, el("bdi", { text: agentName || "Agent" }), ` · ${formatTime(note.created_at)}`),
+    el("p", { class: "note__text", dir: "auto" }, richText(note.text)),
   );
 }

@@ -236,7 +236,7 @@ class Console {
           el("span", { class: "topbar__spacer" }),
           this.presenceButton,
           this.muteButton,
-          el("span", { class: "me", text: `${this.agent.name} · ${this.agent.role.toUpperCase()} · ${this.agent.team}` }),
+          el("span", { class: "me" }, el("bdi", { text: this.agent.name }), ` · ${this.agent.role.toUpperCase()} · ${this.agent.team}`),
           el("button", { type: "button", class: "btn btn--ghost btn--small", text: "Log out", on: { click: () => this.logout() } }),
         ),
         this.toasts,
@@ -502,7 +502,7 @@ class Console {
           "li",
           {},
           el("span", { class: `dot dot--${a.status}`, "aria-hidden": "true" }),
-          el("span", { text: `${a.name}${a.id === this.agent.id ? " (you)" : ""}` }),
+          el("span", {}, el("bdi", { text: a.name }), a.id === this.agent.id ? " (you)" : ""),
           el("span", { class: "muted", text: `${a.status} · ${a.load}/${a.capacity}` }),
         ),
       );
@@ -579,6 +579,11 @@ class Console {
     try {
       const [detail, customer] = await Promise.all([this.api.conversation(id), this.api.customer(id)]);
       if (!this.isCurrent(id)) return;
+      // Messages that arrived live while the request was in flight are newer than this snapshot: keep them, or
+      // the re-render would drop a customer's message from the screen until the next refresh.
+      const newest = Math.max(0, ...detail.messages.map((m) => m.seq));
+      const live = ((this.current.detail && this.current.detail.messages) || []).filter((m) => m.seq > newest);
+      detail.messages = [...detail.messages, ...live];
       this.current.customer = customer;
       this.renderConversation(detail);
     } catch (e) {

@@ -1,5 +1,7 @@
 // The demo host page: pick who is browsing (anonymous or a signed-in demo customer), get the identity
 // signature from the gateway's demo-only endpoint, start the widget.
+import { plain } from "../shared/dom.js";
+
 const DEMO_CUSTOMERS = ["cus_1001", "cus_1002", "cus_1003"];
 
 function selected() {
@@ -57,8 +59,9 @@ async function main() {
     try {
       const identity = await signedIdentity(as);
       customer = { id: identity.id, email: identity.email, name: identity.name, signature: identity.signature };
-      document.getElementById("account").textContent = `${identity.name} · ${identity.tier}`;
-      status.textContent = `Signed in as ${identity.name} (${identity.tier} plan): the assistant knows who you are.`;
+      const name = plain(identity.name); // the signed name as sent; shown without bidi controls
+      document.getElementById("account").textContent = `${name} · ${identity.tier}`;
+      status.textContent = `Signed in as ${name} (${identity.tier} plan): the assistant knows who you are.`;
     } catch (error) {
       status.textContent = `Could not sign in the demo customer (${error.message}); chatting anonymously.`;
     }

@@ -2,6 +2,16 @@
 
 const URL_PATTERN = /\bhttps?:\/\/[^\s<>"'`]+/gi;
 const TRAILING = /[).,;:!?\]}'"]+$/;
+// Explicit bidi controls (LRE RLE PDF LRO RLO, LRI RLI FSI PDI). Typed into a name or a message, an override
+// (U+202E) would reverse the text after it, and an unmatched isolate (U+2069) could close the isolation around it;
+// so they are dropped from every string the UI shows. Arabic or Hebrew text keeps its direction: it is strong by
+// itself, and user text sits in elements with dir="auto" and unicode-bidi: isolate (see the style sheets).
+const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069]/g;
+
+/** User-supplied text as it may be shown: a string, without bidi control characters. */
+export function plain(text) {
+  return String(text ?? "").replace(BIDI_CONTROLS, "");
+}
 
 /**
  * Create an element. `attrs` keys: class, text, on (event map), data (dataset), style is not allowed on purpose;
@@ -12,12 +22,12 @@ export function el(tag, attrs = {}, ...children) {
   for (const [key, value] of Object.entries(attrs || {})) {
     if (value === undefined || value === null || value === false) continue;
     if (key === "class") node.className = value;
-    else if (key === "text") node.textContent = String(value);
+    else if (key === "text") node.textContent = plain(value);
     else if (key === "on") for (const [ev, fn] of Object.entries(value)) node.addEventListener(ev, fn);
     else if (key === "data") for (const [k, v] of Object.entries(value)) node.dataset[k] = String(v);
     else if (key === "hidden") node.hidden = Boolean(value);
     else if (key === "value") node.value = String(value);
-    else node.setAttribute(key, value === true ? "" : String(value));
+    else node.setAttribute(key, value === true ? "" : plain(value)); // title, aria-label: shown or read out too
   }
   append(node, children);
   return node;
@@ -26,7 +36,7 @@ export function el(tag, attrs = {}, ...children) {
 export function append(node, children) {
   for (const child of children.flat()) {
     if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    node.append(child instanceof Node ? child : document.createTextNode(plain(child)));
   }
   return node;
 }
@@ -50,7 +60,7 @@ export function safeHttpUrl(raw) {
 /** Message text as nodes: plain text plus anchors for bare http(s) URLs (rel=noopener, new tab). */
 export function richText(text) {
   const fragment = document.createDocumentFragment();
-  const source = String(text ?? "");
+  const source = plain(text);
   let last = 0;
   for (const match of source.matchAll(URL_PATTERN)) {
     let raw = match[0];

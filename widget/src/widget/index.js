@@ -3,7 +3,7 @@
 // It speaks the gateway's Socket.IO protocol (Rasa socketio plus additive events, see src/shared/protocol.js).
 import { io } from "socket.io-client";
 
-import { clear, clientId, el, formatTime, richText, safeHttpUrl } from "../shared/dom.js";
+import { append, clear, clientId, el, formatTime, plain, richText, safeHttpUrl } from "../shared/dom.js";
 import * as P from "../shared/protocol.js";
 import { WidgetStore } from "./store.js";
 import css from "./widget.css";
@@ -262,13 +262,13 @@ class Widget {
     });
     s.on(P.TYPING, (data) => this.showTyping(data && data.on ? data.from : null));
     s.on(P.AGENT_JOINED, (data) => {
-      this.agentName = (data && data.name) || "An agent";
+      this.agentName = plain((data && data.name) || "An agent");
       this.renderHeader();
     });
     s.on(P.AGENT_LEFT, (data) => {
       const name = (data && data.name) || "The agent";
       this.agentName = null;
-      this.notice(`${name} left the conversation.`);
+      this.notice([el("bdi", { text: name }), " left the conversation."]);
       this.renderHeader();
     });
     s.on(P.QUEUE_UPDATE, (data) => this.showQueue(data));
@@ -355,7 +355,9 @@ class Widget {
     } else if (this.state === "resolved") {
       subtitle = "Conversation resolved";
     }
-    this.subtitle.textContent = subtitle;
+    // The agent's name is isolated (<bdi>): whatever script it is in, " · Support agent" stays where it belongs.
+    const named = this.agentName && subtitle.startsWith(`${this.agentName} · `);
+    append(clear(this.subtitle), named ? [el("bdi", { text: this.agentName }), subtitle.slice(this.agentName.length)] : [subtitle]);
     this.avatar.textContent = avatar.toUpperCase();
     this.avatar.classList.toggle("hw-avatar--agent", Boolean(this.agentName));
   }
@@ -383,7 +385,7 @@ class Widget {
       return;
     }
     const who = from === "agent" ? this.agentName || "The agent" : "The assistant";
-    this.typing.querySelector(".hw-typing__text").textContent = `${who} is typing…`;
+    clear(this.typing.querySelector(".hw-typing__text")).append(el("bdi", { text: who }), " is typing…");
     this.typing.hidden = false;
     this.scrollToEnd();
   }
@@ -432,7 +434,7 @@ class Widget {
     const label =
       sender === "customer" ? "You" : sender === "agent" ? (m.metadata && m.metadata.agent_name) || "Agent" : "Assistant";
     const shown = sender === "customer" && this.replyTitles.has(text) ? this.replyTitles.get(text) : text;
-    const bubble = el("div", { class: "hw-bubble" });
+    const bubble = el("div", { class: "hw-bubble", dir: "auto" }); // dir=auto also isolates (HTML's [dir] rule)
     if (shown) bubble.append(richText(shown));
     const attachment = this.renderAttachment(m.attachment);
     if (attachment) bubble.append(attachment);
@@ -443,7 +445,7 @@ class Widget {
         "div",
         { class: "hw-msg__who" },
         sender === "bot" ? el("span", { class: "hw-tag", text: "Bot" }) : null,
-        el("span", { class: sender === "customer" ? "hw-sr" : "", text: `${label}${sender === "customer" ? " said" : ""}` }),
+        el(sender === "agent" ? "bdi" : "span", { class: sender === "customer" ? "hw-sr" : "", text: `${label}${sender === "customer" ? " said" : ""}` }),
       ),
       bubble,
       el("div", { class: "hw-msg__meta", text: formatTime(m.created_at) }),

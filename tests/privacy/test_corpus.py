@@ -1,0 +1,74 @@
+"""Recall and precision of handoff.redact on the corpus (tests/privacy/corpus.py), and on generated card numbers."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections import Counter
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from handoff.redact import CLASSES, luhn_ok, redact
+from tests.privacy.corpus import NEGATIVES, POSITIVES
+from tests.servers import ROOT
+
+REPORT = ROOT / "reports" / "privacy" / "redaction_corpus.json"
+
+
+def test_corpus_is_big_enough_and_honest() -> None:
+    per_class = Counter(kind for kind, _, _ in POSITIVES)
+    assert set(per_class) == set(CLASSES) and min(per_class.values()) >= 12, per_class
+    assert len(POSITIVES) >= 60 and len(NEGATIVES) >= 40
+    assert all(secret in text for _, text, secret in POSITIVES), "each secret is really in its message"
+    for text in NEGATIVES:  # a look-alike 13-19 digit number must really fail the checksum
+        for token in text.replace("-", " ").split():
+            if token.isdigit() and 13 <= len(token) <= 19:
+                assert not luhn_ok(token), text
+
+
+def test_recall_is_total_and_precision_is_reported() -> None:
+    missed = [(kind, text, redact(text)) for kind, text, secret in POSITIVES if secret in redact(text)]
+    unmarked = [text for _, text, _ in POSITIVES if "[REDACTED" not in redact(text)]
+    altered = [(text, redact(text)) for text in NEGATIVES if redact(text) != text]
+    found = len(POSITIVES) - len(missed)
+    recall = found / len(POSITIVES)
+    precision = found / (found + len(altered))
+    per_class = {
+        kind: {"cases": sum(1 for k, _, _ in POSITIVES if k == kind),
+               "missed": sum(1 for k, _, _ in missed if k == kind)}
+        for kind in CLASSES
+    }
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(json.dumps({"positives": len(POSITIVES), "negatives": len(NEGATIVES), "recall": recall,
+                                  "precision": precision, "false_positives": len(altered), "per_class": per_class},
+                                 indent=2) + "\n")
+    assert missed == [], f"recall {recall:.3f}: {missed}"
+    assert unmarked == [], "a redaction says so ([REDACTED...])"
+    assert altered == [], f"precision {precision:.3f}: look-alikes changed: {altered}"
+
+
+def _with_check_digit(body: str) -> str:
+    return next(body + d for d in "0123456789" if luhn_ok(body + d))
+
+
+@given(
+    body=st.text("0123456789", min_size=12, max_size=18).filter(lambda b: b[0] != "0"),
+    separator=st.sampled_from(["", " ", "-"]),
+    group=st.sampled_from([4, 3, 5]),
+)
+def test_any_luhn_valid_number_is_redacted_and_any_other_is_kept(body: str, separator: str, group: int) -> None:
+    number = _with_check_digit(body)
+    written = separator.join(number[i:i + group] for i in range(0, len(number), group))
+    out = redact(f"card {written} please")
+    assert number[:-4] not in out.replace(" ", "").replace("-", "") and out.endswith(f"ending {number[-4:]}] please")
+    wrong = number[:-1] + str((int(number[-1]) + 1) % 10)
+    wrong_written = separator.join(wrong[i:i + group] for i in range(0, len(wrong), group))
+    assert redact(f"order {wrong_written} please") == f"order {wrong_written} please"
+
+
+@given(st.binary(min_size=24, max_size=24))
+def test_conversation_ids_in_log_lines_stay_readable(raw: bytes) -> None:
+    conversation_id = base64.urlsafe_b64encode(raw).decode().rstrip("=")  # secrets.token_urlsafe(24), the gateway's
+    line = f"conversation {conversation_id} queued: reason=customer_request"
+    assert redact(line) == line
