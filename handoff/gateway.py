@@ -233,15 +233,12 @@ class Gateway:
 
     async def queue_position(self, conversation_id: str) -> dict[str, int] | None:
         """``queue_update`` payload of one conversation (None when not queued)."""
-        items = await self.queue_items()
+        async with self.db.read() as s:
+            position = await store.queue_position(s, conversation_id)
+        if position is None:
+            return None
         online = await self.online_agents()
-        for item in items:
-            if item.conversation.id == conversation_id:
-                return {
-                    "position": item.position,
-                    "estimated_wait_seconds": self.estimate_seconds(item.position, online),
-                }
-        return None
+        return {"position": position, "estimated_wait_seconds": self.estimate_seconds(position, online)}
 
     async def snapshot(self, agent_id: int | None = None, items: list[QueueItem] | None = None) -> dict[str, Any]:
         """``queue_snapshot`` payload: queue by priority then SLA, L3 escalations, live bot chats."""

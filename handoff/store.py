@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.models import (
@@ -510,6 +510,41 @@ async def queue(s: AsyncSession) -> list[QueueItem]:
         )
         for i, (c, h) in enumerate(rows)
     ]
+
+
+async def queue_position(s: AsyncSession, conversation_id: str) -> int | None:
+    """1-based place of a queued conversation in ``queue``'s order, counted in SQL (None when not queued).
+
+    A hand-off tells its customer their place: with this, a long queue costs one count, not a load of every
+    queued hand-off and its summary.
+    """
+    open_queued = (Conversation.state == "queued", Handoff.status == "open")
+    mine = (
+        await s.execute(
+            select(Handoff.priority_rank, Handoff.sla_deadline, Handoff.id)
+            .join(Conversation, Handoff.conversation_id == Conversation.id)
+            .where(Conversation.id == conversation_id, *open_queued)
+        )
+    ).first()
+    if mine is None:
+        return None
+    rank, deadline, hid = mine
+    ahead = or_(
+        Handoff.priority_rank < rank,
+        and_(
+            Handoff.priority_rank == rank,
+            or_(Handoff.sla_deadline < deadline, and_(Handoff.sla_deadline == deadline, Handoff.id < hid)),
+        ),
+    )
+    count = (
+        await s.execute(
+            select(func.count())
+            .select_from(Handoff)
+            .join(Conversation, Handoff.conversation_id == Conversation.id)
+            .where(*open_queued, ahead)
+        )
+    ).scalar_one()
+    return int(count) + 1
 
 
 async def claim(

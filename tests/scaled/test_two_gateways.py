@@ -6,6 +6,7 @@ import asyncio
 
 from handoff import store
 from tests.handoff.helpers import Client, Running
+from tests.handoff.test_queue_position import check_queue_positions
 from tests.scaled.conftest import GatewayFactory
 from tests.scaled.infra import needs_pg, needs_redis
 
@@ -96,3 +97,7 @@ async def test_customer_on_a_and_agent_on_b_through_a_whole_handoff(cluster: Gat
     # Lena has capacity again: the second customer (on A) is assigned to her (on B).
     assert (await agent.wait_for("assigned", lambda d: d["conversation_id"] == sid2))["by"] == "auto"
     assert (await second.wait_for("agent_joined"))["name"] == "Lena Park"
+
+
+async def test_queue_positions_are_counted_right_on_postgresql(cluster: GatewayFactory) -> None:
+    await check_queue_positions(await cluster())
