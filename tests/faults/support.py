@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.handoff.helpers import Client
+from tests.handoff.helpers import Client, wait_until
 from tests.servers import ROOT, VENV_BIN, BotServers, wait_until_up
 
 BOT = 30.0  # seconds a real bot reply may take (cold NLU, action server round trip)
@@ -116,16 +116,4 @@ async def sqlite_write_lock(path: Path) -> AsyncIterator[subprocess.Popen[str]]:
             await asyncio.to_thread(holder.wait, 30)
 
 
-async def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> None:
-    """Poll ``predicate`` (sync or async) until it is true."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = predicate()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(interval)
+__all__ = ["wait_until"]

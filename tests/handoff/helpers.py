@@ -327,3 +327,19 @@ async def start_gateway(settings: Settings) -> Running:
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     return Running(app, runner, f"http://127.0.0.1:{port}", settings)
+
+
+async def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> None:
+    """Poll ``predicate`` (sync or async) until true."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(interval)
+

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import socket
 import subprocess
@@ -15,6 +14,8 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+
+from tests.handoff.helpers import Client, Running, wait_until
 
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -126,16 +127,16 @@ def own_redis(workdir: Path) -> Iterator[OwnRedis]:
         r.kill()
 
 
-async def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05) -> None:  # type: ignore[no-untyped-def]
-    """Poll ``predicate`` (sync or async) until true."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = predicate()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(interval)
+async def live_chat(a: Running, b: Running) -> tuple[Client, Client, str]:
+    """A customer on gateway A, auto-assigned to an agent (Lena) on gateway B; both sides confirmed."""
+    lena = await b.add_agent("lena@example.com", name="Lena Park")
+    agent = await b.agent_client(lena)
+    customer = await a.customer()
+    await customer.say("human")
+    await customer.wait_for("agent_joined")
+    sid = str(customer.of("session_confirm")[-1])
+    await agent.wait_for("assigned", lambda d: d["conversation_id"] == sid)
+    return customer, agent, sid
+
+
+__all__ = ["live_chat", "wait_until"]

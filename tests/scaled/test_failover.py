@@ -15,24 +15,12 @@ from handoff import scaling, store
 from handoff.appkeys import SIO
 from handoff.db import Database
 from handoff.records import AgentRecord
-from tests.handoff.helpers import IDENTITY_SECRET, TOKEN_SECRET, Client, FakeRasa, Running
+from tests.handoff.helpers import IDENTITY_SECRET, TOKEN_SECRET, Client, FakeRasa
 from tests.scaled.conftest import GatewayFactory
-from tests.scaled.infra import REDIS_URL, free_port, needs_pg, needs_redis, own_redis, wait_until
+from tests.scaled.infra import REDIS_URL, free_port, live_chat, needs_pg, needs_redis, own_redis, wait_until
 from tests.servers import ROOT, wait_until_up
 
 pytestmark = [needs_pg, needs_redis]
-
-
-async def _live_chat(a: Running, b: Running) -> tuple[Client, Client, str]:
-    """A customer on A, auto-assigned to an agent on B; both sides confirmed."""
-    lena = await b.add_agent("lena@example.com", name="Lena Park")
-    agent = await b.agent_client(lena)
-    customer = await a.customer()
-    await customer.say("human")
-    await customer.wait_for("agent_joined")
-    sid = str(customer.of("session_confirm")[-1])
-    await agent.wait_for("assigned", lambda d: d["conversation_id"] == sid)
-    return customer, agent, sid
 
 
 async def _exchange(customer: Client, agent: Client, sid: str, text: str) -> None:
@@ -57,7 +45,7 @@ async def test_both_gateways_resubscribe_after_redis_restarts(cluster: GatewayFa
         a = await cluster(redis_url=redis.url)
         b = await cluster(redis_url=redis.url)
         channel = f"{a.settings.redis_channel}:socketio"
-        customer, agent, sid = await _live_chat(a, b)
+        customer, agent, sid = await live_chat(a, b)
         await _exchange(customer, agent, sid, "before")
         redis.kill()
         redis.start()  # same port, empty: no subscriptions survive
@@ -76,7 +64,7 @@ async def test_a_dead_listener_is_restarted_by_the_watchdog(cluster: GatewayFact
     """python-socketio #1581: the listener task ends for good and the worker goes deaf; ours comes back."""
     a = await cluster()
     b = await cluster()
-    customer, agent, sid = await _live_chat(a, b)
+    customer, agent, sid = await live_chat(a, b)
     manager: Any = a.app[SIO].manager
     dead = manager.thread
     dead.cancel()  # what a CancelledError inside the redis read does: `_thread` breaks out of its loop
@@ -143,7 +131,7 @@ async def test_gateway_killed_mid_conversation_customer_reconnects_to_b_and_lose
 
         # Nothing lost: every stored message to the customer was seen live before the kill or replayed after it,
         # and every customer message was stored once.
-        stored = await _stored(pg_url, sid)
+        stored = [(seq, sender) for seq, sender, _ in await _stored(pg_url, sid)]
         to_customer = {seq for seq, sender in stored if sender != "customer"}
         received = set(seen) | {m["seq"] for m in history} | {m["seq"] for m in again.of("bot_uttered") if "seq" in m}
         assert to_customer <= received
@@ -154,15 +142,6 @@ async def test_gateway_killed_mid_conversation_customer_reconnects_to_b_and_lose
             process.kill()
             process.wait(10)
         await customer.close()
-
-
-async def _stored(pg_url: str, sid: str) -> list[tuple[int, str]]:
-    db = Database(pg_url)
-    try:
-        async with db.read() as s:
-            return [(m.seq, m.sender) for m in await store.messages_after(s, sid, 0)]
-    finally:
-        await db.dispose()
 
 
 async def test_a_live_gateway_delivers_what_a_killed_one_acknowledged(
@@ -181,7 +160,7 @@ async def test_a_live_gateway_delivers_what_a_killed_one_acknowledged(
         process.send_signal(signal.SIGKILL)
         process.wait(10)
         rasa.delay = 0.0
-        assert next(status for seq, status in await _statuses(pg_url, sid) if seq == ack["seq"]).startswith("pending:")
+        assert next(status for seq, _, status in await _stored(pg_url, sid) if seq == ack["seq"]).startswith("pending:")
 
         again = Client("/")
         await again.connect(b.url)
@@ -190,9 +169,9 @@ async def test_a_live_gateway_delivers_what_a_killed_one_acknowledged(
         # A's heartbeat expires (15 s), then B takes the message over and relays it.
         reply = await again.wait_for("bot_uttered", lambda m: m.get("text") == "echo: where is my parcel", timeout=45)
         assert reply["seq"] > ack["seq"]
-        stored = await _statuses(pg_url, sid)
-        assert [status for seq, status in stored if seq == ack["seq"]] == ["done"]
-        assert [seq for seq, _ in stored] == list(range(1, len(stored) + 1))  # the reply stored once
+        statuses = await _stored(pg_url, sid)
+        assert [status for seq, _, status in statuses if seq == ack["seq"]] == ["done"]
+        assert [seq for seq, _, _ in statuses] == list(range(1, len(statuses) + 1))  # the reply stored once
     finally:
         if process.poll() is None:
             process.kill()
@@ -200,10 +179,11 @@ async def test_a_live_gateway_delivers_what_a_killed_one_acknowledged(
         await customer.close()
 
 
-async def _statuses(pg_url: str, sid: str) -> list[tuple[int, str]]:
+async def _stored(pg_url: str, sid: str) -> list[tuple[int, str, str]]:
+    """(seq, sender, status) of every stored message of the conversation."""
     db = Database(pg_url)
     try:
         async with db.read() as s:
-            return [(m.seq, m.status) for m in await store.messages_after(s, sid, 0)]
+            return [(m.seq, m.sender, m.status) for m in await store.messages_after(s, sid, 0)]
     finally:
         await db.dispose()

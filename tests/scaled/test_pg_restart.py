@@ -16,7 +16,7 @@ from handoff import store
 from handoff.db import Database
 from tests.handoff.helpers import Client
 from tests.scaled.conftest import GatewayFactory
-from tests.scaled.infra import START_PG, needs_pg, needs_redis, pg_up, wait_until
+from tests.scaled.infra import START_PG, live_chat, needs_pg, needs_redis, pg_up, wait_until
 
 pytestmark = [needs_pg, needs_redis]
 
@@ -57,13 +57,7 @@ async def test_postgresql_restart_mid_chat_loses_nothing_and_both_gateways_recov
 ) -> None:
     a = await cluster()
     b = await cluster()
-    lena = await b.add_agent("lena@example.com", name="Lena Park")
-    agent = await b.agent_client(lena)
-    customer = await a.customer()
-    await customer.say("human")
-    await customer.wait_for("agent_joined")
-    sid = str(customer.of("session_confirm")[-1])
-    await agent.wait_for("assigned", lambda d: d["conversation_id"] == sid)
+    customer, agent, sid = await live_chat(a, b)
     acked: dict[int, str] = {}
     ack = await customer.say("before the restart")
     acked[ack["seq"]] = "before the restart"

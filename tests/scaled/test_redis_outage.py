@@ -12,7 +12,7 @@ from redis import asyncio as aioredis
 
 from handoff import store
 from tests.scaled.conftest import GatewayFactory
-from tests.scaled.infra import needs_pg, needs_redis, own_redis, wait_until
+from tests.scaled.infra import live_chat, needs_pg, needs_redis, own_redis, wait_until
 
 pytestmark = [needs_pg, needs_redis]
 
@@ -31,13 +31,7 @@ async def test_messages_during_a_redis_outage_are_stored_and_delivered_after(
     with own_redis(tmp_path) as redis:
         a = await cluster(redis_url=redis.url)
         b = await cluster(redis_url=redis.url)
-        lena = await b.add_agent("lena@example.com", name="Lena Park")
-        agent = await b.agent_client(lena)
-        customer = await a.customer()
-        await customer.say("human")
-        await customer.wait_for("agent_joined")
-        sid = str(customer.of("session_confirm")[-1])
-        await agent.wait_for("assigned", lambda d: d["conversation_id"] == sid)
+        customer, agent, sid = await live_chat(a, b)
 
         redis.kill()
         during = await customer.call(
