@@ -10,7 +10,7 @@ import asyncio
 import logging
 import secrets
 from collections import OrderedDict
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 AGENTS_ROOM = "agents"
 ENGAGED_CACHE_SIZE = 100_000
 QUEUE_BROADCAST_COALESCE_SECONDS = 0.2
+QUEUE_POSITION_COALESCE_SECONDS = 2.0
 LIVE_WINDOW = timedelta(minutes=30)
 
 
@@ -108,7 +109,7 @@ class Gateway:
         self.pending_status = store.pending_status(self.instance)
         # Conversations whose customer has written before (saves the relay path a query per message).
         self.engaged = RecentSet(ENGAGED_CACHE_SIZE)
-        self._queue_broadcast_due = False
+        self._coalescing: set[str] = set()
 
     @property
     def predictor(self) -> Predictor:
@@ -275,19 +276,32 @@ class Gateway:
     async def broadcast_queue(self) -> None:
         """Send the queue to agents and positions to queued customers, shortly: a burst of changes makes one send.
 
-        Every send costs a query and an emit per queued customer; a hundred hand-offs arriving together would
-        otherwise make a hundred of them (quadratic in the queue). The trailing send sees the latest state.
+        Every send costs a query, and the positions an emit per queued customer: a hundred hand-offs arriving
+        together would otherwise make a hundred of each (quadratic in the queue). Agents get the queue within
+        0.2 s; customers their place within 2 s (a claim moves everyone behind it, and nobody needs that faster
+        than they can read it). Each trailing send sees the latest state.
         """
-        if self._queue_broadcast_due:
-            return
-        self._queue_broadcast_due = True
-        self.background(self._broadcast_queue_later(), "queue broadcast")
+        self._coalesce("agents", QUEUE_BROADCAST_COALESCE_SECONDS, self._send_queue_to_agents)
+        self._coalesce("customers", QUEUE_POSITION_COALESCE_SECONDS, self._send_positions_to_customers)
 
-    async def _broadcast_queue_later(self) -> None:
-        await asyncio.sleep(QUEUE_BROADCAST_COALESCE_SECONDS)
-        self._queue_broadcast_due = False  # a change from now on schedules another send
+    def _coalesce(self, key: str, delay: float, send: Callable[[], Awaitable[None]]) -> None:
+        """Run ``send`` once ``delay`` seconds from the first call of a burst (later calls join it)."""
+        if key in self._coalescing:
+            return
+        self._coalescing.add(key)
+
+        async def later() -> None:
+            await asyncio.sleep(delay)
+            self._coalescing.discard(key)  # a change from now on schedules another send
+            await send()
+
+        self.background(later(), f"coalesced {key} queue send")
+
+    async def _send_queue_to_agents(self) -> None:
+        await self.to_agents(ev.QUEUE_SNAPSHOT, await self.snapshot())
+
+    async def _send_positions_to_customers(self) -> None:
         items = await self.queue_items()
-        await self.to_agents(ev.QUEUE_SNAPSHOT, await self.snapshot(items=items))
         online = await self.online_agents()
         for item in items:
             await self.to_customer(
