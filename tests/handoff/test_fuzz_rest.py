@@ -241,7 +241,10 @@ async def test_every_rest_route_survives_hostile_requests(
         customer, agent, conversation_id = await bystanders(gw)
         max_ = await gw.add_agent("max@example.com", name="Max Fuzz", skills=["general"])
         lead = await gw.add_agent("lee@example.com", name="Lee Lead", skills=["general"], role="lead")
-        async with aiohttp.ClientSession() as http:
+        # A fresh connection per request: a hostile request the server answers early (405, 413) must not leave a
+        # half-read keep-alive connection for the next one (seen as a rare 30 s client-side hang, never server-side).
+        connector = aiohttp.TCPConnector(force_close=True)
+        async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=20)) as http:
             fuzzer = RestFuzzer(asyncio.get_running_loop(), gw, http)
             fuzzer.tokens = {
                 "max": auth.issue_token(TOKEN_SECRET, max_.id, max_.role, 3600),
