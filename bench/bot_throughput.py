@@ -15,17 +15,15 @@ import argparse
 import asyncio
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 from redis import asyncio as aioredis
 
-from bench.common import environment, process_cpu_seconds, stats, within, write_report
+from bench.common import process_cpu_seconds, run_benchmark, stats, within
 from bench.gateway_latency import MESSAGES, SEED, Customer
 from tests.servers import (
     ROOT,
@@ -201,29 +199,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="duration of each concurrency level")
     parser.add_argument("--out", type=Path, default=REPORT)
     args = parser.parse_args(argv)
-    started = datetime.now(timezone.utc)
-    wall = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="bench-bot-") as tmp:
-        numbers = asyncio.run(measure(args, Path(tmp)))
-    result = {
-        "benchmark": "bot_throughput",
-        "started_at": started.isoformat(timespec="seconds"),
-        "duration_s": round(time.perf_counter() - wall, 1),
-        "benchmark_module": "bot_throughput",
-        "argv": list(sys.argv[1:] if argv is None else argv),
-        **environment(),
-        "config": {
-            "levels": args.levels,
-            "seconds_per_level": args.seconds,
-            "messages": list(MESSAGES),
-            "tracker_store": "RedactingSQLTrackerStore on PostgreSQL (throwaway database)",
-            "lock_store": "RedisLockStore",
-            "p95_bound_ms": P95_BOUND_MS,
-        },
-        **numbers,
+    config = {
+        "levels": args.levels,
+        "seconds_per_level": args.seconds,
+        "messages": list(MESSAGES),
+        "tracker_store": "RedactingSQLTrackerStore on PostgreSQL (throwaway database)",
+        "lock_store": "RedisLockStore",
+        "p95_bound_ms": P95_BOUND_MS,
     }
-    write_report(args.out, result, table(result))
-    return 0
+    return run_benchmark(
+        "bot_throughput", "bot_throughput", argv, lambda tmp: asyncio.run(measure(args, tmp)), config, table, args.out
+    )
 
 
 if __name__ == "__main__":

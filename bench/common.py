@@ -7,7 +7,11 @@ import json
 import os
 import platform
 import subprocess
-from collections.abc import Awaitable
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
@@ -113,3 +117,31 @@ def write_report(out: Path, result: dict[str, Any], table: str) -> None:
     print(table)
     shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
     print(f"\nwritten to {shown} and {shown.with_suffix('.md')}")
+
+
+def run_benchmark(
+    name: str,
+    module: str,
+    argv: list[str] | None,
+    measure: Callable[[Path], dict[str, Any]],
+    config: dict[str, Any],
+    table: Callable[[dict[str, Any]], str],
+    out: Path,
+) -> int:
+    """Measure in a temporary folder, then write the report (numbers, config, machine, versions, commit)."""
+    started = datetime.now(timezone.utc)
+    wall = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
+        numbers = measure(Path(tmp))
+    result = {
+        "benchmark": name,
+        "started_at": started.isoformat(timespec="seconds"),
+        "duration_s": round(time.perf_counter() - wall, 1),
+        "benchmark_module": module,
+        "argv": list(sys.argv[1:] if argv is None else argv),
+        **environment(),
+        "config": config,
+        **numbers,
+    }
+    write_report(out, result, table(result))
+    return 0

@@ -23,18 +23,16 @@ import os
 import secrets
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import socketio
 
-from bench.common import environment, process_cpu_seconds, stats, within, write_report
+from bench.common import process_cpu_seconds, run_benchmark, stats, within
 from tests.servers import ROOT, BotServers, GatewayProcess, start_bot_servers, start_gateway_process
 
 REPORT = ROOT / "reports" / "bench" / "gateway.json"
@@ -413,36 +411,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.samples, args.warmup, args.handoffs, args.conversations, args.messages = 10, 2, 5, 5, 5
-    started = datetime.now(timezone.utc)
-    wall = time.perf_counter()
-    print("starting Rasa, the action server and the gateway on loopback...", flush=True)
-    with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp:
-        stack = start_stack(Path(tmp))
+    config = {
+        "samples": args.samples,
+        "warmup": args.warmup,
+        "handoffs": args.handoffs,
+        "conversations": args.conversations,
+        "messages_per_conversation": args.messages,
+        "database": "SQLite (WAL) in a temporary folder",
+        "transport": "Socket.IO websocket",
+    }
+
+    def measure(tmp: Path) -> dict[str, Any]:
+        wall = time.perf_counter()
+        print("starting Rasa, the action server and the gateway on loopback...", flush=True)
+        stack = start_stack(tmp)
         try:
             print(f"stack up in {time.perf_counter() - wall:.0f}s; measuring...", flush=True)
-            numbers = asyncio.run(run(args, stack))
+            return asyncio.run(run(args, stack))
         finally:
             stack.stop()
-    result = {
-        "benchmark": "gateway",
-        "started_at": started.isoformat(timespec="seconds"),
-        "duration_s": round(time.perf_counter() - wall, 1),
-        "benchmark_module": "gateway_latency",
-        "argv": list(sys.argv[1:] if argv is None else argv),
-        **environment(),
-        "config": {
-            "samples": args.samples,
-            "warmup": args.warmup,
-            "handoffs": args.handoffs,
-            "conversations": args.conversations,
-            "messages_per_conversation": args.messages,
-            "database": "SQLite (WAL) in a temporary folder",
-            "transport": "Socket.IO websocket",
-        },
-        **numbers,
-    }
-    write_report(args.out, result, table(result))
-    return 0
+
+    return run_benchmark("gateway", "gateway_latency", argv, measure, config, table, args.out)
 
 
 if __name__ == "__main__":

@@ -25,12 +25,10 @@ import random
 import secrets
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +37,7 @@ import asyncpg
 import socketio
 from redis import asyncio as aioredis
 
-from bench.common import environment, process_cpu_seconds, stats, within, write_report
+from bench.common import process_cpu_seconds, run_benchmark, stats, within
 from tests.servers import ROOT, free_port, wait_until_up
 
 REPORT = ROOT / "reports" / "bench" / "scaled.json"
@@ -499,34 +497,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.conversations, args.messages, args.concurrency, args.idle, args.handoffs = 50, 10, 200, 1000, 30
-    started = datetime.now(timezone.utc)
-    wall = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="bench-scaled-") as tmp:
-        numbers = asyncio.run(measure(args, Path(tmp)))
-    result = {
-        "benchmark": "scaled",
-        "started_at": started.isoformat(timespec="seconds"),
-        "duration_s": round(time.perf_counter() - wall, 1),
-        "benchmark_module": "scaled",
-        "argv": list(sys.argv[1:] if argv is None else argv),
-        **environment(),
-        "config": {
-            "conversations": args.conversations,
-            "messages_per_conversation": args.messages,
-            "relay_concurrency": args.concurrency,
-            "relay_interval_s": args.relay_interval,
-            "relay_messages_per_conversation": args.relay_messages,
-            "idle_connections": args.idle,
-            "handoff_notify_samples": args.handoffs,
-            "database": "PostgreSQL (throwaway database)",
-            "socketio_manager": "AsyncRedisManager",
-            "transport": "Socket.IO websocket",
-            "bot": "stub Rasa (hands every conversation off)",
-        },
-        **numbers,
+    config = {
+        "conversations": args.conversations,
+        "messages_per_conversation": args.messages,
+        "relay_concurrency": args.concurrency,
+        "relay_interval_s": args.relay_interval,
+        "relay_messages_per_conversation": args.relay_messages,
+        "idle_connections": args.idle,
+        "handoff_notify_samples": args.handoffs,
+        "database": "PostgreSQL (throwaway database)",
+        "socketio_manager": "BufferedRedisManager (python-socketio AsyncRedisManager with an outbox)",
+        "transport": "Socket.IO websocket",
+        "bot": "stub Rasa (hands every conversation off)",
     }
-    write_report(args.out, result, table(result))
-    return 0
+    return run_benchmark("scaled", "scaled", argv, lambda tmp: asyncio.run(measure(args, tmp)), config, table, args.out)
 
 
 if __name__ == "__main__":
