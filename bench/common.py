@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -128,11 +129,21 @@ def run_benchmark(
     table: Callable[[dict[str, Any]], str],
     out: Path,
 ) -> int:
-    """Measure in a temporary folder, then write the report (numbers, config, machine, versions, commit)."""
+    """Measure in a temporary folder, then write the report (numbers, config, machine, versions, commit).
+
+    When the measurement fails, the servers' logs are kept beside the report (``<report>-logs/``) first.
+    """
     started = datetime.now(timezone.utc)
     wall = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
-        numbers = measure(Path(tmp))
+        try:
+            numbers = measure(Path(tmp))
+        except BaseException:
+            kept = out.parent / f"{out.stem}-logs"
+            shutil.rmtree(kept, ignore_errors=True)
+            shutil.copytree(tmp, kept, ignore=lambda _dir, names: [n for n in names if not n.endswith(".log")])
+            print(f"failed: the servers' logs are in {kept}", file=sys.stderr)
+            raise
     result = {
         "benchmark": name,
         "started_at": started.isoformat(timespec="seconds"),

@@ -109,7 +109,7 @@ class Gateway:
         self.pending_status = store.pending_status(self.instance)
         # Conversations whose customer has written before (saves the relay path a query per message).
         self.engaged = RecentSet(ENGAGED_CACHE_SIZE)
-        self._coalescing: set[str] = set()
+        self._coalescing: dict[str, bool] = {}  # key -> changed since its send began
 
     @property
     def predictor(self) -> Predictor:
@@ -241,30 +241,16 @@ class Gateway:
         online = await self.online_agents()
         return {"position": position, "estimated_wait_seconds": self.estimate_seconds(position, online)}
 
-    async def snapshot(self, agent_id: int | None = None, items: list[QueueItem] | None = None) -> dict[str, Any]:
+    async def snapshot(self, agent_id: int | None = None) -> dict[str, Any]:
         """``queue_snapshot`` payload: queue by priority then SLA, L3 escalations, live bot chats."""
         async with self.db.read() as s:
-            if items is None:
-                items = await store.queue(s)
+            items = await store.queue(s)
             live = await store.bot_conversations(s, utcnow() - LIVE_WINDOW)
             escalated = await store.list_conversations(s, state="escalated_l3")
             mine = await store.conversations_of_agent(s, agent_id) if agent_id else []
             agents = await store.agents_with_load(s)
         return {
-            "queue": [
-                {
-                    "position": i.position,
-                    "conversation_id": i.conversation.id,
-                    "customer_name": i.conversation.customer_name,
-                    "reason": i.handoff.reason,
-                    "priority": i.handoff.priority,
-                    "sla_deadline": iso(i.handoff.sla_deadline),
-                    "skills": i.handoff.skills,
-                    "problem": i.handoff.summary.get("problem"),
-                    "waiting_seconds": i.waiting_seconds,
-                }
-                for i in items
-            ],
+            "queue": [i.as_dict() for i in items],
             "l3": [c for c in escalated if c["assigned_agent_id"] is None],
             "live": [c.as_dict() for c in live],
             "mine": [c.as_dict() for c in mine],
@@ -285,15 +271,26 @@ class Gateway:
         self._coalesce("customers", QUEUE_POSITION_COALESCE_SECONDS, self._send_positions_to_customers)
 
     def _coalesce(self, key: str, delay: float, send: Callable[[], Awaitable[None]]) -> None:
-        """Run ``send`` once ``delay`` seconds from the first call of a burst (later calls join it)."""
+        """Run ``send`` ``delay`` seconds from the first call of a burst (later calls join it).
+
+        Sends of one key never overlap: a call while one runs makes one more, ``delay`` after it ends. So when a
+        send gets slow (a long queue) the sends get rarer instead of piling up.
+        """
         if key in self._coalescing:
+            self._coalescing[key] = True
             return
-        self._coalescing.add(key)
+        self._coalescing[key] = False
 
         async def later() -> None:
-            await asyncio.sleep(delay)
-            self._coalescing.discard(key)  # a change from now on schedules another send
-            await send()
+            try:
+                while True:
+                    await asyncio.sleep(delay)
+                    self._coalescing[key] = False  # a change from now on needs another send
+                    await send()
+                    if not self._coalescing[key]:
+                        return
+            finally:
+                del self._coalescing[key]
 
         self.background(later(), f"coalesced {key} queue send")
 
@@ -305,7 +302,7 @@ class Gateway:
         online = await self.online_agents()
         for item in items:
             await self.to_customer(
-                item.conversation.id,
+                item.conversation_id,
                 ev.QUEUE_UPDATE,
                 {
                     "position": item.position,
@@ -369,7 +366,7 @@ class Gateway:
     async def drain_queue(self) -> None:
         """Auto-assign as much of the queue as agents can take (after presence or capacity changes)."""
         for item in await self.queue_items():
-            await self.try_auto_assign(item.conversation.id)
+            await self.try_auto_assign(item.conversation_id)
 
     # ------------------------------------------------------------ read models
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -158,10 +158,14 @@ class CannedReplyRecord(_Record):
 
 @dataclass(frozen=True)
 class QueueItem(_Record):
-    """A queued conversation with its position (1-based)."""
+    """A queued conversation as the queue shows it: its place (1-based) and what an agent picks by."""
 
     position: int
-    conversation: ConversationRecord
-    handoff: HandoffRecord
-    waiting_seconds: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    conversation_id: str
+    customer_name: str | None
+    reason: str
+    priority: str
+    sla_deadline: datetime
+    skills: list[str]
+    problem: str | None
+    waiting_seconds: int

@@ -491,10 +491,23 @@ async def list_handoffs(s: AsyncSession, status: str | None = None, limit: int =
 
 
 async def queue(s: AsyncSession) -> list[QueueItem]:
-    """Queued conversations ordered by priority, then SLA deadline, then age."""
+    """Queued conversations ordered by priority, then SLA deadline, then age.
+
+    Only the columns the queue shows, and the summary's ``problem`` read in SQL: agents get the queue again
+    after every change, and loading each hand-off's whole summary made a long queue the gateway's main cost.
+    """
     rows = (
         await s.execute(
-            select(Conversation, Handoff)
+            select(
+                Conversation.id,
+                Conversation.customer_name,
+                Handoff.reason,
+                Handoff.priority,
+                Handoff.sla_deadline,
+                Handoff.skills,
+                Handoff.summary["problem"].as_string(),
+                Handoff.created_at,
+            )
             .join(Handoff, Handoff.conversation_id == Conversation.id)
             .where(Conversation.state == "queued", Handoff.status == "open")
             .order_by(Handoff.priority_rank, Handoff.sla_deadline, Handoff.id)
@@ -504,11 +517,16 @@ async def queue(s: AsyncSession) -> list[QueueItem]:
     return [
         QueueItem(
             position=i + 1,
-            conversation=_conv(c),
-            handoff=_handoff(h),
-            waiting_seconds=int((now - h.created_at).total_seconds()),
+            conversation_id=cid,
+            customer_name=name,
+            reason=reason,
+            priority=priority,
+            sla_deadline=deadline,
+            skills=list(skills or []),
+            problem=problem,
+            waiting_seconds=int((now - created).total_seconds()),
         )
-        for i, (c, h) in enumerate(rows)
+        for i, (cid, name, reason, priority, deadline, skills, problem, created) in enumerate(rows)
     ]
 
 

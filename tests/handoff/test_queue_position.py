@@ -41,7 +41,7 @@ async def check_queue_positions(gateway: Running) -> None:
         await store.claim(s, ids[7], ana.id, is_postgres=not gw.db.is_sqlite)
         bot_only = await store.create_conversation(s, "bot-only-" + "y" * 24)
 
-    expected = {item.conversation.id: item.position for item in await gw.queue_items()}
+    expected = {item.conversation_id: item.position for item in await gw.queue_items()}
     assert len(expected) == 29 and ids[7] not in expected
     for conversation_id in ids:
         position = await gw.queue_position(conversation_id)
