@@ -570,16 +570,16 @@ async def claim(
 ) -> tuple[ConversationRecord, HandoffRecord]:
     """Atomically assign a queued conversation (or an L3 escalation) to ``agent_id``.
 
-    PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED`` (a concurrent claimer sees nothing and loses).
+    PostgreSQL: ``SELECT ... FOR UPDATE SKIP LOCKED``. A row that is locked is not always a rival claim: every
+    message stored in the conversation locks it for a moment too (the bot's queue notice right after a hand-off,
+    say). So a skipped row is then waited for, and its state decides: a rival that won has made it ``assigned``.
     SQLite: the caller's ``BEGIN IMMEDIATE`` transaction serialises claimers.
     """
     stmt = select(Conversation).where(Conversation.id == conversation_id)
-    if is_postgres:
-        stmt = stmt.with_for_update(skip_locked=True)
-    row = (await s.scalars(stmt)).first()
+    row = (await s.scalars(stmt.with_for_update(skip_locked=True) if is_postgres else stmt)).first()
+    if row is None and is_postgres:
+        row = (await s.scalars(stmt.with_for_update())).first()
     if row is None:
-        if is_postgres and await s.get(Conversation, conversation_id) is not None:
-            raise StoreError("already_claimed", "another agent is claiming this conversation")
         raise StoreError("not_found", f"conversation {conversation_id} not found")
     agent = await s.get(Agent, agent_id)
     if agent is None:

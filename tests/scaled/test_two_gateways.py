@@ -44,17 +44,34 @@ async def test_store_claims_use_skip_locked_on_postgresql(cluster: GatewayFactor
     agents = [await a.add_agent(f"tx{i}@example.com") for i in range(50)]
     _, sid = await _queued(a)
 
-    async def claim(gw: Running, agent_id: int) -> str:
-        try:
-            async with gw.gw.db.write() as s:
-                await store.claim(s, sid, agent_id, is_postgres=not gw.gw.db.is_sqlite)
-            return "won"
-        except store.StoreError as exc:
-            return exc.code
-
     assert not a.gw.db.is_sqlite and a.gw.db._write_lock is None
-    outcomes = await asyncio.gather(*(claim(a if i % 2 else b, ag.id) for i, ag in enumerate(agents)))
+    outcomes = await asyncio.gather(*(_claim(a if i % 2 else b, sid, ag.id) for i, ag in enumerate(agents)))
     assert outcomes.count("won") == 1 and set(outcomes) == {"won", "already_claimed"}
+
+
+async def test_a_claim_waits_for_a_message_being_stored_instead_of_failing(cluster: GatewayFactory) -> None:
+    """SKIP LOCKED skips rows locked by anything: a message write is not a rival claim, the claim must win."""
+    a = await cluster(auto_assign=False)
+    agent = await a.add_agent("patient@example.com")
+    _, sid = await _queued(a)
+    async with a.gw.db.write() as s:
+        await store.append_message(s, sid, "bot", "still here")  # holds the conversation's row lock
+        claim = asyncio.create_task(_claim(a, sid, agent.id))
+        await asyncio.sleep(0.5)
+        assert not claim.done()
+    assert await claim == "won"
+    async with a.gw.db.read() as s:
+        conv = await store.get_conversation(s, sid)
+    assert conv is not None and conv.state == "assigned" and conv.assigned_agent_id == agent.id
+
+
+async def _claim(gw: Running, sid: str, agent_id: int) -> str:
+    try:
+        async with gw.gw.db.write() as s:
+            await store.claim(s, sid, agent_id, is_postgres=not gw.gw.db.is_sqlite)
+        return "won"
+    except store.StoreError as exc:
+        return exc.code
 
 
 async def test_customer_on_a_and_agent_on_b_through_a_whole_handoff(cluster: GatewayFactory) -> None:
