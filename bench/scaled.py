@@ -287,12 +287,16 @@ async def talk(
                 await asyncio.sleep(max(0.0, origin + offsets[j] + k * interval - time.perf_counter()))
             text = f"message {k} from customer {j}"  # plain words: ids would be redacted as secrets
             sent[text] = (time.perf_counter(), agent)
-            if bare:
-                await customer.call("msg", {"text": text}, timeout=60)
-            else:
-                ack = await customer.call("user_uttered", {"message": text, "session_id": sid}, timeout=60)
-                if "seq" not in ack:
-                    raise RuntimeError(f"refused: {ack}")
+            try:
+                if bare:
+                    await customer.call("msg", {"text": text}, timeout=60)
+                else:
+                    ack = await customer.call("user_uttered", {"message": text, "session_id": sid}, timeout=60)
+                    if "seq" not in ack:
+                        raise RuntimeError(f"refused: {ack}")
+            except socketio.exceptions.TimeoutError as exc:
+                state = "still connected" if customer.connected else "disconnected"
+                raise RuntimeError(f"customer {j} (conversation {sid}, {state}): no ack for message {k} in 60 s") from exc
 
     start = time.perf_counter()
     await asyncio.gather(*(one(j, c, s, a) for j, (c, s, a) in enumerate(conversations)))

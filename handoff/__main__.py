@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import sys
@@ -165,6 +166,19 @@ async def _predict(db: Database, args: argparse.Namespace) -> int:
     return 0
 
 
+# Young collections every 50,000 allocations instead of 700: objects of a message in flight (alive across a
+# database round trip) then die young instead of reaching the oldest generation, whose full collections,
+# over a thousand connections' worth of objects, paused the gateway for 200-360 ms every few seconds.
+GC_THRESHOLDS = (50_000, 20, 20)
+
+
+def tune_gc_for_serving() -> None:
+    """Freeze what start-up made (never garbage: kept out of every later collection) and collect less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
     args = _parser().parse_args(argv)
@@ -178,9 +192,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args.command or "serve"
     if command == "serve":
         print(f"handoff gateway on http://{settings.host}:{settings.port} (customers: /, agents: /agents)")
-        web.run_app(
-            create_app(settings), host=settings.host, port=settings.port, print=None, shutdown_timeout=SHUTDOWN_SECONDS
-        )
+        app = create_app(settings)
+        tune_gc_for_serving()
+        web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=SHUTDOWN_SECONDS)
         return 0
     if command == "events":
         print(json.dumps(events.describe(), indent=2))

@@ -381,7 +381,7 @@ async def tell_queue_status(gw: Gateway, conversation_id: str) -> None:
             "Leave your email address here and we'll follow up; your conversation stays in the queue.",
         )
         return
-    position = await gw.queue_position(conversation_id)
+    position = await gw.queue_position(conversation_id, online)
     if position is None:
         return
     minutes = max(1, round(position["estimated_wait_seconds"] / 60))

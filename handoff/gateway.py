@@ -98,7 +98,7 @@ class Gateway:
         self.db = db
         self.sio = sio
         self.rasa = rasa
-        self.sequencer = Sequencer()
+        self.sequencer = Sequencer(settings.max_concurrent_deliveries)
         self.sockets = AgentSockets(prefix=settings.redis_channel)
         # This process's sockets per agent (the same dict as ``sockets.local``).
         self.agent_sids: dict[int, set[str]] = self.sockets.local
@@ -217,7 +217,7 @@ class Gateway:
     async def online_agents(self) -> int:
         """Number of agents online now."""
         async with self.db.read() as s:
-            return sum(1 for a in await store.agents_with_load(s) if a.status == "online")
+            return await store.count_online_agents(s)
 
     def estimate_seconds(self, position: int, online: int) -> int:
         """Honest, simple estimate: position x average handle time / agents online."""
@@ -232,13 +232,14 @@ class Gateway:
         async with self.db.read() as s:
             return await store.queue(s)
 
-    async def queue_position(self, conversation_id: str) -> dict[str, int] | None:
-        """``queue_update`` payload of one conversation (None when not queued)."""
+    async def queue_position(self, conversation_id: str, online: int | None = None) -> dict[str, int] | None:
+        """``queue_update`` payload of one conversation (None when not queued); ``online``: agents, if known."""
         async with self.db.read() as s:
             position = await store.queue_position(s, conversation_id)
-        if position is None:
-            return None
-        online = await self.online_agents()
+            if position is None:
+                return None
+            if online is None:
+                online = await store.count_online_agents(s)
         return {"position": position, "estimated_wait_seconds": self.estimate_seconds(position, online)}
 
     async def snapshot(self, agent_id: int | None = None) -> dict[str, Any]:

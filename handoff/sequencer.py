@@ -1,4 +1,9 @@
-"""Per-conversation ordering: jobs of one conversation run one after another, in submission order."""
+"""Per-conversation ordering: jobs of one conversation run one after another, in submission order.
+
+At most ``max_running`` jobs run at once over all conversations; the others wait their turn. A burst (a
+thousand customers asking for a person within seconds) otherwise fills the event loop with hand-offs, and
+everything else waits behind them, even engine.io's ping replies: clients then give up on their connection.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +18,11 @@ Job = Callable[[], Awaitable[None]]
 
 
 class Sequencer:
-    """Chains background jobs per key; different keys run concurrently."""
+    """Chains background jobs per key; different keys run concurrently, up to ``max_running`` at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_running: int = 64) -> None:
         """No job yet."""
+        self._slots = asyncio.Semaphore(max_running)
         self._tails: dict[str, asyncio.Task[None]] = {}
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -28,7 +34,8 @@ class Sequencer:
             if previous is not None:
                 await asyncio.gather(previous, return_exceptions=True)
             try:
-                await job()
+                async with self._slots:
+                    await job()
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -48,6 +48,8 @@ class Settings:
     rasa_token: str = ""
     rasa_timeout: float = 10.0
     rasa_handback_intent: str = "handback"
+    # Customer messages being delivered (to Rasa, or handed off) at once; the rest wait, in order per conversation.
+    max_concurrent_deliveries: int = 64
     identity_secret: str = "dev-identity-secret-change-me"
     token_secret: str = "dev-token-secret-change-me"
     token_ttl_seconds: int = 8 * 3600
@@ -129,6 +131,7 @@ class Settings:
             "rasa_token": "RASA_TOKEN",
             "rasa_timeout": "RASA_TIMEOUT",
             "rasa_handback_intent": "RASA_HANDBACK_INTENT",
+            "max_concurrent_deliveries": "HANDOFF_MAX_CONCURRENT_DELIVERIES",
             "identity_secret": "IDENTITY_SECRET",
             "token_secret": "TOKEN_SECRET",
             "token_ttl_seconds": "TOKEN_TTL_SECONDS",

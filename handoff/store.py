@@ -11,8 +11,10 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from handoff.models import (
     Agent,
@@ -326,16 +328,34 @@ async def _by_client_id(s: AsyncSession, conversation_id: str, client_id: str | 
     return _msg(existing, duplicate=True) if existing is not None else None
 
 
+# Prebuilt and run on the session's connection, not through the ORM: the ORM's UPDATE path left about thirty
+# objects in reference cycles per message, which only the cyclic garbage collector frees (long pauses under
+# load). In-session objects are then brought up to date here, as the ORM would have done.
+_TAKE_NEXT_SEQ = (
+    update(Conversation)
+    .where(Conversation.id == bindparam("conversation_id"))
+    .values(last_seq=Conversation.last_seq + 1, updated_at=bindparam("now"))
+)
+_SET_MESSAGE_STATUS = update(Message).where(Message.id == bindparam("message_id")).values(status=bindparam("status"))
+
+
+def _sync_loaded(s: AsyncSession, entity: type, key: str, **values: Any) -> None:
+    """After a Core UPDATE: set ``values`` on the row's object if this session holds it (as the ORM would)."""
+    loaded = s.identity_map.get(identity_key(entity, key))
+    if loaded is not None:
+        for name, value in values.items():
+            set_committed_value(loaded, name, value)
+
+
 async def _next_seq(s: AsyncSession, conversation_id: str) -> tuple[int, str]:
     """Take the conversation's next sequence number (locking its row); returns it with the state."""
-    await s.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation_id)
-        .values(last_seq=Conversation.last_seq + 1, updated_at=utcnow())
-    )
+    now = utcnow()
+    await s.flush()  # a Core statement does not flush the session: pending rows first
+    await (await s.connection()).execute(_TAKE_NEXT_SEQ, {"conversation_id": conversation_id, "now": now})
     seq, state = (
         await s.execute(select(Conversation.last_seq, Conversation.state).where(Conversation.id == conversation_id))
     ).one()
+    _sync_loaded(s, Conversation, conversation_id, last_seq=int(seq), updated_at=now)
     return int(seq), str(state)
 
 
@@ -369,7 +389,9 @@ async def _insert_message(
 
 async def set_message_status(s: AsyncSession, message_id: str, status: str) -> None:
     """Mark a customer message as relayed (or routed to humans)."""
-    await s.execute(update(Message).where(Message.id == message_id).values(status=status))
+    await s.flush()  # a Core statement does not flush the session: pending rows first
+    await (await s.connection()).execute(_SET_MESSAGE_STATUS, {"message_id": message_id, "status": status})
+    _sync_loaded(s, Message, message_id, status=status)
 
 
 async def messages_after(s: AsyncSession, conversation_id: str, last_seq: int = 0, limit: int = 1000) -> list[MessageRecord]:
@@ -814,6 +836,11 @@ async def agents_with_load(s: AsyncSession) -> list[AgentRecord]:
     )
     rows = await s.scalars(select(Agent).order_by(Agent.id))
     return [_agent(r, int(loads.get(r.id, 0))) for r in rows]
+
+
+async def count_online_agents(s: AsyncSession) -> int:
+    """How many agents are online."""
+    return int((await s.execute(select(func.count()).select_from(Agent).where(Agent.status == "online"))).scalar_one())
 
 
 async def conversations_of_agent(s: AsyncSession, agent_id: int) -> list[ConversationRecord]:
