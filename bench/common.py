@@ -50,6 +50,15 @@ def stats(values_ms: list[float]) -> dict[str, float | int]:
     }
 
 
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, over all cores (Linux ``/proc/stat``)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    total = sum(values[:8])  # user nice system idle iowait irq softirq steal (guest time is already in user)
+    return (total - idle) / ticks, total / ticks
+
+
 def process_cpu_seconds(pid: int) -> float | None:
     """User + system CPU time of another process (Linux ``/proc``), None when unavailable."""
     try:
