@@ -305,7 +305,7 @@ class Agent:
                     await self.sio.disconnect()
 
     async def work(self, stop: asyncio.Event) -> None:
-        """Reply to customers; resolve after three replies."""
+        """Reply to customers (each chat three times, then resolve it)."""
         await self.connect()
         while not stop.is_set():
             try:
@@ -331,6 +331,9 @@ class Agent:
                 self.ledger.agent_acks.setdefault(cid, {})[ack["seq"]] = text
                 self.ledger.bump("agent_acked")
                 self.replies[cid] = n + 1
+                # Work the chat to its end, as an agent does: otherwise chats whose customer went quiet keep
+                # the agents at capacity and, after a few minutes, nothing new gets assigned.
+                self.todo.put_nowait(cid)
             elif isinstance(ack, dict) and ack.get("code") in ("invalid_state", "forbidden", "not_found"):
                 self.mine.discard(cid)
 
