@@ -240,6 +240,9 @@ class Gateway:
                 return None
             if online is None:
                 online = await store.count_online_agents(s)
+        return self._position_payload(position, online)
+
+    def _position_payload(self, position: int, online: int) -> dict[str, int]:
         return {"position": position, "estimated_wait_seconds": self.estimate_seconds(position, online)}
 
     async def snapshot(self, agent_id: int | None = None) -> dict[str, Any]:
@@ -302,14 +305,7 @@ class Gateway:
         items = await self.queue_items()
         online = await self.online_agents()
         for item in items:
-            await self.to_customer(
-                item.conversation_id,
-                ev.QUEUE_UPDATE,
-                {
-                    "position": item.position,
-                    "estimated_wait_seconds": self.estimate_seconds(item.position, online),
-                },
-            )
+            await self.to_customer(item.conversation_id, ev.QUEUE_UPDATE, self._position_payload(item.position, online))
 
     # ------------------------------------------------------------ assignment
 

@@ -339,6 +339,12 @@ _TAKE_NEXT_SEQ = (
 _SET_MESSAGE_STATUS = update(Message).where(Message.id == bindparam("message_id")).values(status=bindparam("status"))
 
 
+async def _core_update(s: AsyncSession, stmt: Any, params: dict[str, Any]) -> None:
+    """Run a prebuilt UPDATE on the session's connection, after flushing what the session has pending."""
+    await s.flush()  # a Core statement does not flush the session itself
+    await (await s.connection()).execute(stmt, params)
+
+
 def _sync_loaded(s: AsyncSession, entity: type, key: str, **values: Any) -> None:
     """After a Core UPDATE: set ``values`` on the row's object if this session holds it (as the ORM would)."""
     loaded = s.identity_map.get(identity_key(entity, key))
@@ -350,8 +356,7 @@ def _sync_loaded(s: AsyncSession, entity: type, key: str, **values: Any) -> None
 async def _next_seq(s: AsyncSession, conversation_id: str) -> tuple[int, str]:
     """Take the conversation's next sequence number (locking its row); returns it with the state."""
     now = utcnow()
-    await s.flush()  # a Core statement does not flush the session: pending rows first
-    await (await s.connection()).execute(_TAKE_NEXT_SEQ, {"conversation_id": conversation_id, "now": now})
+    await _core_update(s, _TAKE_NEXT_SEQ, {"conversation_id": conversation_id, "now": now})
     seq, state = (
         await s.execute(select(Conversation.last_seq, Conversation.state).where(Conversation.id == conversation_id))
     ).one()
@@ -389,8 +394,7 @@ async def _insert_message(
 
 async def set_message_status(s: AsyncSession, message_id: str, status: str) -> None:
     """Mark a customer message as relayed (or routed to humans)."""
-    await s.flush()  # a Core statement does not flush the session: pending rows first
-    await (await s.connection()).execute(_SET_MESSAGE_STATUS, {"message_id": message_id, "status": status})
+    await _core_update(s, _SET_MESSAGE_STATUS, {"message_id": message_id, "status": status})
     _sync_loaded(s, Message, message_id, status=status)
 
 
