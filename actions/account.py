@@ -28,7 +28,7 @@ from actions.forms import (
     forget_slots,
 )
 from actions.services import backend, current_customer
-from handoff.redact import contains_secret
+from contract.redact import contains_secret
 
 PLANS = ("free", "pro", "business")
 NAME_PATTERN = re.compile(r"^[^\W\d_][\w .'-]{0,79}$", re.UNICODE)

@@ -16,7 +16,7 @@ from actions.backend.store import duplicate_of
 from actions.dialogue import await_confirmation, mask_email, record_step, request_handoff, reset_strikes
 from actions.forms import AccountRequestAction, IdentifyingFormValidation
 from actions.services import backend
-from handoff.redact import redact
+from contract.redact import redact
 
 INVOICE_PATTERN = re.compile(r"(?i)\binv(?:oice)?[\s#:-]*(\d{3,}(?:-\d+)?)\b")
 AMOUNT_PATTERN = re.compile(r"(?:[$€£]\s?(\d+(?:[.,]\d{1,2})?)|(\d+(?:[.,]\d{1,2})?)\s?(?:usd|dollars?|eur|euros?|gbp))",

@@ -10,7 +10,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 
 from actions.settings import ActionSettings
-from handoff.redact import redact
+from contract.redact import redact
 
 # Strike kinds that mean "the bot did not understand" (as opposed to "the bot's fix did not work").
 UNDERSTANDING_STRIKES = frozenset({"nlu_fallback", "clarification_rejected"})

@@ -14,7 +14,7 @@ from actions import messages
 from actions.backend import BackendUnavailable, Customer
 from actions.dialogue import find_email, mask_email, register_strike, request_handoff
 from actions.services import backend, current_customer, settings
-from handoff.redact import contains_secret
+from contract.redact import contains_secret
 
 IDENTITY_SLOTS = ("email", "verification_code")
 

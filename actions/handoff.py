@@ -18,7 +18,7 @@ from actions.dialogue import (
     strikes,
     user_turns,
 )
-from handoff.redact import redact
+from contract.redact import redact
 
 HANDOFF_REASONS = (
     "three_strikes", "low_confidence", "customer_request", "frustration", "technical_issue", "fast_lane", "policy",

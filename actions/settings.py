@@ -18,7 +18,7 @@ class ActionSettings:
     link_ttl_minutes: int = 30
     max_strikes: int = 3
     max_verification_attempts: int = 3
-    # Same knob and meaning as the gateway's HANDOFF_REDACT (see handoff.redact.CLASSES).
+    # Same knob and meaning as the gateway's HANDOFF_REDACT (see contract.redact.CLASSES).
     redact: str = "all"
 
     @classmethod

@@ -12,7 +12,7 @@ from rasa_sdk.types import DomainDict
 from actions import messages
 from actions.dialogue import latest_intent, request_handoff
 from actions.forms import slot_dict
-from handoff.redact import contains_secret, redact
+from contract.redact import contains_secret, redact
 
 ERROR_CODE = re.compile(r"\b(?:E-?\d{3,5}|ERR[_-][A-Z_-]+|HTTP\s?\d{3}|(?:error|status)(?:\s+code)?\s+\d{3})\b", re.I)
 # Known error codes and what L1 suspects behind them: the start of the hypothesis for L2.

@@ -2,7 +2,7 @@
 
 The gateway redacts what it relays, but Rasa is also reached directly (``make shell``, the REST channel, tests):
 whatever reaches it, the ``user`` events it keeps hold no card number, password, reset token or API key
-(:mod:`handoff.redact`). The conversation in memory is untouched, so the current turn is understood as typed; bot
+(:mod:`contract.redact`). The conversation in memory is untouched, so the current turn is understood as typed; bot
 and slot events are written as they are (the actions redact before they set a slot or say anything).
 Configured in ``bot/endpoints.yml``: ``tracker_store: {type: bot.tracker_store.RedactingSQLTrackerStore, ...}``, with
 an optional ``redact:`` key (the classes, as ``HANDOFF_REDACT``; default all). Loading it also routes the Rasa
@@ -18,7 +18,7 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import Event, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from handoff.redact import install, redact, redact_value
+from contract.redact import install, redact, redact_value
 
 
 def redacted(event: Event) -> Event:

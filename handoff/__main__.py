@@ -14,7 +14,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from handoff import auth, events, metrics, migrate, prediction, redact, review, seed, simulate, store
+from contract import redact
+from handoff import auth, events, metrics, migrate, prediction, review, seed, simulate, store
 from handoff.app import SHUTDOWN_SECONDS, create_app
 from handoff.db import Database
 from handoff.models import AGENT_ROLES, utcnow

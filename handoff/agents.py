@@ -17,7 +17,7 @@ from handoff.gateway import Gateway, agent_room, conv_room
 from handoff.models import utcnow
 from handoff.rasa_client import RasaUnavailable
 from handoff.records import AgentRecord, ConversationRecord
-from handoff.redact import redact
+from contract.redact import redact
 from handoff.routing import TEAMS
 
 log = logging.getLogger(__name__)

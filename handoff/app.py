@@ -13,7 +13,8 @@ import socketio
 from aiohttp import web
 from redis import asyncio as aioredis
 
-from handoff import frontend, insights, migrate, recovery, redact, scaling, sla, store
+from contract import redact
+from handoff import frontend, insights, migrate, recovery, scaling, sla, store
 from handoff.appkeys import DB, GATEWAY, HTTP, SETTINGS, SIO, STOPPING
 from handoff.db import Database
 from handoff.gateway import Gateway

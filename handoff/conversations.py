@@ -20,7 +20,7 @@ from handoff.models import utcnow
 from handoff.priority import Priority, decide, fast_lane_reasons, rank_of, sla_deadline
 from handoff.rasa_client import RasaUnavailable
 from handoff.records import ConversationRecord, MessageRecord
-from handoff.redact import redact
+from contract.redact import redact
 from handoff.routing import skills_for
 from handoff.summary import SummaryInput, build_summary, render_text
 

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.models import Contact, Event
 from handoff.records import EventRecord, iso
-from handoff.redact import redact
+from contract.redact import redact
 
 GROUPS = ("all", "tier", "intent", "reason", "agent")
 PRIORITY_ORDER = ("urgent", "high", "normal", "low")

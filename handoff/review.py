@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.models import Event
-from handoff.redact import redact
+from contract.redact import redact
 
 WORD = re.compile(r"[a-z0-9']+")
 SIMILARITY = 0.5

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from handoff.redact import CLASSES as REDACT_CLASSES
+from contract.redact import CLASSES as REDACT_CLASSES
 
 # scheme://host[:port] exactly as browsers send it in the Origin header.
 ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff import store
 from handoff.models import Event, Message, utcnow
-from handoff.redact import redact
+from contract.redact import redact
 
 SIGNAL_KEYS = frozenset({"handoff", "nlu_miss", "case_status"})
 MISS_KINDS = ("nlu_fallback", "out_of_scope", "clarification_rejected")

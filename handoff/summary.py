@@ -14,7 +14,7 @@ from typing import Any
 
 from handoff.priority import Priority
 from handoff.records import ContactRecord, MessageRecord, iso
-from handoff.redact import redact, redact_value
+from contract.redact import redact, redact_value
 
 SUMMARY_VERSION = 1
 LAST_TURNS = 6

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handoff.redact import (
+from contract.redact import (
     REDACTED,
     contains_secret,
     luhn_ok,

@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from handoff.priority import decide
 from handoff.records import ContactRecord, MessageRecord
-from handoff.redact import luhn_ok, redact
+from contract.redact import luhn_ok, redact
 from handoff.summary import SummaryInput, build_summary, render_text
 from tests.handoff.helpers import HANDOFF_PAYLOAD
 

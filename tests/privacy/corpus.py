@@ -1,6 +1,6 @@
 """The redaction corpus: secrets customers really type, and look-alikes that must stay readable.
 
-``POSITIVES`` are (class, message, secret): after :func:`handoff.redact.redact` the secret must be gone (recall).
+``POSITIVES`` are (class, message, secret): after :func:`contract.redact.redact` the secret must be gone (recall).
 ``NEGATIVES`` are messages that must come out unchanged (precision): order and invoice numbers, phone numbers,
 dates, amounts, 16-digit numbers that fail the Luhn check, UUID request ids, talk *about* passwords and keys.
 Card numbers here are the public test numbers of the card networks (Stripe, Adyen, PayPal test lists).

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from handoff.redact import luhn_ok
+from contract.redact import luhn_ok
 
 # 13-19 digits, single spaces or dashes between them; not part of a longer run of digits or letters, and not the
 # fraction of a decimal or a timestamp ("0.1234...", "09.626644" glued to the next SQLite column).

@@ -1,4 +1,4 @@
-"""Recall and precision of handoff.redact on the corpus (tests/privacy/corpus.py), and on generated card numbers."""
+"""Recall and precision of contract.redact on the corpus (tests/privacy/corpus.py), and on generated card numbers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections import Counter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handoff.redact import CLASSES, luhn_ok, redact
+from contract.redact import CLASSES, luhn_ok, redact
 from tests.privacy.corpus import NEGATIVES, POSITIVES
 from tests.servers import ROOT
 

@@ -17,7 +17,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from handoff import auth, redact, store
+from contract import redact
+from handoff import auth, store
 from handoff.__main__ import main
 from handoff.settings import Settings
 from tests.handoff.helpers import HANDOFF_PAYLOAD, TOKEN_SECRET, FakeRasa, Running
