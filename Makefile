@@ -18,7 +18,7 @@ SCALED_DB := postgresql+asyncpg://postgres@127.0.0.1:5432/handoff
 SCALED_REDIS := redis://127.0.0.1:6379/0
 RASA_QUIET := TF_CPP_MIN_LOG_LEVEL=3 SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONWARNINGS=ignore
 
-.PHONY: help run run-scaled test lint train nlu-report nlu-holdout nlu-review simulate predict shell clean bench bench-full soak widget
+.PHONY: help run run-env run-scaled test lint train nlu-report nlu-holdout nlu-review simulate predict shell clean bench bench-full soak widget
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -41,12 +41,19 @@ $(MODEL): $(TRAINING_INPUTS) | $(INSTALLED)
 		--fixed-model-name support --quiet
 	@touch $@
 
-$(RUN_ENV):
-	@mkdir -p var
-	@secret() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }; \
-	printf 'RASA_TOKEN=%s\nIDENTITY_SECRET=%s\nTOKEN_SECRET=%s\nRASA_PORT=5005\nACTIONS_PORT=5055\nRASA_URL=http://127.0.0.1:5005\nPYTHONUNBUFFERED=1\n' \
-		"$$(secret)" "$$(secret)" "$$(secret)" > $@
-	@echo "Wrote $@ (local secrets; never committed)."
+# Local secrets, mode 600, never committed. A key already there is kept (a changed secret survives); a missing one
+# (an older run.env) is added, so every process gets what it needs.
+RUN_SECRETS := RASA_TOKEN IDENTITY_SECRET TOKEN_SECRET VOUCH_SECRET ACTIONS_TOKEN
+RUN_DEFAULTS := RASA_PORT=5005 ACTIONS_PORT=5055 RASA_URL=http://127.0.0.1:5005 \
+	ACTIONS_URL=http://127.0.0.1:5055/webhook PYTHONUNBUFFERED=1
+
+run-env:
+	@mkdir -p var; umask 077; touch $(RUN_ENV); chmod 600 $(RUN_ENV); \
+	secret() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }; \
+	for key in $(RUN_SECRETS); do \
+	  grep -q "^$$key=" $(RUN_ENV) || { echo "$$key=$$(secret)" >> $(RUN_ENV); echo "Added $$key to $(RUN_ENV)."; }; done; \
+	for pair in $(RUN_DEFAULTS); do \
+	  grep -q "^$${pair%%=*}=" $(RUN_ENV) || echo "$$pair" >> $(RUN_ENV); done
 
 widget/node_modules/.package-lock.json: widget/package-lock.json
 	@command -v npm >/dev/null || { echo "Node.js 20+ with npm is needed to build the widget (apt-get install nodejs npm)."; exit 1; }
@@ -64,13 +71,14 @@ $(CHROMIUM):
 
 train: $(MODEL) ## Train the model if config.yml, domain.yml, data/ or the NLU components changed
 
-run: $(INSTALLED) $(MODEL) $(WIDGET_BUILT) $(RUN_ENV) ## Install, train if stale, start Rasa, action server and gateway, print the URLs
+# `make run` is the loopback demo (HANDOFF_DEMO=1): demo agents, the demo page's identity signer.
+run: $(INSTALLED) $(MODEL) $(WIDGET_BUILT) run-env ## Install, train if stale, start Rasa, action server and gateway, print the URLs
 	@$(PY) -m actions.backend seed
-	@$(PY) -m handoff seed
-	@$(RASA_QUIET) $(VENV)/bin/honcho start -f Procfile -e $(RUN_ENV)
+	@HANDOFF_DEMO=1 $(PY) -m handoff seed
+	@$(RASA_QUIET) HANDOFF_DEMO=1 $(VENV)/bin/honcho start -f Procfile -e $(RUN_ENV)
 
-shell: $(INSTALLED) ## Chat with the running bot in this terminal (start `make run` first)
-	@$(PY) -m bot.chat $(if $(CUSTOMER),--customer $(CUSTOMER),)
+shell: $(INSTALLED) run-env ## Chat with the running bot in this terminal (start `make run` first)
+	@set -a; . ./$(RUN_ENV); set +a; $(PY) -m bot.chat $(if $(CUSTOMER),--customer $(CUSTOMER),)
 
 test: $(INSTALLED) $(MODEL) $(WIDGET_BUILT) $(CHROMIUM) ## Validate the data, replay the test stories, run every pytest suite
 	$(RASA_QUIET) $(RASA) data validate --domain domain.yml --data data --config config.yml --fail-on-warnings --quiet
@@ -110,13 +118,13 @@ bench-full: $(INSTALLED) $(MODEL) ## Full profile: also 1,000 conversations, 5,0
 soak: $(INSTALLED) $(MODEL) ## Soak (not in make test): SOAK_MINUTES (30) of traffic with gateway kills, ledger in reports/soak/
 	$(RASA_QUIET) $(PY) -m bench.soak --minutes $(or $(SOAK_MINUTES),30)
 
-run-scaled: $(INSTALLED) $(MODEL) $(WIDGET_BUILT) $(RUN_ENV) ## Two gateways + two Rasa servers on local PostgreSQL and Redis
+run-scaled: $(INSTALLED) $(MODEL) $(WIDGET_BUILT) run-env ## Two gateways + two Rasa servers on local PostgreSQL and Redis
 	@for db in handoff rasa_tracker; do \
 	  psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname='$$db'" | grep -q 1 || \
 	  psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $$db"; done
 	@$(PY) -m actions.backend seed
-	@DATABASE_URL=$(SCALED_DB) $(PY) -m handoff migrate && DATABASE_URL=$(SCALED_DB) $(PY) -m handoff seed
-	@$(RASA_QUIET) DATABASE_URL=$(SCALED_DB) REDIS_URL=$(SCALED_REDIS) \
+	@DATABASE_URL=$(SCALED_DB) $(PY) -m handoff migrate && DATABASE_URL=$(SCALED_DB) HANDOFF_DEMO=1 $(PY) -m handoff seed
+	@$(RASA_QUIET) DATABASE_URL=$(SCALED_DB) REDIS_URL=$(SCALED_REDIS) HANDOFF_DEMO=1 \
 		RASA_URLS=http://127.0.0.1:5005,http://127.0.0.1:5006 HANDOFF_AUTO_MIGRATE=0 \
 		$(VENV)/bin/honcho start -f Procfile.scaled -e $(RUN_ENV)
 

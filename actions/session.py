@@ -1,4 +1,8 @@
-"""Session start: carry slots over and take the customer's verified identity from the gateway's metadata."""
+"""Session start: carry the request-independent slots over; take who the customer is only from the gateway's voucher.
+
+Identity slots are never carried over: a new session (a shared browser's next user, or the same tab after the
+session expired) is verified again from its own metadata, so verification does not outlive what earned it.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ from rasa_sdk.types import DomainDict
 
 from actions.backend import BackendUnavailable
 from actions.forms import identity_events
-from actions.services import backend
+from actions.services import backend, settings
+from contract.vouch import vouched_customer_id
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +27,8 @@ REQUEST_SLOTS = {
     "plan", "account_field", "new_value", "dispute_reference", "error_details", "steps_tried", "requested_slot",
     "strikes", "strike_kinds", "steps_attempted",
 }
+# Who the customer is: set at each session start from the gateway's voucher (or in the session, by a code).
+IDENTITY_SLOTS = {"customer_id", "customer_verified", "customer_tier", "fast_lane", "email"}
 
 
 class ActionSessionStart(Action):
@@ -34,16 +41,19 @@ class ActionSessionStart(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Carry slots over, then set the identity slots from the session metadata."""
+        """Carry slots over (SessionStarted resets them), then set the identity slots from the vouched metadata."""
         events: list[EventType] = [SessionStarted()]
         for key, value in tracker.current_slot_values().items():
-            if value is not None and key not in REQUEST_SLOTS and key != "session_started_metadata":
+            if value is not None and key not in REQUEST_SLOTS | IDENTITY_SLOTS and key != "session_started_metadata":
                 events.append(SlotSet(key, value))
         metadata: dict[str, Any] = tracker.get_slot("session_started_metadata") or {}
-        customer_claim = metadata.get("customer") if isinstance(metadata, dict) else None
-        if isinstance(customer_claim, dict) and customer_claim.get("verified") and customer_claim.get("id"):
+        claim = metadata.get("customer") if isinstance(metadata, dict) else None
+        customer_id = vouched_customer_id(settings().vouch_secret, tracker.sender_id, claim)
+        if claim is not None and customer_id is None:
+            logger.warning("identity claim without a valid gateway voucher; customer treated as anonymous")
+        if customer_id is not None:
             try:
-                customer = backend().customer_by_id(str(customer_claim["id"]))
+                customer = backend().customer_by_id(customer_id)
             except BackendUnavailable:
                 logger.warning("backend unavailable at session start; customer treated as anonymous")
                 customer = None

@@ -18,12 +18,16 @@ class ActionSettings:
     link_ttl_minutes: int = 30
     max_strikes: int = 3
     max_verification_attempts: int = 3
+    # Reset links, and verification codes, one address may be sent per rolling hour (the rest are refused).
+    max_sends_per_hour: int = 3
     # Same knob and meaning as the gateway's HANDOFF_REDACT (see contract.redact.CLASSES).
     redact: str = "all"
+    # Shared with the gateway only: an identity counts as verified only with the gateway's voucher (contract.vouch).
+    vouch_secret: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ActionSettings:
-        """Build settings from DEMO_BACKEND_DB, DEMO_SEED_PATH, PUBLIC_URL, LINK_TTL_MINUTES, MAX_STRIKES."""
+        """Build settings from DEMO_BACKEND_DB, DEMO_SEED_PATH, PUBLIC_URL, LINK_TTL_MINUTES, MAX_STRIKES, VOUCH_SECRET."""
         env = os.environ if env is None else env
         default = cls()
         return cls(
@@ -32,5 +36,8 @@ class ActionSettings:
             public_url=env.get("PUBLIC_URL", default.public_url).rstrip("/"),
             link_ttl_minutes=int(env.get("LINK_TTL_MINUTES", default.link_ttl_minutes)),
             max_strikes=int(env.get("MAX_STRIKES", default.max_strikes)),
+            max_verification_attempts=int(env.get("MAX_VERIFICATION_ATTEMPTS", default.max_verification_attempts)),
+            max_sends_per_hour=int(env.get("MAX_SENDS_PER_HOUR", default.max_sends_per_hour)),
             redact=env.get("HANDOFF_REDACT") or default.redact,
+            vouch_secret=env.get("VOUCH_SECRET", default.vouch_secret),
         )

@@ -245,7 +245,7 @@ async def bot_latency(stack: Stack, samples: int, warmup: int) -> dict[str, Any]
                     "metadata": {"channel": "widget", "conversation_id": None, "customer": None},
                 }
                 start = time.perf_counter()
-                async with http.post(webhook, json=body) as response:
+                async with http.post(webhook, json=body, params={"token": stack.servers.token}) as response:
                     response.raise_for_status()
                     replies = await response.json()
                 direct_ms = (time.perf_counter() - start) * 1000

@@ -141,6 +141,8 @@ async def start_stack(workdir: Path, gateways: int) -> Stack:
         "REDIS_CHANNEL": channel,
         "IDENTITY_SECRET": secrets.token_hex(16),
         "TOKEN_SECRET": secrets.token_hex(16),
+        "VOUCH_SECRET": secrets.token_hex(16),
+        "RASA_TOKEN": secrets.token_hex(16),
         "HANDOFF_AUTO_ASSIGN": "0",
         "HANDOFF_RATE_LIMIT_EVENTS": "1000000",
         # Every simulated customer connects from 127.0.0.1: lift the per-IP limits too.

@@ -1,19 +1,27 @@
-"""`make shell`: chat with the running bot in a terminal through Rasa's REST webhook (buttons are numbered)."""
+"""`make shell`: chat with the running bot in a terminal through Rasa's REST webhook (buttons are numbered).
+
+It holds what the gateway holds (RASA_TOKEN, VOUCH_SECRET from var/run.env): it is an operator's tool on this
+machine, so it may act as a verified customer, vouched for the way the gateway does it.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import urllib.error
 import urllib.request
 from typing import Any
 
+from contract.vouch import vouch
+
 
 def send(url: str, sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
-    """Post one message and return the bot's replies."""
+    """Post one message (with the gateway's token) and return the bot's replies."""
     body = json.dumps({"sender": sender, "message": text, "metadata": metadata}).encode()
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {os.environ.get('RASA_TOKEN', '')}"}
+    request = urllib.request.Request(url, data=body, headers=headers)
     with urllib.request.urlopen(request, timeout=30) as response:
         return list(json.load(response))
 
@@ -41,7 +49,12 @@ def main() -> None:
     parser.add_argument("--customer", help="act as a verified demo customer, e.g. cus_1003 (enterprise)")
     args = parser.parse_args()
     sender = f"shell-{secrets.token_hex(6)}"
-    metadata = {"channel": "shell", "customer": {"id": args.customer, "verified": True} if args.customer else None}
+    customer = (
+        vouch(os.environ.get("VOUCH_SECRET", ""), sender, {"id": args.customer, "email": None, "name": None})
+        if args.customer
+        else None
+    )
+    metadata = {"channel": "shell", "customer": customer}
     print("Type a message (Ctrl-D to quit). Try: 'I forgot my password' with ana.ortiz@example.com.")
     buttons: list[dict[str, str]] = []
     while True:

@@ -29,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     m = sub.add_parser("migrate", help="apply database migrations")
     m.add_argument("--revision", default="head")
     m.add_argument("--downgrade", action="store_true", help="downgrade to --revision (default base)")
-    sub.add_parser("seed", help="load demo contacts, two demo agents and canned replies")
+    sub.add_parser("seed", help="load contacts and canned replies (and, with HANDOFF_DEMO=1, the missing demo agents)")
     sub.add_parser("events", help="print the Socket.IO protocol as JSON")
     rep = sub.add_parser("report", help="print the hand-off metrics of a window as a table")
     rep.add_argument("--since", default="7d", help="window: 90m, 24h, 7d, 2w (default 7d)")
@@ -90,10 +90,13 @@ async def _with_db(settings: Settings, action: str, args: argparse.Namespace) ->
         if action.startswith("predict"):
             return await _predict(db, args)
         if action == "seed":
-            creds = await seed.seed(db, Path(settings.seed_path))
-            print("Demo agents (log in at POST /api/login):")
+            creds = await seed.seed(db, Path(settings.seed_path), demo_agents=settings.demo_mode)
+            if creds:
+                print("Demo agents created (log in at /console):")
             for c in creds:
                 print(f"  {c['email']}  password: {c['password']}  role: {c['role']}")
+            if not settings.demo_mode:
+                print("No demo agents outside demo mode (HANDOFF_DEMO=1): add agents with `python -m handoff agents add`")
             return 0
         if action == "agents add":
             if len(args.password) < 8:
@@ -192,8 +195,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     redact.install(settings.redact)  # every command: HANDOFF_REDACT applies, and log lines carry no secret
     command = args.command or "serve"
     if command == "serve":
-        print(f"handoff gateway on http://{settings.host}:{settings.port} (customers: /, agents: /agents)")
-        app = create_app(settings)
+        try:
+            app = create_app(settings)
+        except ValueError as exc:  # no real secrets outside the loopback demo
+            print(f"handoff: configuration error: {exc}", file=sys.stderr)
+            return 2
+        print(f"handoff gateway on http://{settings.host}:{settings.port} (customers: /, agents: /console)")
         tune_gc_for_serving()
         web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=SHUTDOWN_SECONDS)
         return 0

@@ -94,7 +94,12 @@ def _bound_websocket_frames(sio: socketio.AsyncServer, limit: int) -> None:
 
 
 def create_app(settings: Settings) -> web.Application:
-    """Build the gateway application (nothing touches the network until it starts)."""
+    """Build the gateway application (nothing touches the network until it starts).
+
+    Raises:
+        ValueError: a secret is missing outside demo mode (``Settings.with_required_secrets``).
+    """
+    settings = settings.with_required_secrets()
     # HANDOFF_REDACT for every redact() of this process, and no log record (ours, aiohttp's) carries a secret.
     redact.install(settings.redact)
     app = web.Application(middlewares=[errors_middleware], client_max_size=settings.max_payload_bytes)

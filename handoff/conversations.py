@@ -12,15 +12,16 @@ from typing import Any
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from contract.redact import redact
+from contract.vouch import vouch
 from handoff import escalation, signals, store
 from handoff import events as ev
 from handoff.gateway import Gateway, message_view
-from handoff.identity import ANONYMOUS, Identity, verify
+from handoff.identity import ANONYMOUS, verify
 from handoff.models import utcnow
 from handoff.priority import Priority, decide, fast_lane_reasons, rank_of, sla_deadline
 from handoff.rasa_client import RasaUnavailable
 from handoff.records import ConversationRecord, MessageRecord
-from contract.redact import redact
 from handoff.routing import skills_for
 from handoff.summary import SummaryInput, build_summary, render_text
 
@@ -138,10 +139,12 @@ async def _to_humans(gw: Gateway, conv: ConversationRecord, m: MessageRecord) ->
             )
 
 
-def metadata_for(conv: ConversationRecord) -> dict[str, Any]:
-    """Metadata sent to Rasa with every message."""
+def metadata_for(conv: ConversationRecord, vouch_secret: str) -> dict[str, Any]:
+    """Metadata sent to Rasa with every message: a verified customer goes with the gateway's voucher."""
     customer = (
-        Identity(True, conv.customer_id, conv.customer_email, conv.customer_name).as_metadata() if conv.verified else None
+        vouch(vouch_secret, conv.id, {"id": conv.customer_id, "email": conv.customer_email, "name": conv.customer_name})
+        if conv.verified
+        else None
     )
     return {"channel": "widget", "conversation_id": conv.id, "customer": customer}
 
@@ -188,7 +191,7 @@ async def _relay_to_bot(gw: Gateway, conv: ConversationRecord, m: MessageRecord,
     try:
         if new_session:
             await gw.rasa.new_session(conv.id)
-        replies = await gw.rasa.send_message(conv.id, m.text or "", metadata_for(conv))
+        replies = await gw.rasa.send_message(conv.id, m.text or "", metadata_for(conv, gw.settings.vouch_secret))
     except RasaUnavailable as exc:
         log.warning("conversation %s: %s", conv.id, exc)
         await gw.to_customer(conv.id, ev.TYPING, {"from": "bot", "on": False})

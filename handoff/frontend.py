@@ -1,13 +1,15 @@
 """The built front ends (``widget/dist``): demo host page, widget script, agent console; the demo identity signer.
 
 The files are built by ``npm run build`` in ``widget/``; the gateway only serves them. ``POST /api/demo/identity``
-signs the claims of a *seeded demo contact* so the demo page can show signed-in customers without the secret
-ever reaching the browser. It is demo-only: a real host page's own backend computes the signature
-(:func:`handoff.identity.sign`), and ``HANDOFF_DEMO_IDENTITY=0`` turns the endpoint off.
+signs the claims of a contact the seed file marks as demo, so the demo page can show signed-in customers without the
+secret ever reaching the browser. It runs only in demo mode (``HANDOFF_DEMO=1``, loopback host) and only for requests
+from this machine; a real host page's own backend computes the signature (:func:`handoff.identity.sign`).
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from handoff import events as ev
 from handoff import store
 from handoff.appkeys import GATEWAY
 from handoff.identity import sign
+from handoff.settings import is_loopback_host
 
 ASSET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}$")
 CONTENT_TYPES = {
@@ -82,11 +85,32 @@ async def asset(request: web.Request) -> web.StreamResponse:
     return _file(request, name)
 
 
+@functools.lru_cache(maxsize=4)
+def demo_customer_ids(seed_path: str) -> frozenset[str]:
+    """The contacts the seed file marks ``"demo": true``: the only ones the demo signer signs."""
+    try:
+        customers = json.loads(Path(seed_path).read_text(encoding="utf-8")).get("customers", [])
+    except (OSError, ValueError, AttributeError):
+        return frozenset()
+    return frozenset(str(c["id"]) for c in customers if isinstance(c, dict) and c.get("demo") is True and "id" in c)
+
+
+def _from_this_machine(request: web.Request) -> bool:
+    """The request came straight from a loopback peer, not relayed by a proxy for somebody else."""
+    if any(h in request.headers for h in ("Forwarded", "X-Forwarded-For", "X-Real-IP")):
+        return False
+    return is_loopback_host(request.remote or "")
+
+
 async def demo_identity(request: web.Request) -> web.Response:
-    """Signed identity claims of a seeded demo customer (demo only; off with ``HANDOFF_DEMO_IDENTITY=0``)."""
+    """Signed identity claims of a demo contact, for the demo page: demo mode, on this machine, demo contacts only."""
     gw = request.app[GATEWAY]
-    if not gw.settings.demo_identity:
-        return web.json_response({"error": "the demo identity endpoint is disabled", "code": "disabled"}, status=404)
+    if not gw.settings.demo_mode or not _from_this_machine(request):
+        return web.json_response(
+            {"error": "the demo identity endpoint only runs in demo mode (HANDOFF_DEMO=1), for this machine",
+             "code": "disabled"},
+            status=404,
+        )
     try:
         body = await request.json()
         ev.check_text("body", body)
@@ -95,8 +119,10 @@ async def demo_identity(request: web.Request) -> web.Response:
     customer_id = body.get("customer_id") if isinstance(body, dict) else None
     if not isinstance(customer_id, str) or not customer_id or len(customer_id) > 64:
         return web.json_response({"error": "customer_id is required", "code": "missing_fields"}, status=400)
-    async with gw.db.read() as s:
-        contact = await store.get_contact(s, customer_id)
+    contact = None
+    if customer_id in demo_customer_ids(gw.settings.seed_path):
+        async with gw.db.read() as s:
+            contact = await store.get_contact(s, customer_id)
     if contact is None:
         return web.json_response({"error": f"no demo customer {customer_id}", "code": "not_found"}, status=404)
     signature = sign(gw.settings.identity_secret, contact.id, contact.email, contact.name)

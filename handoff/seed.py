@@ -1,4 +1,7 @@
-"""Demo data: contacts from the business backend's seed file, two demo agents, canned replies."""
+"""Seed data: contacts from the business backend's seed file and canned replies; the demo agents in demo mode only.
+
+Seeding never overwrites: a demo agent whose password was changed keeps it, and nothing is created twice.
+"""
 
 from __future__ import annotations
 
@@ -62,12 +65,16 @@ async def load_contacts(db: Database, path: Path, today: date | None = None) -> 
     return len(customers)
 
 
-async def seed(db: Database, path: Path) -> list[dict[str, Any]]:
-    """Contacts + demo agents + canned replies; returns the demo credentials."""
+async def seed(db: Database, path: Path, demo_agents: bool) -> list[dict[str, Any]]:
+    """Contacts + canned replies, and the demo agents that do not exist yet; returns the credentials it created."""
     if path.exists():
         await load_contacts(db, path)
+    created: list[dict[str, Any]] = []
     async with db.write() as s:
-        for a in DEMO_AGENTS:
+        for a in DEMO_AGENTS if demo_agents else ():
+            if await store.agent_credentials(s, a["email"]) is not None:
+                continue
+            created.append({"email": a["email"], "password": a["password"], "role": a["role"]})
             await store.create_agent(
                 s,
                 email=a["email"],
@@ -80,4 +87,4 @@ async def seed(db: Database, path: Path) -> list[dict[str, Any]]:
         if not await store.canned_replies(s):
             for team, title, text in CANNED:
                 await store.add_canned_reply(s, team, title, text)
-    return [{"email": a["email"], "password": a["password"], "role": a["role"]} for a in DEMO_AGENTS]
+    return created

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -17,6 +19,17 @@ ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
 PRIORITIES = ("urgent", "high", "normal", "low")
 
 DEFAULT_SLA_MINUTES: dict[str, float] = {"urgent": 5.0, "high": 15.0, "normal": 30.0, "low": 60.0}
+
+# Each secret, the environment variable that sets it, and what it protects (docs/security.md says more).
+SECRETS: dict[str, tuple[str, str]] = {
+    "identity_secret": ("IDENTITY_SECRET", "the host page's customer identity signatures"),
+    "token_secret": ("TOKEN_SECRET", "agent login tokens"),
+    "vouch_secret": ("VOUCH_SECRET", "the identity the gateway vouches for to the action server"),
+    "rasa_token": ("RASA_TOKEN", "the gateway's channel and HTTP API calls to Rasa"),
+}
+MIN_SECRET_LENGTH = 16
+
+log = logging.getLogger(__name__)
 
 
 def _parse_sla(raw: str) -> dict[str, float]:
@@ -45,13 +58,15 @@ class Settings:
     # Several Rasa servers (shared SQL tracker store + RedisLockStore): round-robin over the healthy ones.
     rasa_urls: tuple[str, ...] = ()
     rasa_health_interval_seconds: float = 5.0
+    # Secrets (SECRETS above): no built-in value. Outside demo mode the gateway refuses to start without them.
     rasa_token: str = ""
     rasa_timeout: float = 10.0
     rasa_handback_intent: str = "handback"
     # Customer messages being delivered (to Rasa, or handed off) at once; the rest wait, in order per conversation.
     max_concurrent_deliveries: int = 64
-    identity_secret: str = "dev-identity-secret-change-me"
-    token_secret: str = "dev-token-secret-change-me"
+    identity_secret: str = ""
+    token_secret: str = ""
+    vouch_secret: str = ""
     token_ttl_seconds: int = 8 * 3600
     max_message_bytes: int = 4096
     max_payload_bytes: int = 65536
@@ -90,8 +105,10 @@ class Settings:
     log_level: str = "INFO"
     # Built front ends (``npm run build`` in widget/): demo page at /, widget at /widget.js, console at /console.
     widget_dist: str = "widget/dist"
-    # Demo only: POST /api/demo/identity signs seeded demo contacts for the demo page. Turn off in production.
-    demo_identity: bool = True
+    # Demo mode (HANDOFF_DEMO=1, what `make run` uses), on a loopback host only: POST /api/demo/identity signs the
+    # seed file's demo contacts for the demo page, `handoff seed` creates the demo agents, and a missing secret
+    # is replaced by a random one for this process instead of refusing to start.
+    demo_mode: bool = False
     # Escalation prediction: above this probability after a bot turn, the gateway offers a person early.
     prediction_threshold: float = 0.5
     prediction_model_path: str = "var/escalation_model.joblib"
@@ -115,6 +132,34 @@ class Settings:
                 ipaddress.ip_network(proxy, strict=False)
             except ValueError as exc:
                 raise ValueError(f"HANDOFF_TRUSTED_PROXIES: {proxy!r} is not an IP address or network") from exc
+        if self.demo_mode and not is_loopback_host(self.host):
+            raise ValueError(
+                f"HANDOFF_DEMO=1 is refused with HANDOFF_HOST={self.host}: demo mode signs identities for anyone who "
+                "asks and seeds agents with published passwords, so it only runs on a loopback host (127.0.0.1)"
+            )
+
+    def missing_secrets(self) -> list[str]:
+        """The environment variables of secrets that are unset or too short to be real."""
+        return [env for name, (env, _) in SECRETS.items() if len(getattr(self, name)) < MIN_SECRET_LENGTH]
+
+    def with_required_secrets(self) -> Settings:
+        """These settings, refused without real secrets; in demo mode, missing ones become random for this process.
+
+        Raises:
+            ValueError: a secret is missing outside demo mode (the message names each and what it protects).
+        """
+        missing = self.missing_secrets()
+        if not missing:
+            return self
+        if not self.demo_mode:
+            described = "; ".join(f"{env} ({what})" for env, what in SECRETS.values() if env in missing)
+            raise ValueError(
+                f"missing or too short (< {MIN_SECRET_LENGTH} characters) secrets: {described}. Set them in the "
+                "environment (`make run` writes var/run.env), or run the loopback demo with HANDOFF_DEMO=1"
+            )
+        generated = {name: secrets.token_hex(24) for name, (env, _) in SECRETS.items() if env in missing}
+        log.warning("demo mode: random %s for this process only", ", ".join(sorted(missing)))
+        return replace(self, **generated)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -134,6 +179,7 @@ class Settings:
             "max_concurrent_deliveries": "HANDOFF_MAX_CONCURRENT_DELIVERIES",
             "identity_secret": "IDENTITY_SECRET",
             "token_secret": "TOKEN_SECRET",
+            "vouch_secret": "VOUCH_SECRET",
             "token_ttl_seconds": "TOKEN_TTL_SECONDS",
             "max_message_bytes": "HANDOFF_MAX_MESSAGE_BYTES",
             "max_payload_bytes": "HANDOFF_MAX_PAYLOAD_BYTES",
@@ -165,7 +211,7 @@ class Settings:
             "redis_check_interval_seconds": "REDIS_CHECK_INTERVAL",
             "log_level": "HANDOFF_LOG_LEVEL",
             "widget_dist": "HANDOFF_WIDGET_DIST",
-            "demo_identity": "HANDOFF_DEMO_IDENTITY",
+            "demo_mode": "HANDOFF_DEMO",
             "prediction_threshold": "HANDOFF_PREDICTION_THRESHOLD",
             "prediction_model_path": "HANDOFF_PREDICTION_MODEL",
             "redact": "HANDOFF_REDACT",
@@ -188,6 +234,16 @@ class Settings:
     def sla_for(self, priority: str) -> float:
         """Minutes allowed before a queued hand-off of ``priority`` must be picked up."""
         return float(self.sla_minutes.get(priority, self.sla_minutes.get("normal", 30.0)))
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for an address only this machine reaches (127.0.0.0/8, ::1, localhost); 0.0.0.0 is every interface."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _convert(name: str, raw: str, current: Any) -> Any:

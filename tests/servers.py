@@ -13,6 +13,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from contract.vouch import vouch
+
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "support.tar.gz"
 VENV_BIN = Path(sys.executable).parent
@@ -55,25 +57,63 @@ def stop_processes(processes: list[subprocess.Popen[bytes]], timeout: float = 20
 
 @dataclass
 class BotServers:
-    """A running action server + Rasa server pair and what a test needs to talk to them."""
+    """A running action server + Rasa server pair and what a test needs to talk to them.
+
+    ``token`` is the gateway's credential for Rasa (webhook and HTTP API), ``actions_token`` Rasa's for the action
+    server, ``vouch_secret`` the key the gateway vouches for customer identities with (contract.vouch).
+    """
 
     rasa_url: str
     actions_url: str
     token: str
     backend_db: Path
     processes: list[subprocess.Popen[bytes]]
+    actions_token: str = ""
+    vouch_secret: str = ""
 
     def stop(self) -> None:
         """Terminate both processes."""
         stop_processes(self.processes)
 
+    def customer(self, sender: str, customer_id: str) -> dict[str, object]:
+        """The ``customer`` metadata block the gateway sends for a verified customer of conversation ``sender``."""
+        return vouch(self.vouch_secret, sender, {"id": customer_id, "email": None, "name": None})
 
-def _bot_env(backend_db: Path) -> dict[str, str]:
+
+def new_secret() -> str:
+    """A random credential for one test run (long enough for every server's minimum)."""
+    return secrets.token_hex(20)
+
+
+def _bot_env(backend_db: Path, token: str = "", actions_token: str = "", vouch_secret: str = "") -> dict[str, str]:
     return {**os.environ, "DEMO_BACKEND_DB": str(backend_db), "TF_CPP_MIN_LOG_LEVEL": "3",
-            "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "PYTHONWARNINGS": "ignore"}
+            "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "PYTHONWARNINGS": "ignore", "RASA_TOKEN": token,
+            "ACTIONS_TOKEN": actions_token, "VOUCH_SECRET": vouch_secret}
 
 
-def _spawn_rasa(workdir: Path, actions_url: str, backend_db: Path, token: str) -> BotServers:
+def rasa_command(port: int, token: str, endpoints: Path) -> list[str]:
+    """``rasa run`` as the Procfile runs it: loopback only, HTTP API behind ``token``, the gateway's channel."""
+    return [str(VENV_BIN / "rasa"), "run", "--interface", "127.0.0.1", "--enable-api", "--auth-token", token,
+            "--model", str(MODEL), "--credentials", str(ROOT / "bot" / "credentials.yml"),
+            "--endpoints", str(endpoints), "--port", str(port)]
+
+
+def action_endpoint(servers_actions_url: str, actions_token: str) -> str:
+    """The ``action_endpoint`` block of an endpoints.yml: where the action server is and its token."""
+    return f'action_endpoint:\n  url: "{servers_actions_url}/webhook"\n  token: "{actions_token}"\n'
+
+
+def spawn_action_server(actions_url: str, backend_db: Path, actions_token: str, vouch_secret: str,
+                        log: Path) -> subprocess.Popen[bytes]:
+    """Launch ``python -m actions.server`` (loopback, token required) on the port of ``actions_url``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "actions.server", "--port", actions_url.rsplit(":", 1)[1]],
+        cwd=ROOT, env=_bot_env(backend_db, actions_token=actions_token, vouch_secret=vouch_secret),
+        stdout=log.open("ab"), stderr=subprocess.STDOUT,
+    )
+
+
+def _spawn_rasa(workdir: Path, actions_url: str, backend_db: Path, token: str, actions_token: str) -> BotServers:
     """Launch a Rasa server process (not yet waited for) with its own tracker store in ``workdir``."""
     if not MODEL.exists():
         raise RuntimeError(f"{MODEL} is missing: run `make train` (make test does it first)")
@@ -81,28 +121,27 @@ def _spawn_rasa(workdir: Path, actions_url: str, backend_db: Path, token: str) -
     rasa_port = free_port()
     endpoints = workdir / "endpoints.yml"
     endpoints.write_text(
-        f'action_endpoint:\n  url: "{actions_url}/webhook"\n'
+        action_endpoint(actions_url, actions_token)
         # Rasa's SQL tracker store, writing customer messages redacted (as bot/endpoints.yml does).
-        "tracker_store:\n  type: bot.tracker_store.RedactingSQLTrackerStore\n"
+        + "tracker_store:\n  type: bot.tracker_store.RedactingSQLTrackerStore\n"
         f'  dialect: "sqlite"\n  db: "{workdir / "tracker.db"}"\n'
     )
     rasa = subprocess.Popen(
-        [str(VENV_BIN / "rasa"), "run", "--enable-api", "--auth-token", token, "--model", str(MODEL),
-         "--credentials", str(ROOT / "bot" / "credentials.yml"), "--endpoints", str(endpoints),
-         "--port", str(rasa_port)],
-        cwd=ROOT, env=_bot_env(backend_db), stdout=(workdir / "rasa.log").open("wb"), stderr=subprocess.STDOUT,
+        rasa_command(rasa_port, token, endpoints),
+        cwd=ROOT, env=_bot_env(backend_db, token), stdout=(workdir / "rasa.log").open("wb"), stderr=subprocess.STDOUT,
     )
-    return BotServers(f"http://127.0.0.1:{rasa_port}", actions_url, token, backend_db, [rasa])
+    return BotServers(f"http://127.0.0.1:{rasa_port}", actions_url, token, backend_db, [rasa], actions_token)
 
 
-def start_rasa_server(workdir: Path, actions_url: str, backend_db: Path, token: str = "test-token") -> BotServers:
-    """Start one more Rasa server (own tracker store) on an action server that is already running.
+def start_rasa_server(workdir: Path, servers: BotServers) -> BotServers:
+    """Start one more Rasa server (own tracker store) on the action server of ``servers``, which is running.
 
     For tests that kill Rasa: they get their own process, and the session's shared pair stays up.
     """
-    server = _spawn_rasa(workdir, actions_url, backend_db, token)
+    server = _spawn_rasa(workdir, servers.actions_url, servers.backend_db, servers.token, servers.actions_token)
+    server.vouch_secret = servers.vouch_secret
     try:
-        wait_until_up(f"{server.rasa_url}/status?token={token}", server.processes[0], workdir / "rasa.log")
+        wait_until_up(f"{server.rasa_url}/status?token={server.token}", server.processes[0], workdir / "rasa.log")
     except BaseException:
         server.stop()
         raise
@@ -110,20 +149,19 @@ def start_rasa_server(workdir: Path, actions_url: str, backend_db: Path, token: 
 
 
 def start_bot_servers(workdir: Path) -> BotServers:
-    """Start the action server on a seeded demo backend, then Rasa with the trained model."""
+    """Start the action server on a seeded demo backend, then Rasa with the trained model (fresh credentials)."""
     backend_db = workdir / "demo_business.db"
     actions_url = f"http://127.0.0.1:{free_port()}"
     actions_log = workdir / "actions.log"
-    actions = subprocess.Popen(
-        [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", actions_url.rsplit(":", 1)[1]],
-        cwd=ROOT, env=_bot_env(backend_db), stdout=actions_log.open("wb"), stderr=subprocess.STDOUT,
-    )
+    token, actions_token, vouch_secret = new_secret(), new_secret(), new_secret()
+    actions = spawn_action_server(actions_url, backend_db, actions_token, vouch_secret, actions_log)
     try:
-        rasa = _spawn_rasa(workdir, actions_url, backend_db, "test-token")
+        rasa = _spawn_rasa(workdir, actions_url, backend_db, token, actions_token)
     except BaseException:
         actions.terminate()
         raise
-    servers = BotServers(rasa.rasa_url, actions_url, rasa.token, backend_db, [actions, *rasa.processes])
+    servers = BotServers(rasa.rasa_url, actions_url, token, backend_db, [actions, *rasa.processes], actions_token,
+                         vouch_secret)
     try:
         wait_until_up(f"{actions_url}/health", actions, actions_log)
         wait_until_up(f"{servers.rasa_url}/status?token={servers.token}", rasa.processes[0], workdir / "rasa.log")
@@ -161,8 +199,11 @@ def start_gateway_process(workdir: Path, servers: BotServers, **settings: str) -
         "DATABASE_URL": database_url,
         "RASA_URL": servers.rasa_url,
         "RASA_TOKEN": servers.token,
-        "IDENTITY_SECRET": secrets.token_hex(16),
-        "TOKEN_SECRET": secrets.token_hex(16),
+        "VOUCH_SECRET": servers.vouch_secret,
+        "IDENTITY_SECRET": new_secret(),
+        "TOKEN_SECRET": new_secret(),
+        # The tests' gateways log in as the seeded demo agents: `handoff seed` creates them in demo mode only.
+        "HANDOFF_DEMO": "1",
         "PYTHONUNBUFFERED": "1",
         "PYTHONWARNINGS": "ignore",
         **settings,
@@ -181,11 +222,11 @@ def start_gateway_process(workdir: Path, servers: BotServers, **settings: str) -
     return gateway
 
 
-def shared_stores_endpoints(actions_url: str, tracker_db: str, lock_prefix: str) -> str:
+def shared_stores_endpoints(actions_url: str, actions_token: str, tracker_db: str, lock_prefix: str) -> str:
     """endpoints.yml of scaled mode: SQL tracker store on PostgreSQL, RedisLockStore (as bot/endpoints.scaled.yml)."""
     return (
-        f'action_endpoint:\n  url: "{actions_url}/webhook"\n'
-        "tracker_store:\n  type: bot.tracker_store.RedactingSQLTrackerStore\n"
+        action_endpoint(actions_url, actions_token)
+        + "tracker_store:\n  type: bot.tracker_store.RedactingSQLTrackerStore\n"
         "  dialect: postgresql\n  url: 127.0.0.1\n  port: 5432\n"
         f"  username: postgres\n  db: {tracker_db}\n"
         f"lock_store:\n  type: redis\n  url: 127.0.0.1\n  port: 6379\n  db: 0\n  key_prefix: {lock_prefix}\n"
@@ -201,17 +242,16 @@ def start_shared_store_rasa_servers(
     """
     workdir.mkdir(parents=True, exist_ok=True)
     endpoints = workdir / "endpoints.shared.yml"
-    endpoints.write_text(shared_stores_endpoints(servers.actions_url, tracker_db, lock_prefix))
+    endpoints.write_text(shared_stores_endpoints(servers.actions_url, servers.actions_token, tracker_db, lock_prefix))
     started: list[tuple[str, subprocess.Popen[bytes], Path]] = []
     try:
         for i in range(count):
             port = free_port()
             log = workdir / f"rasa-shared-{i}.log"
             process = subprocess.Popen(
-                [str(VENV_BIN / "rasa"), "run", "--enable-api", "--auth-token", servers.token, "--model", str(MODEL),
-                 "--credentials", str(ROOT / "bot" / "credentials.yml"), "--endpoints", str(endpoints),
-                 "--port", str(port)],
-                cwd=ROOT, env=_bot_env(servers.backend_db), stdout=log.open("wb"), stderr=subprocess.STDOUT,
+                rasa_command(port, servers.token, endpoints),
+                cwd=ROOT, env=_bot_env(servers.backend_db, servers.token), stdout=log.open("wb"),
+                stderr=subprocess.STDOUT,
             )
             started.append((f"http://127.0.0.1:{port}", process, log))
         for url, process, log in started:

@@ -13,7 +13,7 @@ import pytest
 
 from actions.backend.store import DemoBackend
 from actions.settings import ActionSettings
-from tests.servers import BotServers
+from tests.servers import ROOT, BotServers
 
 CARD = "4111 1111 1111 1111"
 
@@ -24,6 +24,7 @@ async def say(servers: BotServers, sender: str, text: str, metadata: dict[str, A
         async with session.post(
             f"{servers.rasa_url}/webhooks/rest/webhook",
             json={"sender": sender, "message": text, "metadata": metadata or {"channel": "test"}},
+            params={"token": servers.token},
         ) as response:
             assert response.status == 200, await response.text()
             return list(await response.json())
@@ -126,18 +127,66 @@ async def test_technical_issue_collects_details_then_hands_off(bot_servers: BotS
 
 async def test_fast_lane_customer_closing_goes_to_a_specialist(bot_servers: BotServers) -> None:
     sender = new_sender()
-    metadata = {"channel": "test", "customer": {"id": "cus_1003", "verified": True}}
+    metadata = {"channel": "test", "customer": bot_servers.customer(sender, "cus_1003")}
     replies = await say(bot_servers, sender, "I'd like to close our account please", metadata)
     handoff = handoff_of(replies)
     assert handoff is not None and handoff["reason"] == "fast_lane"
     assert handoff["customer_id"] == "cus_1003" and handoff["customer_tier"] == "enterprise"
 
 
-async def test_unverified_identity_claims_are_ignored(bot_servers: BotServers) -> None:
+@pytest.mark.parametrize("claim", [
+    {"id": "cus_1003", "verified": False},
+    # The forged identity of the security report: "verified" without the gateway's voucher.
+    {"id": "cus_1004", "verified": True},
+    {"id": "cus_1004", "verified": True, "email": "dev.patel@example.com", "voucher": "0" * 64},
+])
+async def test_unverified_identity_claims_are_ignored(bot_servers: BotServers, claim: dict[str, Any]) -> None:
     sender = new_sender()
-    metadata = {"channel": "test", "customer": {"id": "cus_1003", "verified": False}}
-    replies = await say(bot_servers, sender, "what's my latest invoice", metadata)
+    replies = await say(bot_servers, sender, "show me my latest invoice", {"channel": "test", "customer": claim})
     assert "email address on your account" in texts(replies)
+    assert "INV-" not in texts(replies), "no invoice of anyone's before the customer is verified"
+
+
+async def test_a_voucher_for_another_conversation_is_anonymous(bot_servers: BotServers) -> None:
+    sender = new_sender()
+    replayed = {"channel": "test", "customer": bot_servers.customer(new_sender(), "cus_1004")}
+    replies = await say(bot_servers, sender, "show me my latest invoice", replayed)
+    assert "email address on your account" in texts(replies) and "INV-" not in texts(replies)
+
+
+async def test_rasas_webhook_refuses_callers_without_the_gateways_token(bot_servers: BotServers) -> None:
+    body = {"sender": new_sender(), "message": "show me my latest invoice",
+            "metadata": {"customer": {"id": "cus_1004", "verified": True}}}
+    async with aiohttp.ClientSession() as session:
+        for params, headers in [({}, {}), ({"token": "wrong-token-0123456789"}, {}), ({"token": "é"}, {}),
+                                ({}, {"Authorization": "Bearer wrong-token-0123456789"})]:
+            async with session.post(f"{bot_servers.rasa_url}/webhooks/rest/webhook", json=body, params=params,
+                                    headers=headers) as response:
+                assert response.status == 401, (params, headers)
+                assert "INV-" not in await response.text()
+        async with session.post(f"{bot_servers.rasa_url}/webhooks/rest/webhook", json=body,
+                                headers={"Authorization": f"Bearer {bot_servers.token}"}) as response:
+            assert response.status == 200  # the bearer form works too
+
+
+async def test_the_action_server_refuses_callers_without_rasas_token(bot_servers: BotServers) -> None:
+    # A tracker that claims a verified customer, posted straight to the action server as an attacker would.
+    call = {"next_action": "action_billing_invoice", "sender_id": new_sender(), "version": "3.6.21",
+            "tracker": {"sender_id": "x", "slots": {"customer_id": "cus_1004", "customer_verified": True},
+                        "latest_message": {}, "events": [], "paused": False, "latest_event_time": None,
+                        "followup_action": None, "active_loop": {}, "latest_action_name": "action_listen"},
+            "domain": {}}
+    async with aiohttp.ClientSession() as session:
+        for params in ({}, {"token": "wrong-token-0123456789"}, {"token": "ü" * 40}):
+            async with session.post(f"{bot_servers.actions_url}/webhook", json=call, params=params) as response:
+                assert response.status == 401
+                assert "INV-" not in await response.text()
+            async with session.get(f"{bot_servers.actions_url}/actions", params=params) as response:
+                assert response.status == 401
+        async with session.get(f"{bot_servers.actions_url}/health") as response:
+            assert response.status == 200
+        async with session.get(f"{bot_servers.actions_url}/actions", params={"token": bot_servers.actions_token}) as r:
+            assert r.status == 200 and {"name": "action_session_start"} in await r.json()
 
 
 async def test_duplicate_charge_is_refunded_after_email_verification(bot_servers: BotServers) -> None:
@@ -191,7 +240,7 @@ async def test_pasted_card_number_is_never_echoed_or_kept_in_slots(bot_servers: 
 
 async def test_backend_down_tells_the_customer_and_hands_off(bot_servers: BotServers) -> None:
     sender = new_sender()
-    metadata = {"channel": "test", "customer": {"id": "cus_1001", "verified": True}}
+    metadata = {"channel": "test", "customer": bot_servers.customer(sender, "cus_1001")}
     await say(bot_servers, sender, "hello", metadata)
     with sqlite3.connect(bot_servers.backend_db) as db:
         db.execute("ALTER TABLE invoices RENAME TO invoices_offline")
@@ -203,3 +252,27 @@ async def test_backend_down_tells_the_customer_and_hands_off(bot_servers: BotSer
     assert "can't reach our account system" in texts(replies)
     handoff = handoff_of(replies)
     assert handoff is not None and handoff["reason"] == "backend_unavailable"
+
+
+def listening_addresses(port: int) -> set[str]:
+    """Local addresses of the sockets listening on ``port`` (from /proc/net/tcp and tcp6)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as rows:
+            for row in list(rows)[1:]:
+                local, state = row.split()[1], row.split()[3]
+                address, hex_port = local.split(":")
+                if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                    found.add(address)
+    return found
+
+
+async def test_rasa_and_the_action_server_listen_on_loopback_only(bot_servers: BotServers) -> None:
+    loopback = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1, ::1
+    for url in (bot_servers.rasa_url, bot_servers.actions_url):
+        addresses = listening_addresses(int(url.rsplit(":", 1)[1]))
+        assert addresses and addresses <= loopback, (url, addresses)
+    procfiles = [(ROOT / name).read_text() for name in ("Procfile", "Procfile.scaled")]
+    rasa_lines = [line for text in procfiles for line in text.splitlines() if "rasa run" in line]
+    assert rasa_lines and all('--interface "${RASA_HOST:-127.0.0.1}"' in line for line in rasa_lines)
+    assert all("rasa run actions" not in text and "actions.server" in text for text in procfiles)

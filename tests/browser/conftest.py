@@ -98,7 +98,6 @@ def gateway(bot_servers: BotServers, widget_dist: Path, tmp_path_factory: pytest
         IDENTITY_SECRET=IDENTITY_SECRET,
         TOKEN_SECRET=TOKEN_SECRET,
         HANDOFF_WIDGET_DIST=str(widget_dist),
-        HANDOFF_DEMO_IDENTITY="1",
         HANDOFF_SLA_CHECK_INTERVAL="2",
     )
     try:

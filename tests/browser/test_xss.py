@@ -63,7 +63,7 @@ def xss_gateway(bot_servers: BotServers, widget_dist: Path, tmp_path_factory: py
     seconds from one socket are what this test does, not an attack (the rate limit is tested elsewhere)."""
     started = start_gateway_process(
         tmp_path_factory.mktemp("xss-gateway"), bot_servers, IDENTITY_SECRET=IDENTITY_SECRET, TOKEN_SECRET=TOKEN_SECRET,
-        HANDOFF_WIDGET_DIST=str(widget_dist), HANDOFF_DEMO_IDENTITY="1", HANDOFF_RATE_LIMIT_EVENTS="500",
+        HANDOFF_WIDGET_DIST=str(widget_dist), HANDOFF_RATE_LIMIT_EVENTS="500",
         HANDOFF_IP_RATE_LIMIT_EVENTS="5000",
     )
     try:

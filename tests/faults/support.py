@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 
 from tests.handoff.helpers import Client, wait_until
-from tests.servers import ROOT, VENV_BIN, BotServers, wait_until_up
+from tests.servers import ROOT, BotServers, spawn_action_server, wait_until_up
 
 BOT = 30.0  # seconds a real bot reply may take (cold NLU, action server round trip)
 LENA = ("lena@example.com", "lena-demo-pass")
@@ -34,11 +34,8 @@ def restart_action_server(servers: BotServers) -> None:
     if servers.processes[0].poll() is None:
         return
     log = servers.backend_db.parent / "actions.log"
-    env = {**os.environ, "DEMO_BACKEND_DB": str(servers.backend_db), "PYTHONWARNINGS": "ignore"}
-    process = subprocess.Popen(
-        [str(VENV_BIN / "rasa"), "run", "actions", "--actions", "actions", "--port", servers.actions_url.rsplit(":", 1)[1]],
-        cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
-    )
+    process = spawn_action_server(servers.actions_url, servers.backend_db, servers.actions_token, servers.vouch_secret,
+                                  log)
     servers.processes[0] = process
     wait_until_up(f"{servers.actions_url}/health", process, log, seconds=120)
 

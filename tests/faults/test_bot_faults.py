@@ -100,7 +100,7 @@ async def _until(predicate: Any) -> None:
 async def bot_gateway(tmp_path: Path, bot_servers: BotServers) -> AsyncIterator[Running]:
     """A gateway in front of the session's real Rasa + action server; hand-offs wait for a claim."""
     settings = make_settings(tmp_path / "handoff.db", bot_servers.rasa_url, rasa_token=bot_servers.token,
-                             rasa_timeout=BOT, auto_assign=False)
+                             vouch_secret=bot_servers.vouch_secret, rasa_timeout=BOT, auto_assign=False)
     running = await start_gateway(settings)
     yield running
     await running.stop()

@@ -21,6 +21,8 @@ from handoff.settings import Settings
 
 TOKEN_SECRET = "test-token-secret"
 IDENTITY_SECRET = "test-identity-secret"
+VOUCH_SECRET = "test-vouch-secret-for-actions"
+RASA_TOKEN = "test-rasa-token-0123456789"
 PASSWORD = "correct horse battery"
 PASSWORD_HASH = auth.hash_password(PASSWORD)
 
@@ -310,6 +312,8 @@ def make_settings(db_path: Path, rasa_url: str, **overrides: Any) -> Settings:
         rasa_timeout=2.0,
         identity_secret=IDENTITY_SECRET,
         token_secret=TOKEN_SECRET,
+        vouch_secret=VOUCH_SECRET,
+        rasa_token=RASA_TOKEN,
         sla_check_interval_seconds=0.2,
         agent_grace_seconds=60.0,
         average_handle_seconds=300,

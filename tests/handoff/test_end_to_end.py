@@ -34,10 +34,11 @@ CHLOE = {
 
 
 async def _start(tmp_path: Path, servers: BotServers, **overrides: Any) -> Running:
-    options: dict[str, Any] = {"rasa_token": servers.token, "rasa_timeout": BOT, "seed_path": str(SEED), **overrides}
+    options: dict[str, Any] = {"rasa_token": servers.token, "vouch_secret": servers.vouch_secret, "rasa_timeout": BOT,
+                               "seed_path": str(SEED), **overrides}
     settings = make_settings(tmp_path / "handoff.db", servers.rasa_url, **options)
     running = await start_gateway(settings)
-    await seed.seed(running.gw.db, SEED)  # demo contacts (tier, MRR, renewal) and the two demo agents
+    await seed.seed(running.gw.db, SEED, demo_agents=True)  # demo contacts (tier, MRR, renewal) and the two demo agents
     return running
 
 
@@ -208,7 +209,7 @@ async def test_stock_rasa_protocol_client_chats_with_the_real_bot(stack: Running
 
 
 async def test_rasa_killed_mid_conversation(tmp_path: Path, bot_servers: BotServers) -> None:
-    own = start_rasa_server(tmp_path / "rasa", bot_servers.actions_url, bot_servers.backend_db)
+    own = start_rasa_server(tmp_path / "rasa", bot_servers)
     gateway = await _start(tmp_path, own, rasa_timeout=5.0)
     try:
         customer = await gateway.customer()

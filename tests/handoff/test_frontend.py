@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from handoff import auth, store
 from handoff.identity import sign, verify
+from handoff.settings import Settings
 from tests.handoff.helpers import IDENTITY_SECRET, TOKEN_SECRET, Client, Running
 
 ANA = {
@@ -73,8 +75,21 @@ async def test_missing_build_says_how_to_build(gateway_factory: Any, tmp_path: P
     assert status == 503 and "npm run build" in body
 
 
-async def test_demo_identity_signs_seeded_contacts_only_and_can_be_turned_off(gateway_factory: Any) -> None:
-    gateway = await gateway_factory()
+async def _seed_contact(gateway: Running, customer_id: str, email: str, tier: str) -> None:
+    async with gateway.gw.db.write() as s:
+        await store.upsert_contact(s, id=customer_id, email=email, name="Someone", tier=tier, plan=tier, mrr=10.0,
+                                   renewal_date=None, status="active")
+
+
+async def test_demo_identity_is_off_unless_in_demo_mode(gateway_factory: Any) -> None:
+    gateway = await gateway_factory()  # what runs when nobody said "demo"
+    await _seed_ana(gateway)
+    status, _, body = await _http("POST", f"{gateway.url}/api/demo/identity", json={"customer_id": "cus_1001"})
+    assert status == 404 and "disabled" in body and "signature" not in body
+
+
+async def test_demo_identity_signs_demo_contacts_only(gateway_factory: Any) -> None:
+    gateway = await gateway_factory(demo_mode=True)
     await _seed_ana(gateway)
     status, _, body = await _http("POST", f"{gateway.url}/api/demo/identity", json={"customer_id": "cus_1001"})
     assert status == 200
@@ -83,11 +98,29 @@ async def test_demo_identity_signs_seeded_contacts_only_and_can_be_turned_off(ga
     identity = verify({**claims, "customer_id": claims["id"]}, IDENTITY_SECRET)
     assert identity.verified and identity.customer_id == "cus_1001"
     assert "secret" not in body.lower()
+    # A contact the seed file does not mark as demo (cus_1004 is a real-looking customer) is never signed.
+    await _seed_contact(gateway, "cus_1004", "dev.patel@example.com", "pro")
+    status, _, body = await _http("POST", f"{gateway.url}/api/demo/identity", json={"customer_id": "cus_1004"})
+    assert status == 404 and "signature" not in body and "dev.patel" not in body
     assert (await _http("POST", f"{gateway.url}/api/demo/identity", json={"customer_id": "cus_9999"}))[0] == 404
     assert (await _http("POST", f"{gateway.url}/api/demo/identity", json={"customer_id": 7}))[0] == 400
-    off = await gateway_factory(demo_identity=False)
-    status, _, body = await _http("POST", f"{off.url}/api/demo/identity", json={"customer_id": "cus_1001"})
-    assert status == 404 and "disabled" in body
+
+
+@pytest.mark.parametrize("header", ["X-Forwarded-For", "Forwarded", "X-Real-IP"])
+async def test_demo_identity_refuses_requests_relayed_for_another_machine(gateway_factory: Any, header: str) -> None:
+    gateway = await gateway_factory(demo_mode=True, trusted_proxies=("127.0.0.1",))
+    await _seed_ana(gateway)
+    status, _, body = await _http("POST", f"{gateway.url}/api/demo/identity", json={"customer_id": "cus_1001"},
+                                  headers={header: "203.0.113.9"})
+    assert status == 404 and "signature" not in body
+
+
+def test_demo_mode_is_refused_beyond_loopback() -> None:
+    for host in ("0.0.0.0", "10.1.2.3", "::", "example.com"):
+        with pytest.raises(ValueError, match="HANDOFF_DEMO=1 is refused"):
+            Settings(host=host, demo_mode=True)
+    for host in ("127.0.0.1", "localhost", "::1", "127.0.0.2"):
+        assert Settings(host=host, demo_mode=True).demo_mode
 
 
 async def _assigned(gateway: Running, customer_data: dict[str, str] | None = None) -> tuple[Client, Client, str, Any]:

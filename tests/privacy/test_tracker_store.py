@@ -38,7 +38,8 @@ async def test_real_rasa_tracker_store_keeps_redacted_text(bot_servers: BotServe
     sender = f"privacy-{secrets.token_hex(6)}"
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{bot_servers.rasa_url}/webhooks/rest/webhook",
-                             json={"sender": sender, "message": f"my card is {CARD}, my password is Tr0ub4dor&3"}) as r:
+                             json={"sender": sender, "message": f"my card is {CARD}, my password is Tr0ub4dor&3"},
+                             params={"token": bot_servers.token}) as r:
             assert r.status == 200
     with sqlite3.connect(bot_servers.backend_db.parent / "tracker.db") as db:
         rows = [row[0] for row in db.execute("SELECT data FROM events WHERE sender_id = ? AND type_name = 'user'",

@@ -15,7 +15,7 @@ from handoff import scaling, store
 from handoff.appkeys import SIO
 from handoff.db import Database
 from handoff.records import AgentRecord
-from tests.handoff.helpers import IDENTITY_SECRET, TOKEN_SECRET, Client, FakeRasa
+from tests.handoff.helpers import IDENTITY_SECRET, RASA_TOKEN, TOKEN_SECRET, VOUCH_SECRET, Client, FakeRasa
 from tests.scaled.conftest import GatewayFactory
 from tests.scaled.infra import REDIS_URL, free_port, live_chat, needs_pg, needs_redis, own_redis, wait_until
 from tests.servers import ROOT, wait_until_up
@@ -87,6 +87,8 @@ def _spawn_gateway(tmp_path: Path, pg_url: str, channel: str, rasa_url: str) -> 
         "HANDOFF_PORT": str(port),
         "TOKEN_SECRET": TOKEN_SECRET,
         "IDENTITY_SECRET": IDENTITY_SECRET,
+        "VOUCH_SECRET": VOUCH_SECRET,
+        "RASA_TOKEN": RASA_TOKEN,
         "HANDOFF_LOG_LEVEL": "WARNING",
     }
     log = (tmp_path / f"gateway-{port}.log").open("wb")

@@ -69,8 +69,8 @@ async def test_one_rasa_killed_the_other_answers_with_the_shared_tracker(
 ) -> None:
     urls = tuple(url for url, _ in two_rasa_servers)
     settings = make_settings(
-        tmp_path / "handoff.db", urls[0], rasa_urls=urls, rasa_token=bot_servers.token, rasa_timeout=BOT,
-        rasa_health_interval_seconds=0.5,
+        tmp_path / "handoff.db", urls[0], rasa_urls=urls, rasa_token=bot_servers.token,
+        vouch_secret=bot_servers.vouch_secret, rasa_timeout=BOT, rasa_health_interval_seconds=0.5,
     )
     gateway: Running = await start_gateway(settings)
     try:
