@@ -190,7 +190,7 @@ def spec() -> dict[str, Any]:
             **_insights(insights.openapi_paths(_op, q)),
             "/api/demo/identity": {
                 "post": _op(
-                    "Demo only: signed identity claims of a seeded demo customer (HANDOFF_DEMO_IDENTITY=0 disables)",
+                    "Demo mode only (HANDOFF_DEMO=1, loopback): signed identity claims of a demo contact",
                     auth=False,
                     body=_body(["customer_id"], {"customer_id": _S}),
                     errors=(404,),
