@@ -1,9 +1,14 @@
-"""Redaction of secrets typed into a chat: card numbers (Luhn-checked), passwords, reset tokens and API keys.
+"""Redaction of secrets typed into a chat: card numbers (Luhn-checked), IBANs, CVVs, passwords, reset tokens, API keys.
 
 The one implementation for the whole project: pure Python (no rasa, no aiohttp), so the gateway (transcripts,
 summaries, what it relays to Rasa, exports, logs) and the action server (hand-off payloads, form answers, logs)
 share it. Which classes are redacted is configurable (``HANDOFF_REDACT``, default all of :data:`CLASSES`);
 :func:`install` applies that choice and makes every log record of the process go through :func:`redact`.
+
+Every pattern runs on every customer message on the gateway's event loop, so each is linear time on any input
+(tests/handoff/test_redact_linear.py holds each one's worst case): no two quantifiers may compete for the same run of
+characters (spaces, an optional "is", spaces: n spaces split n ways at each of n retries), and a pattern that scans a
+run of token characters starts only where such a run starts, never again inside it.
 """
 
 from __future__ import annotations
@@ -16,15 +21,44 @@ from typing import Any
 REDACTED = "[REDACTED]"
 
 # The classes HANDOFF_REDACT can name (comma separated; "all" or "none" also work).
-CARD, PASSWORD, RESET_TOKEN, API_KEY = "card", "password", "reset_token", "api_key"
-CLASSES: tuple[str, ...] = (CARD, PASSWORD, RESET_TOKEN, API_KEY)
+CARD, IBAN, CVV, PASSWORD, RESET_TOKEN, API_KEY = "card", "iban", "cvv", "password", "reset_token", "api_key"
+CLASSES: tuple[str, ...] = (CARD, IBAN, CVV, PASSWORD, RESET_TOKEN, API_KEY)
 
 # 13-19 digits, optionally grouped by single spaces or dashes.
 _CARD = re.compile(r"(?<![\w-])(?:\d[ -]?){12,18}\d(?![\w-])")
+# Groups with one separator throughout, dots, slashes or two spaces ("4111.1111.1111.1111", "3782/822463/10005"):
+# a first group of 4 digits as every network prints it, then 4-6, the last 1-6. Not the tail of a decimal or a path of
+# numbers ("0.4111...", "2024/1234..."). The source is shared with the leak scan of the tests (bytes: ASCII classes).
+GROUPED_CARD_PATTERN = r"(?<![\w-])(?<!\d[./])\d{4}(\.|/|  )\d{4,6}(?:\1\d{4,6}){0,3}\1\d{1,6}(?![\w-])(?![./]\d)"
+_GROUPED_CARD = re.compile(GROUPED_CARD_PATTERN)
+# IBAN: country, check digits, then the account either in groups of 4 split by single spaces or in one piece. The
+# length per country and the mod-97 checksum are checked by _iban (an account id or a word group is not an IBAN).
+_IBAN = re.compile(
+    r"(?<![\w-])([A-Za-z]{2}\d{2})((?: [A-Za-z0-9]{4}){2,7}(?: [A-Za-z0-9]{1,3})?|[A-Za-z0-9]{11,30})(?![\w-])"
+)
+# Lengths of the IBAN registry (SWIFT) per country code.
+_IBAN_LENGTHS: dict[str, int] = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BI": 27, "BR": 29,
+    "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DJ": 27, "DK": 18, "DO": 28, "EE": 20, "EG": 29,
+    "ES": 24, "FI": 18, "FK": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28,
+    "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28,
+    "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "LY": 25, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MN": 20,
+    "MR": 27, "MT": 31, "MU": 30, "NI": 28, "NL": 18, "NO": 15, "OM": 23, "PK": 24, "PL": 28, "PS": 29, "PT": 25,
+    "QA": 29, "RO": 24, "RS": 22, "RU": 33, "SA": 24, "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27,
+    "SO": 23, "ST": 25, "SV": 28, "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
+}
+# A card's security code, only where the customer says it is one: "cvv 123", "CVC: 4567", "security code is 123",
+# "the 3 digits on the back are 123". Any other 3-4 digit number (an amount, a room, an extension) stays.
+_CVV = re.compile(
+    r"(?i)(?<![\w-])((?:cvv2?|cvc2?|csc)(?: (?:code|number))?|(?:card )?security code|card verification (?:code|value)"
+    r"|(?:the )?(?:3|4|three|four)[ -]digits? (?:code |number )?on the back(?: of (?:my |the )?card)?)"
+    r"( ?[:=#-] ?| (?:(?:is|was|are|were):? )?)(\d{3,4})(?![\w-])"
+)
 # "password is hunter2", "pwd: hunter2", "passcode hunter2". Without "is", ":" or "=" only a word that looks like a
-# secret (a digit or a symbol) counts, so "password reset link" stays readable.
+# secret (a digit or a symbol) counts, so "password reset link" stays readable. One run of spaces before the "is", one
+# after it: "password" + 4,000 spaces used to be split between two optional runs at every retry (quadratic, 0.5 s).
 _PASSWORD = re.compile(
-    r"(?i)(?<![/.\w-])(pass(?:word|wd|code|phrase)?|pwd|pw|pin)\b(?![-/])(\s+-\s+|\s*(?:(?:is|was)\b|[:=])?\s*)"
+    r"(?i)(?<![/.\w-])(pass(?:word|wd|code|phrase)?|pwd|pw|pin)\b(?![-/])(\s+-\s+|\s*(?:(?:is|was)\b\s*|[:=]\s*)?)"
     r"(?:([\"'])([^\"'\n]{1,200})\3|(\S{3,}))",
 )
 _SECRET_LOOKING = re.compile(r"\d|[^\w'\u2019.,!?;:-]")
@@ -50,7 +84,8 @@ _SECRET_KV = re.compile(
     r"\b(\s+(?:is|was)\s+|\s*[:=]\s*)([\"']?)([^\s&\"']{6,})"
 )
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}")
-_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+# Starts where a run of token characters starts: "eyJ-eyJ-eyJ-..." would otherwise rescan the run from each "eyJ".
+_JWT = re.compile(r"(?<![\w-])eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 # Keys that say what they are: Stripe (sk_live_), OpenAI (sk-proj-), webhook secrets, GitHub, GitLab, Slack, AWS,
 # Google. Not inside a longer word or id ("...-pk_abc" in a conversation id is not a key).
 _PREFIXED_KEY = re.compile(
@@ -110,21 +145,47 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+def card_digits(written: str) -> str | None:
+    """The digits of a card number as written ("4111.1111.1111.1111"), or None: not 13-19 digits, or not Luhn-valid."""
+    digits = "".join(char for char in written if char.isdecimal())
+    return digits if 13 <= len(digits) <= 19 and luhn_ok(digits) else None
+
+
 def find_cards(text: str) -> list[str]:
-    """Luhn-valid 13-19 digit numbers (spaces or dashes allowed) in ``text``, as written."""
-    found = []
-    for match in _CARD.finditer(text):
-        digits = re.sub(r"\D", "", match.group(0))
-        if 13 <= len(digits) <= 19 and luhn_ok(digits):
-            found.append(match.group(0))
-    return found
+    """Luhn-valid 13-19 digit numbers in ``text`` (spaces or dashes; dots, slashes or two spaces between groups)."""
+    matches = [*_CARD.finditer(text), *_GROUPED_CARD.finditer(text)]
+    return [m.group(0) for m in sorted(matches, key=lambda m: m.start()) if card_digits(m.group(0))]
 
 
 def _card(match: re.Match[str]) -> str:
-    digits = re.sub(r"\D", "", match.group(0))
-    if 13 <= len(digits) <= 19 and luhn_ok(digits):
-        return f"[REDACTED CARD ending {digits[-4:]}]"
-    return match.group(0)
+    digits = card_digits(match.group(0))
+    return f"[REDACTED CARD ending {digits[-4:]}]" if digits else match.group(0)
+
+
+def iban_ok(iban: str) -> bool:
+    """True for an IBAN (spaces allowed) of its country's length whose check digits pass ISO 7064 mod 97-10."""
+    compact = iban.replace(" ", "").upper()
+    if len(compact) != _IBAN_LENGTHS.get(compact[:2]) or not compact.isascii() or not compact.isalnum():
+        return False
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(char, 36)) for char in rearranged)) % 97 == 1
+
+
+def _iban(match: re.Match[str]) -> str:
+    written = match.group(0)
+    length = _IBAN_LENGTHS.get(written[:2].upper())
+    if length is None:
+        return written
+    # The groups may have run on into a following word of 4 letters or digits ("... 7034 THEN"): the IBAN is the
+    # country's length of characters, and it must end where a group ends.
+    end, count = 0, 0
+    while end < len(written) and count < length:
+        count += written[end] != " "
+        end += 1
+    if count < length or (end < len(written) and written[end] != " ") or not iban_ok(written[:end]):
+        return written
+    compact = written[:end].replace(" ", "")
+    return f"[REDACTED IBAN ending {compact[-4:]}]{written[end:]}"
 
 
 def _password(match: re.Match[str]) -> str:
@@ -161,7 +222,10 @@ def _opaque(match: re.Match[str]) -> str:
 
 
 _STEPS: tuple[tuple[str, Callable[[str], str]], ...] = (
+    (IBAN, lambda t: _IBAN.sub(_iban, t)),  # first: the digits of a German IBAN can pass for a card number
     (CARD, lambda t: _CARD.sub(_card, t)),
+    (CARD, lambda t: _GROUPED_CARD.sub(_card, t)),
+    (CVV, lambda t: _CVV.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", t)),  # before "security code 1234"
     (RESET_TOKEN, lambda t: _TOKEN_PARAM.sub(lambda m: m.group(1) + REDACTED, t)),
     (RESET_TOKEN, lambda t: _RESET_PATH.sub(lambda m: m.group(1) + REDACTED, t)),
     (RESET_TOKEN, lambda t: _RESET_CODE.sub(lambda m: f"{m.group(1)}{m.group(2) or ' '}{REDACTED}", t)),
@@ -176,7 +240,7 @@ _STEPS: tuple[tuple[str, Callable[[str], str]], ...] = (
 
 
 def redact(text: str, classes: Iterable[str] | None = None) -> str:
-    """Replace card numbers, passwords, reset tokens and API keys in ``text`` (``classes``: default configured)."""
+    """Replace card numbers, IBANs, CVVs, passwords, reset tokens and API keys (``classes``: default configured)."""
     if not text:
         return text
     chosen = _enabled if classes is None else frozenset(classes)

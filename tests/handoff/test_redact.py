@@ -8,6 +8,7 @@ from contract.redact import (
     REDACTED,
     contains_secret,
     luhn_ok,
+    parse_classes,
     redact,
 )
 
@@ -101,3 +102,61 @@ def test_ordinary_sentences_are_untouched(text: str) -> None:
 ])
 def test_password_heuristic_edges(text: str, expected: str) -> None:
     assert redact(text) == expected
+
+
+@pytest.mark.parametrize("card", [
+    "4111.1111.1111.1111",
+    "4111/1111/1111/1111",
+    "4111  1111  1111  1111",
+    "3782.822463.10005",  # Amex groups
+    "4222/2222/2222/2",  # 13 digits, a short last group
+])
+def test_cards_grouped_by_dots_slashes_or_two_spaces_are_redacted(card: str) -> None:
+    digits = "".join(c for c in card if c.isdigit())
+    assert redact(f"my card is {card}, please") == f"my card is [REDACTED CARD ending {digits[-4:]}], please"
+
+
+@pytest.mark.parametrize("text", [
+    "4111.1111.1111.1112 is not a card",  # fails the Luhn check
+    "we run version 1.2.3.4",
+    "booked for 2024/11/30",
+    "pi is 3.14159265358979",
+])
+def test_grouped_look_alikes_are_kept(text: str) -> None:
+    assert redact(text) == text
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("my IBAN is DE89 3704 0044 0532 0130 00", "my IBAN is [REDACTED IBAN ending 3000]"),
+    ("GB82WEST12345698765432, thanks", "[REDACTED IBAN ending 5432], thanks"),
+    ("iban: nl91abna0417164300", "iban: [REDACTED IBAN ending 4300]"),
+    # The groups run on into a following word of four capitals: the IBAN is its country's length.
+    ("BE68 5390 0754 7034 THEN it bounced", "[REDACTED IBAN ending 7034] THEN it bounced"),
+    ("DE88 3704 0044 0532 0130 00 was rejected", "DE88 3704 0044 0532 0130 00 was rejected"),  # wrong check digits
+    ("BE68 5390 0754 70345 is too long", "BE68 5390 0754 70345 is too long"),
+    ("order DE12 ABCD EFGH", "order DE12 ABCD EFGH"),
+])
+def test_ibans_with_a_valid_checksum_are_redacted(text: str, expected: str) -> None:
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("cvv 123", f"cvv {REDACTED}"),
+    ("CVC: 4567", f"CVC: {REDACTED}"),
+    ("the security code is 123, expiry 11/26", f"the security code is {REDACTED}, expiry 11/26"),
+    ("the 3 digits on the back are 737", f"the 3 digits on the back are {REDACTED}"),
+    ("I paid 123 dollars", "I paid 123 dollars"),
+    ("room 404", "room 404"),
+    ("cvv 12345", "cvv 12345"),  # five digits: not a security code
+    ("what is a cvv? 123 people asked", "what is a cvv? 123 people asked"),
+])
+def test_cvv_only_when_introduced_as_one(text: str, expected: str) -> None:
+    assert redact(text) == expected
+
+
+def test_the_new_classes_can_be_chosen_alone() -> None:
+    text = "iban DE89 3704 0044 0532 0130 00, cvv 123, card 4111.1111.1111.1111"
+    assert parse_classes("iban,cvv") == {"iban", "cvv"}
+    assert redact(text, {"iban"}) == "iban [REDACTED IBAN ending 3000], cvv 123, card 4111.1111.1111.1111"
+    assert redact(text, {"cvv"}) == f"iban DE89 3704 0044 0532 0130 00, cvv {REDACTED}, card 4111.1111.1111.1111"
+    assert redact(text, {"card"}) == "iban DE89 3704 0044 0532 0130 00, cvv 123, card [REDACTED CARD ending 1111]"

@@ -3,12 +3,13 @@
 ``POSITIVES`` are (class, message, secret): after :func:`contract.redact.redact` the secret must be gone (recall).
 ``NEGATIVES`` are messages that must come out unchanged (precision): order and invoice numbers, phone numbers,
 dates, amounts, 16-digit numbers that fail the Luhn check, UUID request ids, talk *about* passwords and keys.
-Card numbers here are the public test numbers of the card networks (Stripe, Adyen, PayPal test lists).
+Card numbers here are the public test numbers of the card networks (Stripe, Adyen, PayPal test lists), IBANs the
+examples of the national IBAN formats (valid checksums, no real account).
 """
 
 from __future__ import annotations
 
-CARD, PASSWORD, RESET_TOKEN, API_KEY = "card", "password", "reset_token", "api_key"
+CARD, IBAN, CVV, PASSWORD, RESET_TOKEN, API_KEY = "card", "iban", "cvv", "password", "reset_token", "api_key"
 
 POSITIVES: list[tuple[str, str, str]] = [
     # Cards: every network, 13-19 digits, spaces, dashes, glued to punctuation.
@@ -36,6 +37,42 @@ POSITIVES: list[tuple[str, str, str]] = [
     (CARD, "card 6221260000000000001 from china", "6221260000000000001"),
     (CARD, "my card number is 4111 1111 1111 1111 and cvc 123", "4111 1111 1111 1111"),
     (CARD, "4111 1111 1111 1111", "4111 1111 1111 1111"),
+    # ... with dots, slashes or two spaces between the groups.
+    (CARD, "card 4111.1111.1111.1111 please", "4111.1111.1111.1111"),
+    (CARD, "4111/1111/1111/1111 is my visa", "4111/1111/1111/1111"),
+    (CARD, "my card is 4111  1111  1111  1111", "4111  1111  1111  1111"),
+    (CARD, "amex 3782.822463.10005 on file", "3782.822463.10005"),
+    (CARD, "mastercard 5555/5555/5555/4444.", "5555/5555/5555/4444"),
+    (CARD, "visa 4012  8888  8888  1881 exp 12/27", "4012  8888  8888  1881"),
+    # IBANs: spaced in groups of 4 or in one piece, any case, glued to punctuation.
+    (IBAN, "my IBAN is DE89 3704 0044 0532 0130 00", "DE89 3704 0044 0532 0130 00"),
+    (IBAN, "GB82WEST12345698765432 is the account", "GB82WEST12345698765432"),
+    (IBAN, "pay to FR14 2004 1010 0505 0001 3M02 606 please", "FR14 2004 1010 0505 0001 3M02 606"),
+    (IBAN, "iban: NL91ABNA0417164300", "NL91ABNA0417164300"),
+    (IBAN, "refund to BE68 5390 0754 7034, thanks", "BE68 5390 0754 7034"),
+    (IBAN, "ES91 2100 0418 4502 0005 1332 (the Santander one)", "ES91 2100 0418 4502 0005 1332"),
+    (IBAN, "italian account IT60X0542811101000000123456", "IT60X0542811101000000123456"),
+    (IBAN, "CH93 0076 2011 6238 5295 7 is my swiss account", "CH93 0076 2011 6238 5295 7"),
+    (IBAN, "AT61 1904 3002 3457 3201", "AT61 1904 3002 3457 3201"),
+    (IBAN, "iban de89370400440532013000 in lower case", "de89370400440532013000"),
+    (IBAN, "PL61 1090 1014 0000 0712 1981 2874 for the refund", "PL61 1090 1014 0000 0712 1981 2874"),
+    (IBAN, "SE45 5000 0000 0583 9825 7466.", "SE45 5000 0000 0583 9825 7466"),
+    (IBAN, "IE29 AIBK 9311 5212 3456 78 - new bank", "IE29 AIBK 9311 5212 3456 78"),
+    (IBAN, "norwegian NO93 8601 1117 947", "NO93 8601 1117 947"),
+    # Card security codes, where the customer says so.
+    (CVV, "cvv 123", "123"),
+    (CVV, "CVC: 4567", "4567"),
+    (CVV, "the security code is 321", "321"),
+    (CVV, "my cvv is 456 and it expires 11/26", "456"),
+    (CVV, "cvv2=732", "732"),
+    (CVV, "the 3 digits on the back are 737", "737"),
+    (CVV, "Three digits on the back: 414", "414"),
+    (CVV, "CVV: 999 does that help", "999"),
+    (CVV, "card security code 7373", "7373"),
+    (CVV, "csc 308", "308"),
+    (CVV, "cvc code 852", "852"),
+    (CVV, "the four digits on the back of my card are 9012", "9012"),
+    (CVV, "cvv number 246, exp 09/28", "246"),
     # Passwords typed into the chat.
     (PASSWORD, "my password is hunter2", "hunter2"),
     (PASSWORD, "My Password Is Tr0ub4dor&3 can you check", "Tr0ub4dor&3"),
@@ -107,6 +144,14 @@ NEGATIVES: list[str] = [
     "order id 9876543210987654 got cancelled",  # fails the Luhn check
     "PO 2024-11-0042 for 12 seats",
     "customer number 000123456 since 2019",
+    "order ORD-2024-0001 is late",
+    "invoice INV-2031 was paid twice",
+    "reference 4111.1111.1111.1112 on the letter",  # 16 digits with dots, fails the Luhn check
+    "reference 1234/5678/9012/3456 in the portal",  # slashes, fails the Luhn check
+    "ticket 5000  1234  1234  1235 please",  # two spaces, fails the Luhn check
+    "my IBAN DE88 3704 0044 0532 0130 00 was rejected",  # wrong check digits
+    "GB83WEST12345698765432 bounced",  # wrong check digits
+    "NL91 ABNA 0417 1643 01 is what I typed",  # wrong checksum
     # Phone numbers.
     "call me at +1 415-555-0132",
     "my phone is +44 20 7946 0958",
@@ -118,11 +163,19 @@ NEGATIVES: list[str] = [
     "I was charged 1,234.56 EUR on 03.11.2024",
     "we pay 49.99 a month for 25 users",
     "between 10:00 and 12:30 yesterday",
+    "the delivery is booked for 2024/11/30",
+    "the 13.05.2024 release broke it",
+    "I paid 123 dollars",
+    "room 404 has no wifi",
+    "call 555-0123 ext 123",
+    "extension 4567 please",
     # Ids that are not secrets.
     "request id 123e4567-e89b-12d3-a456-426614174000 in the error",
     "conversation Qm9uam91ci1sZXMtYW1pcy0xMjM0NTY3 in the console",  # a conversation id (32 url-safe characters)
     "error code 0x80070005 when saving",
     "build 2.14.3 on macOS 14.4",
+    "we run version 1.2.3.4 of the app",
+    "IP 192.168.100.200 is blocked",
     "account ana.ortiz@example.com, workspace northwind",
     # Talk about passwords, codes and keys.
     "my password is not working",
@@ -142,6 +195,10 @@ NEGATIVES: list[str] = [
     "the passport upload fails",
     "pinned messages disappeared",
     "I typed my pin twice",
+    "what is a cvv?",
+    "the cvv field is missing on the form",
+    "the 3 digits on the back are smudged",
+    "the security code never arrived",
     "https://northwind.example/reset/ gives a 404",
     "https://app.example.com/billing/invoices?page=2 is empty",
     "the secret santa page is down",

@@ -12,11 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from contract.redact import luhn_ok
+from contract.redact import GROUPED_CARD_PATTERN, card_digits
 
 # 13-19 digits, single spaces or dashes between them; not part of a longer run of digits or letters, and not the
 # fraction of a decimal or a timestamp ("0.1234...", "09.626644" glued to the next SQLite column).
 CARD_BYTES = re.compile(rb"(?<![0-9A-Za-z])(?<![0-9][.:,])(?:[0-9][ -]?){12,18}[0-9](?![0-9A-Za-z])")
+# The groups redaction also knows: dots, slashes or two spaces between them ("4111.1111.1111.1111"), same pattern.
+GROUPED_CARD_BYTES = re.compile(GROUPED_CARD_PATTERN.encode("ascii"))
 MAX_BYTES = 512 * 1024 * 1024  # larger files are reported as unscanned rather than silently skipped
 
 
@@ -42,13 +44,13 @@ def _mask(number: bytes) -> str:
 
 
 def scan_bytes(data: bytes) -> list[tuple[int, bytes]]:
-    """(offset, match) of every Luhn-valid 13-19 digit number in ``data``."""
-    found = []
-    for match in CARD_BYTES.finditer(data):
-        digits = re.sub(rb"\D", b"", match.group(0)).decode()
-        if 13 <= len(digits) <= 19 and luhn_ok(digits):
-            found.append((match.start(), match.group(0)))
-    return found
+    """(offset, match) of every Luhn-valid 13-19 digit number in ``data``, in the order they appear."""
+    found: dict[int, bytes] = {}
+    for pattern in (CARD_BYTES, GROUPED_CARD_BYTES):
+        for match in pattern.finditer(data):
+            if card_digits(match.group(0).decode("ascii")):
+                found.setdefault(match.start(), match.group(0))
+    return sorted(found.items())
 
 
 def files_under(roots: Iterable[Path], since: float | None = None) -> list[Path]:
