@@ -27,7 +27,7 @@ from actions.forms import (
     backend_down_slots,
     forget_slots,
 )
-from actions.services import backend, current_customer
+from actions.services import backend, current_customer, settings
 from contract.redact import contains_secret
 
 PLANS = ("free", "pro", "business")
@@ -52,7 +52,7 @@ def parse_account_field(text: str) -> str | None:
 
 
 class ValidateCreateAccountForm(HandoffAwareValidation):
-    """A valid, unused email and one of the plans."""
+    """A valid email and one of the plans."""
 
     def name(self) -> str:
         """Validation of create_account_form."""
@@ -61,20 +61,10 @@ class ValidateCreateAccountForm(HandoffAwareValidation):
     async def validate_signup_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """Reject malformed addresses and ones that already have an account."""
+        """Reject malformed addresses; a taken one is accepted alike (ActionCreateAccount answers it the same way)."""
         email = find_email(str(value or ""))
         if email is None:
             dispatcher.utter_message(text="That doesn't look like an email address. Could you type it again?")
-            return {"signup_email": None}
-        try:
-            existing = backend().customer_by_email(email)
-        except BackendUnavailable:
-            return {"signup_email": email, **backend_down_slots(dispatcher)}
-        if existing is not None:
-            dispatcher.utter_message(
-                text=f"There's already an account with {email}. If it's yours, say \"reset my password\" and I'll "
-                "send a link. Otherwise, which other address should the new account use?"
-            )
             return {"signup_email": None}
         return {"signup_email": email}
 
@@ -88,8 +78,19 @@ class ValidateCreateAccountForm(HandoffAwareValidation):
         return {"plan": plan}
 
 
+SIGNUP_SENT = (
+    "Thanks! I've sent an email to {masked} to finish setting up your {plan} account: it's ready once you click the "
+    "link in it. If that address already has an account with us, the email says so instead, and nothing changes. "
+    "Did the email arrive?"
+)
+SIGNUP_LIMITED = (
+    "An email was already sent to {masked} several times in the last hour, so I haven't sent another one, to protect "
+    "that inbox. Please use the latest email from us (check the spam folder too). Did it arrive?"
+)
+
+
 class ActionCreateAccount(Action):
-    """Opens the account and sends the verification email."""
+    """Opens the account and sends the verification email; a taken address only gets a notice, said alike."""
 
     def name(self) -> str:
         """Submit action of create_account_form."""
@@ -98,22 +99,21 @@ class ActionCreateAccount(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Create the account pending verification."""
+        """Sign the address up (limited per hour); the answer never tells whether it already had an account."""
         if tracker.get_slot("handoff_requested"):
             return []
         email, plan = tracker.get_slot("signup_email"), tracker.get_slot("plan")
         try:
-            backend().create_customer(email, plan)
+            sent = backend().request_signup(email, plan, settings().max_sends_per_hour)
         except BackendUnavailable:
             dispatcher.utter_message(text=messages.BACKEND_DOWN)
             return request_handoff("backend_unavailable", "Business backend unreachable while creating an account")
-        dispatcher.utter_message(
-            text=f"Done: your {plan.capitalize()} account for {email} is created. I've sent a verification link to "
-            f"{mask_email(email)}; the account is ready once you click it. Did the email arrive?",
-            buttons=messages.YES_NO_RESOLVED,
-        )
-        return [record_step(tracker, "verification_email", "sent", f"to {mask_email(email)}"),
-                await_confirmation("verification_email"), *forget_slots("signup_email", "plan")]
+        masked = mask_email(email)
+        text = (SIGNUP_SENT if sent else SIGNUP_LIMITED).format(masked=masked, plan=str(plan).capitalize())
+        dispatcher.utter_message(text=text, buttons=messages.YES_NO_RESOLVED)
+        step = record_step(tracker, "verification_email", "sent" if sent else "not_sent",
+                           f"sign-up email to {masked}" if sent else f"hourly limit reached for {masked}")
+        return [step, await_confirmation("verification_email"), *forget_slots("signup_email", "plan")]
 
 
 class ValidateUpdateAccountForm(IdentifyingFormValidation):
@@ -162,7 +162,7 @@ class ValidateUpdateAccountForm(IdentifyingFormValidation):
 
 
 class ActionUpdateAccount(AccountRequestAction):
-    """Changes the name at once; changes the email once the new address is confirmed."""
+    """Changes the name at once; the email once the current address approved and the new one confirmed."""
 
     doing = "updating the account"
 
@@ -178,13 +178,17 @@ class ActionUpdateAccount(AccountRequestAction):
             backend().update_name(customer.id, value)
             dispatcher.utter_message(text=f"Done: the name on your account is now {value}. {messages.ANYTHING_ELSE}")
             return [record_step(tracker, "update_name", "resolved"), *reset_strikes(), *clear]
+        # The current inbox approves first: whoever got into this chat cannot move the account to an inbox of theirs.
         link = backend().request_email_change(customer.id, value)
         dispatcher.utter_message(
-            text=f"I've sent a confirmation link to {mask_email(link.sent_to)}. Your email changes as soon as you click "
-            "it (until then, keep using the old one). Did the email arrive?",
+            text=f"To keep your account safe, I've sent a link to your current address, {mask_email(link.sent_to)}, to "
+            f"approve the change. Once it's approved, we'll send a confirmation link to {mask_email(value)}, and your "
+            "email changes when that one is clicked too (until then, keep using the old one). Did the first email "
+            "arrive?",
             buttons=messages.YES_NO_RESOLVED,
         )
-        return [record_step(tracker, "email_change_verification", "sent", f"to {mask_email(link.sent_to)}"),
+        return [record_step(tracker, "email_change_verification", "sent",
+                            f"approval asked from {mask_email(link.sent_to)} for {mask_email(value)}"),
                 await_confirmation("email_change_verification"), *clear]
 
 

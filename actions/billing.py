@@ -15,7 +15,7 @@ from actions.backend import Customer
 from actions.backend.store import duplicate_of
 from actions.dialogue import await_confirmation, mask_email, record_step, request_handoff, reset_strikes
 from actions.forms import AccountRequestAction, IdentifyingFormValidation
-from actions.services import backend
+from actions.services import backend, settings
 from contract.redact import redact
 
 INVOICE_PATTERN = re.compile(r"(?i)\binv(?:oice)?[\s#:-]*(\d{3,}(?:-\d+)?)\b")
@@ -52,7 +52,7 @@ class ValidateRefundStatusForm(IdentifyingFormValidation):
 
 
 class ValidatePaymentMethodForm(IdentifyingFormValidation):
-    """The link goes to the inbox on file, so the email alone is enough."""
+    """The link goes to the inbox on file, so the email alone is enough (any address: ActionPaymentMethodLink)."""
 
     needs_verification = False
 
@@ -141,15 +141,39 @@ class ActionRefundStatus(AccountRequestAction):
         return [record_step(tracker, "refund_lookup", "resolved", refunds[0].id), *reset_strikes()]
 
 
-def send_payment_link(tracker: Tracker, dispatcher: CollectingDispatcher, customer: Customer) -> list[EventType]:
-    """Email the secure payment-method link and ask whether it worked."""
-    link = backend().send_payment_method_link(customer)
-    dispatcher.utter_message(
-        text=f"I've emailed a secure link to {mask_email(link.sent_to)} where you can change your card or payment "
-        f"method. {messages.NO_SECRETS} Did it work?",
-        buttons=messages.YES_NO_RESOLVED,
-    )
-    return [record_step(tracker, "payment_method_link", "sent"), await_confirmation("payment_method_link")]
+PAYMENT_LINK_SENT = (
+    "I've emailed a secure link to {masked} where you can change the card or payment method, if there's an account "
+    "with that address. It works once and expires in {minutes} minutes. " + messages.NO_SECRETS + " Did it work?"
+)
+
+
+def send_payment_link(
+    tracker: Tracker, dispatcher: CollectingDispatcher, customer: Customer | None, *, retry: bool = False
+) -> list[EventType]:
+    """Ask the backend to email the payment-method link (limited per address and hour) and say, once, what was done.
+
+    A signed-in customer hears about their own account; anyone else gets the same answer for any address (the
+    backend sends nothing to an address without an account). ``retry``: the previous link did not work.
+    """
+    verified = customer is not None and bool(tracker.get_slot("customer_verified"))
+    address = customer.email if customer is not None else str(tracker.get_slot("email") or "")
+    masked, minutes = mask_email(address), settings().link_ttl_minutes
+    sent = backend().request_payment_method_link(address, settings().max_sends_per_hour)
+    if not sent:
+        text = messages.LINK_LIMITED.format(masked=masked, minutes=minutes)
+    elif verified:
+        text = (
+            f"I've emailed a secure link to {masked} where you can change your card or payment method. It works once "
+            f"and expires in {minutes} minutes. {messages.NO_SECRETS} Did it work?"
+        )
+    else:
+        text = PAYMENT_LINK_SENT.format(masked=masked, minutes=minutes)
+    if retry:
+        text = (messages.RETRY_PAYMENT_LEAD if sent else messages.RETRY_LIMITED_LEAD) + text
+    dispatcher.utter_message(text=text, buttons=messages.YES_NO_RESOLVED)
+    step = record_step(tracker, "payment_method_link", "sent" if sent else "not_sent",
+                       f"link emailed to {masked}" if sent else f"hourly limit reached for {masked}")
+    return [step, await_confirmation("payment_method_link")]
 
 
 class ActionPaymentMethodLink(AccountRequestAction):
@@ -164,6 +188,10 @@ class ActionPaymentMethodLink(AccountRequestAction):
     def serve(self, dispatcher: CollectingDispatcher, tracker: Tracker, customer: Customer) -> list[EventType]:
         """Send the link."""
         return send_payment_link(tracker, dispatcher, customer)
+
+    def serve_unknown(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        """No account has this address: answer exactly as if one had (the backend sends nothing)."""
+        return send_payment_link(tracker, dispatcher, None)
 
 
 class ActionChargeDispute(AccountRequestAction):

@@ -34,12 +34,18 @@ STEP_HYPOTHESES = {
     "password_reset_link": "Reset emails not reaching {email}; suspect spam filtering or an outdated address on file",
     "unlock_link": "Account locked after failed sign-in attempts; unlock link did not resolve it",
     "verification_email": "Verification email not reaching {email}; suspect typo in the address or filtering",
-    "email_change_verification": "Confirmation email not reaching the new address {email}",
+    "email_change_verification": (
+        "Approval email for the email change not reaching the current address {email} (the new address is only "
+        "written to once that is approved); suspect spam filtering or an outdated address on file"
+    ),
     "payment_method_link": "Payment method page not working for the customer; suspect card declined or page error",
 }
 STEP_TIPS = {
     "verification_email": "Emails can take a few minutes and sometimes land in spam or promotions. Could you check?",
-    "email_change_verification": "Emails can take a few minutes and sometimes land in spam. Could you check?",
+    "email_change_verification": (
+        "The first email goes to your current address, to approve the change; the new address gets its confirmation "
+        "link only after that. Emails can take a few minutes and sometimes land in spam. Could you check?"
+    ),
 }
 
 
@@ -121,20 +127,12 @@ class ActionOutOfScope(Action):
 
 
 def _retry_reset(tracker: Tracker, dispatcher: CollectingDispatcher) -> list[EventType]:
-    customer = current_customer(tracker)
-    if customer is None:
-        return request_handoff("policy", "Account not found when resending a reset link")
-    dispatcher.utter_message(text="Sorry about that. Emails can take a few minutes and sometimes land in spam. "
-                                  "I've sent a fresh link (the earlier one no longer works).")
-    return send_reset_link(tracker, dispatcher, customer)
+    # Whether or not the address has an account, the same single message: the new link, or the hourly limit.
+    return send_reset_link(tracker, dispatcher, current_customer(tracker), retry=True)
 
 
 def _retry_payment(tracker: Tracker, dispatcher: CollectingDispatcher) -> list[EventType]:
-    customer = current_customer(tracker)
-    if customer is None:
-        return request_handoff("policy", "Account not found when resending a payment link")
-    dispatcher.utter_message(text="Sorry about that. Here's a fresh link.")
-    return send_payment_link(tracker, dispatcher, customer)
+    return send_payment_link(tracker, dispatcher, current_customer(tracker), retry=True)
 
 
 RETRIES: dict[str, Callable[[Tracker, CollectingDispatcher], list[EventType]]] = {

@@ -11,20 +11,36 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import messages
-from actions.backend import BackendUnavailable, Customer
+from actions.backend import BackendUnavailable, CodeCheck, Customer
 from actions.dialogue import find_email, mask_email, register_strike, request_handoff
 from actions.services import backend, current_customer, settings
 from contract.redact import contains_secret
 
 IDENTITY_SLOTS = ("email", "verification_code")
 
+# What the chat says about codes reads the same whether or not the address has an account (no enumeration).
+CODE_ASK = (
+    "I've emailed a 6-digit code to {masked}, if there's an account with that address. To keep your account safe, "
+    "please type it here."
+)
+CODES_LIMITED = (
+    "A code was already requested for {masked} several times in the last hour, so I haven't sent another one, to "
+    "protect that inbox. Please use the latest code we emailed."
+)
+CODE_WRONG = "That code doesn't match. Please check the latest email from us and try again."
+CODE_BURNED = "That code doesn't match either. After {attempts} wrong tries I've cancelled it, to keep the account safe."
+
 
 def identity_events(customer: Customer, verified: bool) -> dict[str, Any]:
-    """Slots that describe who the customer is, once the account is known."""
-    values: dict[str, Any] = {"customer_tier": customer.tier, "fast_lane": backend().is_fast_lane(customer)}
-    if verified:
-        values.update({"customer_id": customer.id, "customer_verified": True})
-    return values
+    """Slots that say who the customer is and how they are served (tier, fast lane): for a verified identity only.
+
+    An address typed in the chat proves nothing (anyone can type an enterprise customer's), so it earns no priority
+    in the queue and no tier the agent would take as fact: unverified, nothing is set.
+    """
+    if not verified:
+        return {}
+    return {"customer_id": customer.id, "customer_verified": True, "customer_tier": customer.tier,
+            "fast_lane": backend().is_fast_lane(customer)}
 
 
 class HandoffAwareValidation(FormValidationAction, metaclass=ABCMeta):
@@ -46,6 +62,8 @@ class IdentifyingFormValidation(HandoffAwareValidation):
 
     A customer signed in on the host page (verified identity) is never asked. Anyone else gives the email on
     file; when the request reveals or changes account data, they also type a code emailed to that address.
+    Every address is taken alike, with or without an account (nothing tells them apart in the chat): a form that
+    needs no code leaves the difference to its submit action's serve_unknown, which must answer alike too.
     """
 
     needs_verification = True
@@ -65,53 +83,54 @@ class IdentifyingFormValidation(HandoffAwareValidation):
     async def validate_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """Accept an email that belongs to an account; a miss counts as a strike."""
+        """Accept any well-formed address alike, and send the code if the form needs one.
+
+        The account is not even looked up here: whether one exists shows only in what its inbox receives.
+        """
         email = find_email(str(value or ""))
         if email is None:
             text = messages.NO_SECRETS if contains_secret(str(value or "")) else ""
             dispatcher.utter_message(text=f"{text} That doesn't look like an email address.".strip())
             return {"email": None}
-        try:
-            customer = backend().customer_by_email(email)
-        except BackendUnavailable:
-            return {"email": email, **backend_down_slots(dispatcher)}
-        if customer is None or customer.status == "closed":
-            strike = register_strike(
-                tracker, "account_not_found", settings(), hypothesis=f"No account found for the email given ({email})"
-            )
-            if strike.hand_off:
-                return {"email": email, **slot_dict(strike.events)}
-            dispatcher.utter_message(
-                text=f"I couldn't find an account with {email}. Could you check it, or try another address?"
-            )
-            return {"email": None, **slot_dict(strike.events)}
         if self.needs_verification:
             try:
-                backend().send_verification_code(customer)
+                sent = backend().send_verification_code(email, settings().max_sends_per_hour)
             except BackendUnavailable:
                 return {"email": email, **backend_down_slots(dispatcher)}
-        return {"email": email, **identity_events(customer, verified=False)}
+            if not sent:
+                dispatcher.utter_message(text=CODES_LIMITED.format(masked=mask_email(email)))
+        return {"email": email}
 
     async def validate_verification_code(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """Check the emailed code; three wrong codes are three strikes."""
+        """Check the emailed code: each wrong code is a strike; max_verification_attempts of them burn the code.
+
+        A burned code cannot verify anyone any more, so the conversation goes to a person (who can verify the
+        customer another way) rather than letting the guessing go on.
+        """
         email = tracker.get_slot("email")
+        attempts = settings().max_verification_attempts
         try:
-            customer = backend().customer_by_email(email) if email else None
-            valid = customer is not None and backend().check_verification_code(customer, str(value or ""))
+            check = backend().check_verification_code(email, str(value or ""), attempts) if email else CodeCheck()
+            customer = backend().customer_by_id(check.customer_id) if check.customer_id else None
         except BackendUnavailable:
             return {"verification_code": "unavailable", **backend_down_slots(dispatcher)}
-        if valid and customer is not None:
+        if customer is not None:
             dispatcher.utter_message(text="Thanks, that's verified.")
             return {"verification_code": "verified", **identity_events(customer, verified=True)}
-        strike = register_strike(
-            tracker, "verification_failed", settings(),
-            hypothesis="Customer could not confirm the emailed verification code; identity not verified",
+        hypothesis = (
+            f"Customer typed {attempts} wrong verification codes; the code was cancelled and identity is not verified"
+            if check.burned else "Customer could not confirm the emailed verification code; identity not verified"
         )
+        strike = register_strike(tracker, "verification_failed", settings(), hypothesis=hypothesis)
+        if check.burned:
+            dispatcher.utter_message(text=CODE_BURNED.format(attempts=attempts))
+            events = strike.events if strike.hand_off else [*strike.events, *request_handoff("policy", hypothesis)]
+            return {"verification_code": "failed", **slot_dict(events)}
         if strike.hand_off:
             return {"verification_code": "failed", **slot_dict(strike.events)}
-        dispatcher.utter_message(text="That code doesn't match. Please check the latest email from us and try again.")
+        dispatcher.utter_message(text=CODE_WRONG)
         return {"verification_code": None, **slot_dict(strike.events)}
 
 
@@ -164,8 +183,8 @@ class AskVerificationCode(AskAction):
     slot = "verification_code"
 
     def question(self, tracker: Tracker) -> str:
-        """Name the (masked) address the code went to."""
-        return messages.ASK["verification_code"].format(masked=mask_email(tracker.get_slot("email") or ""))
+        """Name the (masked) address the code went to, without saying whether an account has it."""
+        return CODE_ASK.format(masked=mask_email(tracker.get_slot("email") or ""))
 
 
 class AskSignupEmail(AskAction):
@@ -237,6 +256,15 @@ class AccountRequestAction(Action, metaclass=ABCMeta):
     def serve(self, dispatcher: CollectingDispatcher, tracker: Tracker, customer: Customer) -> list[EventType]:
         """Carry the request out for this customer (may raise BackendUnavailable)."""
 
+    def serve_unknown(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        """No account for this chat: say so and hand off.
+
+        Only a verified identity gets here (its account has gone meanwhile): a form that needs no code lets anyone
+        reach its submit action with any address, so that action overrides this to answer exactly as for an account.
+        """
+        dispatcher.utter_message(text="I couldn't find that account.")
+        return request_handoff("policy", f"Account could not be found while {self.doing}")
+
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
@@ -246,8 +274,7 @@ class AccountRequestAction(Action, metaclass=ABCMeta):
         try:
             customer = current_customer(tracker)
             if customer is None:
-                dispatcher.utter_message(text="I couldn't find that account.")
-                return request_handoff("policy", f"Account could not be found while {self.doing}")
+                return self.serve_unknown(dispatcher, tracker)
             return self.serve(dispatcher, tracker, customer)
         except BackendUnavailable:
             dispatcher.utter_message(text=messages.BACKEND_DOWN)

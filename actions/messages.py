@@ -94,4 +94,14 @@ CLOSE_CONFIRM_BUTTONS = [
     {"title": "Yes, close it", "payload": "/affirm"},
     {"title": "No, keep it", "payload": "/deny"},
 ]
+# Every emailed link the chat sends is limited per address and hour; the refusal reads the same for any address.
+LINK_LIMITED = (
+    "A link was already requested for {masked} several times in the last hour, so I haven't sent another one, to "
+    "protect that inbox. If there's an account with that address, please use the latest email from us (check the spam "
+    "folder too); links expire {minutes} minutes after they're sent. Did it work?"
+)
+# Leads of the single message that answers "it didn't work" with a new link (or with the limit).
+RETRY_RESET_LEAD = "Sorry about that. Emails can take a few minutes and sometimes land in spam; only the newest link works. "
+RETRY_PAYMENT_LEAD = "Sorry about that. Only the newest link works. "
+RETRY_LIMITED_LEAD = "Sorry about that. "
 NO_SECRETS = "For your safety, please don't share passwords or card numbers in this chat; I never need them."

@@ -3,6 +3,7 @@
 from actions.backend.store import (
     BackendUnavailable,
     Charge,
+    CodeCheck,
     Customer,
     DemoBackend,
     Invoice,
@@ -10,4 +11,4 @@ from actions.backend.store import (
     Refund,
 )
 
-__all__ = ["BackendUnavailable", "Charge", "Customer", "DemoBackend", "Invoice", "Link", "Refund"]
+__all__ = ["BackendUnavailable", "Charge", "CodeCheck", "Customer", "DemoBackend", "Invoice", "Link", "Refund"]

@@ -49,7 +49,8 @@ CREATE TABLE IF NOT EXISTS tokens (
     expires_at TEXT NOT NULL,
     used_at TEXT
 );
--- Every email the business would send; shown in the log in development.
+-- Every email the business would send (`python -m actions.backend outbox` prints them; the log only says that one
+-- went out, to a masked address).
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     to_address TEXT NOT NULL,
@@ -58,3 +59,26 @@ CREATE TABLE IF NOT EXISTS outbox (
     purpose TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
+-- Six-digit codes typed in the chat, at most one live per address. An address without an account gets one too (never
+-- emailed, never matching) so that the chat answers alike whether or not an account exists. Wrong tries are counted:
+-- at the limit the code is burned (used_at set). code_hash is an HMAC-SHA256 keyed with the random key in the file
+-- beside the database (<db>.key, owner-only), so a copy of the database alone cannot test the million codes.
+CREATE TABLE IF NOT EXISTS chat_codes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    address TEXT NOT NULL,
+    customer_id TEXT REFERENCES customers(id),
+    code_hash TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    expires_at TEXT NOT NULL,
+    used_at TEXT
+);
+CREATE INDEX IF NOT EXISTS chat_codes_by_address ON chat_codes (address, used_at);
+-- Reset links, payment-method links, sign-up emails and codes requested per address (kind), whether or not an
+-- account exists: the hourly limit counts these rows.
+CREATE TABLE IF NOT EXISTS send_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    address TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS send_log_by_address ON send_log (address, kind, created_at);

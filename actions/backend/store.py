@@ -7,8 +7,10 @@ methods of DemoBackend and the plain records below.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
+import os
 import secrets
 import sqlite3
 from collections.abc import Iterator
@@ -23,6 +25,27 @@ logger = logging.getLogger(__name__)
 SCHEMA = Path(__file__).with_name("schema.sql")
 DUPLICATE_WINDOW = timedelta(days=2)
 REFUND_DAYS = 7
+# Reset links, and codes, per address and rolling hour; wrong tries before a code is burned (ActionSettings overrides).
+SENDS_PER_HOUR = 3
+MAX_CODE_ATTEMPTS = 3
+SEND_WINDOW = timedelta(hours=1)
+# A new link voids the unused earlier links of its family for that account (one live reset link, one email change).
+TOKEN_FAMILIES = (
+    ("password_reset", "unlock_reset"),
+    ("approve_email_change", "change_email"),
+    ("payment_method",),
+    ("verify_email",),
+)
+SIGNUP_NOTICE = (
+    "Someone asked to create a new account with this email address, but it already belongs to an account with us, so "
+    "nothing was created and nothing changed. If it was you and you can't sign in, use \"Forgot password\" or ask our "
+    "support chat. If it wasn't you, you can ignore this email."
+)
+HOLD_NOTICE = (
+    "Someone asked to reset the password of your account. Your account is on a security hold, so it can't be "
+    "unlocked by email. If it was you, ask for a person in our support chat: they will check it's you and help. "
+    "If it wasn't you, nothing changes."
+)
 
 
 class BackendUnavailable(RuntimeError):
@@ -106,8 +129,41 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _stamp(moment: datetime) -> str:
+    """A UTC timestamp with a fixed format, so that SQL compares them as text in time order."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _code_mac(key: bytes, address: str, code: str) -> str:
+    """What is stored of a chat code: keyed, so that the database alone cannot test the million possible codes."""
+    return hmac.new(key, f"{address}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def mask(address: str) -> str:
+    """a***@example.com: what a log line may say about an address."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+def _family(purpose: str) -> tuple[str, ...]:
+    return next((family for family in TOKEN_FAMILIES if purpose in family), (purpose,))
+
+
+@dataclass(frozen=True)
+class CodeCheck:
+    """What a code typed in the chat achieved: the customer it verifies, or that the code is now burned."""
+
+    customer_id: str | None = None
+    burned: bool = False
+
+    @property
+    def verified(self) -> bool:
+        """The code matched the live code of an account."""
+        return self.customer_id is not None
 
 
 def _as_date(value: str | None) -> date | None:
@@ -122,6 +178,7 @@ class DemoBackend:
         self.seed_path = Path(seed_path)
         self.public_url = public_url.rstrip("/")
         self.link_ttl = timedelta(minutes=link_ttl_minutes)
+        self._code_key: bytes | None = None
 
     # -- plumbing -------------------------------------------------------------------------------------------
     @contextmanager
@@ -148,10 +205,50 @@ class DemoBackend:
         finally:
             connection.close()
 
+    @property
+    def code_key_path(self) -> Path:
+        """Where the key of the chat-code MACs lives: beside the database, never in it (owner-only file)."""
+        return self.db_path.with_name(f"{self.db_path.name}.key")
+
+    def _code_key_bytes(self) -> bytes:
+        """This database's chat-code key, created (random, owner-only) the first time it is needed."""
+        if self._code_key is not None:
+            return self._code_key
+        path = self.code_key_path
+        try:
+            if not path.exists():
+                # Written to a private temporary file, then linked into place: a concurrent first use by another
+                # process either wins the link or reads the finished key, never a half-written one.
+                temporary = path.with_name(f"{path.name}.{secrets.token_hex(8)}.tmp")
+                descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                try:
+                    with os.fdopen(descriptor, "wb") as handle:
+                        handle.write(secrets.token_bytes(32))
+                    os.link(temporary, path)
+                except FileExistsError:
+                    pass
+                finally:
+                    temporary.unlink(missing_ok=True)
+            key = path.read_bytes()
+        except OSError as error:
+            raise BackendUnavailable(f"cannot read the chat-code key: {error}") from error
+        if len(key) < 32:
+            raise BackendUnavailable(f"the chat-code key in {path.name} is too short")
+        self._code_key = key
+        return key
+
     def ensure_seeded(self) -> None:
-        """Create and seed the database when the file does not exist yet."""
+        """Create and seed the database when the file does not exist yet; add tables a newer schema brought."""
         if not self.db_path.exists():
             self.reset()
+            return
+        try:
+            with sqlite3.connect(self.db_path) as schema_connection:
+                schema_connection.executescript(SCHEMA.read_text())  # CREATE ... IF NOT EXISTS only
+            schema_connection.close()
+        except (OSError, sqlite3.Error) as error:
+            raise BackendUnavailable(f"cannot update the business database: {error}") from error
+        self._code_key_bytes()
 
     def reset(self) -> None:
         """Drop everything and load the seed file again (dates relative to today)."""
@@ -173,6 +270,7 @@ class DemoBackend:
             schema_connection.close()
         except sqlite3.Error as error:
             raise BackendUnavailable(f"cannot create the business database: {error}") from error
+        self._code_key_bytes()  # kept across reseeds: a running action server holds it in memory
         with self._connect() as db:
             for c in seed["customers"]:
                 db.execute(
@@ -204,7 +302,23 @@ class DemoBackend:
             "INSERT INTO outbox (to_address, subject, body, purpose, created_at) VALUES (?,?,?,?,?)",
             (to, subject, body, purpose, _now().isoformat()),
         )
-        logger.info("outbox: %s to %s: %s", purpose, to, body)
+        # Never the body: it holds the link token or the code (`python -m actions.backend outbox` shows it).
+        logger.info("outbox: %s email sent to %s", purpose, mask(to))
+
+    @staticmethod
+    def _claim_send(db: sqlite3.Connection, address: str, kind: str, per_hour: int) -> bool:
+        """Count one more send of this kind to this address, unless it already had per_hour in the last hour."""
+        now = _now()
+        db.execute("DELETE FROM send_log WHERE created_at < ?", (_stamp(now - 24 * SEND_WINDOW),))
+        recent = db.execute(
+            "SELECT COUNT(*) FROM send_log WHERE address = ? AND kind = ? AND created_at > ?",
+            (address, kind, _stamp(now - SEND_WINDOW)),
+        ).fetchone()[0]
+        if recent >= per_hour:
+            logger.info("send limit: %s for %s not sent (%d in the last hour)", kind, mask(address), recent)
+            return False
+        db.execute("INSERT INTO send_log (address, kind, created_at) VALUES (?,?,?)", (address, kind, _stamp(now)))
+        return True
 
     def _issue_token(
         self, db: sqlite3.Connection, customer_id: str, purpose: str, payload: dict[str, Any] | None = None,
@@ -212,6 +326,12 @@ class DemoBackend:
     ) -> tuple[str, datetime]:
         token = token or secrets.token_urlsafe(32)
         expires = _now() + self.link_ttl
+        family = _family(purpose)
+        db.execute(
+            f"UPDATE tokens SET used_at = ? WHERE customer_id = ? AND used_at IS NULL "
+            f"AND purpose IN ({','.join('?' * len(family))})",
+            (_now().isoformat(), customer_id, *family),
+        )
         db.execute(
             "INSERT INTO tokens VALUES (?,?,?,?,?,NULL)",
             (_hash(token), customer_id, purpose, json.dumps(payload or {}), expires.isoformat()),
@@ -254,21 +374,53 @@ class DemoBackend:
         )
 
     def create_customer(self, email: str, plan: str, name: str = "") -> Customer:
-        """Open an account awaiting email verification and send the verification link."""
+        """Open an account awaiting email verification and send the verification link.
+
+        No limit and no check of the address: a chat uses request_signup.
+        """
         email = email.strip().lower()
-        customer_id = f"cus_{secrets.token_hex(4)}"
         with self._connect() as db:
-            db.execute(
-                "INSERT INTO customers VALUES (?,?,?,?,?,0,NULL,'pending_verification',0,NULL,?,NULL)",
-                (customer_id, name or email.split("@")[0], email, plan, plan, _now().isoformat()),
-            )
-            token, _ = self._issue_token(db, customer_id, "verify_email")
-            self._send_email(db, email, "Verify your email", f"{self.public_url}/account/verify?token={token}",
-                             "verify_email")
+            customer_id = self._open_account(db, email, plan, name)
             row = db.execute("SELECT * FROM customers WHERE id = ?", (customer_id,)).fetchone()
         customer = self._customer(row)
         assert customer is not None
         return customer
+
+    def request_signup(self, email: str, plan: str, per_hour: int = SENDS_PER_HOUR) -> bool:
+        """Sign an address up, whatever it is: the chat's answer never depends on whether it already has an account.
+
+        A free address gets a new account awaiting verification and its link; an account still awaiting verification
+        gets the plan asked for and a new link (the earlier one dies); any other account only a notice, and nothing
+        about it changes. Returns False, sending nothing, when the address already had per_hour sign-up emails in the
+        last hour (counted whether or not an account exists).
+        """
+        email = email.strip().lower()
+        with self._connect() as db:
+            if not self._claim_send(db, email, "signup", per_hour):
+                return False
+            row = db.execute("SELECT id, status FROM customers WHERE email = ?", (email,)).fetchone()
+            if row is None:
+                self._open_account(db, email, plan)
+            elif row["status"] == "pending_verification":
+                db.execute("UPDATE customers SET plan = ?, tier = ? WHERE id = ?", (plan, plan, row["id"]))
+                self._send_verification_link(db, row["id"], email)
+            else:
+                self._send_email(db, email, "About your sign-up request", SIGNUP_NOTICE, "signup_existing")
+        return True
+
+    def _open_account(self, db: sqlite3.Connection, email: str, plan: str, name: str = "") -> str:
+        customer_id = f"cus_{secrets.token_hex(4)}"
+        db.execute(
+            "INSERT INTO customers VALUES (?,?,?,?,?,0,NULL,'pending_verification',0,NULL,?,NULL)",
+            (customer_id, name or email.split("@")[0], email, plan, plan, _now().isoformat()),
+        )
+        self._send_verification_link(db, customer_id, email)
+        return customer_id
+
+    def _send_verification_link(self, db: sqlite3.Connection, customer_id: str, email: str) -> None:
+        token, _ = self._issue_token(db, customer_id, "verify_email")
+        self._send_email(db, email, "Verify your email", f"{self.public_url}/account/verify?token={token}",
+                         "verify_email")
 
     def update_name(self, customer_id: str, name: str) -> None:
         """Change the account holder's name."""
@@ -276,13 +428,29 @@ class DemoBackend:
             db.execute("UPDATE customers SET name = ? WHERE id = ?", (name, customer_id))
 
     def request_email_change(self, customer_id: str, new_email: str) -> Link:
-        """Send a confirmation link to the new address; the email changes when it is followed."""
+        """Ask the address on file to approve the move to new_email; returns that approval link.
+
+        The new address hears nothing until the current one approves (redeem "approve_email_change"); it then gets
+        its own confirmation link, and the email changes once that one is followed too. Whoever got into the chat
+        cannot move the account to an inbox of theirs without the owner's inbox.
+        """
         new_email = new_email.strip().lower()
         with self._connect() as db:
-            token, expires = self._issue_token(db, customer_id, "change_email", {"email": new_email})
-            url = f"{self.public_url}/account/confirm-email?token={token}"
-            self._send_email(db, new_email, "Confirm your new email address", url, "change_email")
-        return Link(url=url, token=token, expires_at=expires, sent_to=new_email)
+            current = db.execute("SELECT email FROM customers WHERE id = ?", (customer_id,)).fetchone()[0]
+            token, expires = self._issue_token(db, customer_id, "approve_email_change", {"email": new_email})
+            url = f"{self.public_url}/account/approve-email-change?token={token}"
+            body = (
+                f"Someone asked to change the email address of your account to {new_email}. If it was you, approve "
+                f"the change here: {url} \nIf it wasn't you, ignore this email and reset your password: your "
+                "address stays as it is."
+            )
+            self._send_email(db, current, "Approve the change of your email address", body, "approve_email_change")
+        return Link(url=url, token=token, expires_at=expires, sent_to=current)
+
+    def _confirm_new_email(self, db: sqlite3.Connection, customer_id: str, new_email: str) -> None:
+        token, _ = self._issue_token(db, customer_id, "change_email", {"email": new_email})
+        self._send_email(db, new_email, "Confirm your new email address",
+                         f"{self.public_url}/account/confirm-email?token={token}", "change_email")
 
     def close_account(self, customer_id: str) -> None:
         """Close the account (data kept 30 days, then deleted)."""
@@ -295,40 +463,127 @@ class DemoBackend:
 
     # -- passwords and links --------------------------------------------------------------------------------
     def send_password_reset(self, customer: Customer) -> Link:
-        """Email a single-use expiring link that sets a new password (and unlocks a locked account)."""
-        purpose = "unlock_reset" if customer.status == "locked" else "password_reset"
+        """Email a single-use expiring link that sets a new password (and unlocks a locked account).
+
+        No limit and no security-hold check: a chat uses request_password_reset.
+        """
         with self._connect() as db:
-            token, expires = self._issue_token(db, customer.id, purpose)
-            url = f"{self.public_url}/account/reset?token={token}"
-            self._send_email(db, customer.email, "Reset your password", url, purpose)
+            return self._send_reset(db, customer)
+
+    def _send_reset(self, db: sqlite3.Connection, customer: Customer) -> Link:
+        purpose = "unlock_reset" if customer.status == "locked" else "password_reset"
+        token, expires = self._issue_token(db, customer.id, purpose)
+        url = f"{self.public_url}/account/reset?token={token}"
+        self._send_email(db, customer.email, "Reset your password", url, purpose)
         return Link(url=url, token=token, expires_at=expires, sent_to=customer.email)
+
+    def request_password_reset(self, address: str, per_hour: int = SENDS_PER_HOUR) -> bool:
+        """Email the open account with this address a reset link, whatever it is: the chat's answer never depends on it.
+
+        Locked after failed attempts: the link also unlocks. On a security hold: a notice, no link. No open account:
+        nothing. Returns False, sending nothing, when the address already had per_hour requests in the last hour
+        (counted whether or not an account exists).
+        """
+        address = address.strip().lower()
+        with self._connect() as db:
+            if not self._claim_send(db, address, "reset", per_hour):
+                return False
+            customer = self._customer(db.execute(
+                "SELECT * FROM customers WHERE email = ? AND status != 'closed'", (address,)).fetchone())
+            if customer is None:
+                return True
+            if customer.status == "locked" and customer.lock_reason != "failed_attempts":
+                self._send_email(db, customer.email, "About your password reset request", HOLD_NOTICE,
+                                 "security_hold_notice")
+            else:
+                self._send_reset(db, customer)
+        return True
 
     def send_payment_method_link(self, customer: Customer) -> Link:
-        """Email a single-use link to the hosted page where the card is changed (never in the chat)."""
+        """Email a single-use link to the hosted page where the card is changed (never in the chat).
+
+        No limit: a chat uses request_payment_method_link.
+        """
         with self._connect() as db:
-            token, expires = self._issue_token(db, customer.id, "payment_method")
-            url = f"{self.public_url}/billing/payment-method?token={token}"
-            self._send_email(db, customer.email, "Update your payment method", url, "payment_method")
+            return self._send_payment_link(db, customer)
+
+    def _send_payment_link(self, db: sqlite3.Connection, customer: Customer) -> Link:
+        token, expires = self._issue_token(db, customer.id, "payment_method")
+        url = f"{self.public_url}/billing/payment-method?token={token}"
+        self._send_email(db, customer.email, "Update your payment method", url, "payment_method")
         return Link(url=url, token=token, expires_at=expires, sent_to=customer.email)
 
-    def send_verification_code(self, customer: Customer) -> None:
-        """Email a six-digit code that proves the person in the chat reads the account's inbox."""
-        code = f"{secrets.randbelow(10**6):06d}"
-        with self._connect() as db:
-            db.execute("UPDATE tokens SET used_at = ? WHERE customer_id = ? AND purpose = 'chat_code' "
-                       "AND used_at IS NULL", (_now().isoformat(), customer.id))
-            self._issue_token(db, customer.id, "chat_code", token=f"{customer.id}:{code}")
-            self._send_email(db, customer.email, "Your verification code", f"Your code is {code}", "chat_code")
+    def request_payment_method_link(self, address: str, per_hour: int = SENDS_PER_HOUR) -> bool:
+        """Email the open account with this address a payment-method link; an address without one gets nothing.
 
-    def check_verification_code(self, customer: Customer, code: str) -> bool:
-        """Consume the customer's pending chat code when it matches and has not expired."""
+        Returns False, sending nothing, when the address already had per_hour of these requests in the last hour
+        (counted whether or not an account exists), so that the chat's answer never depends on the account.
+        """
+        address = address.strip().lower()
+        with self._connect() as db:
+            if not self._claim_send(db, address, "payment", per_hour):
+                return False
+            customer = self._customer(db.execute(
+                "SELECT * FROM customers WHERE email = ? AND status != 'closed'", (address,)).fetchone())
+            if customer is not None:
+                self._send_payment_link(db, customer)
+        return True
+
+    def send_verification_code(self, address: str, per_hour: int = SENDS_PER_HOUR) -> bool:
+        """Email a six-digit code that proves the person in the chat reads the account's inbox; earlier codes die.
+
+        An address without an open account gets a live code too, never emailed and never matching, so that checking
+        it behaves exactly like a wrong code. Returns False, sending nothing (the earlier code stays live), when the
+        address already had per_hour codes in the last hour.
+        """
+        address = address.strip().lower()
+        now = _now()
+        with self._connect() as db:
+            if not self._claim_send(db, address, "code", per_hour):
+                return False
+            db.execute("UPDATE chat_codes SET used_at = ? WHERE address = ? AND used_at IS NULL", (_stamp(now), address))
+            row = db.execute("SELECT id FROM customers WHERE email = ? AND status != 'closed'", (address,)).fetchone()
+            code = f"{secrets.randbelow(10**6):06d}"
+            key = self._code_key_bytes()
+            code_hash = _code_mac(key, address, code) if row is not None else _code_mac(key, address, secrets.token_hex(16))
+            db.execute(
+                "INSERT INTO chat_codes (address, customer_id, code_hash, attempts, expires_at) VALUES (?,?,?,0,?)",
+                (address, row["id"] if row is not None else None, code_hash, _stamp(now + self.link_ttl)),
+            )
+            if row is not None:
+                self._send_email(db, address, "Your verification code", f"Your code is {code}", "chat_code")
+        return True
+
+    def check_verification_code(self, address: str, code: str, max_attempts: int = MAX_CODE_ATTEMPTS) -> CodeCheck:
+        """Use the address's live code when it matches; count a wrong one, and burn the code at max_attempts."""
+        address = (address or "").strip().lower()
         digits = "".join(ch for ch in code if ch.isdigit())
-        return len(digits) == 6 and self.redeem(f"{customer.id}:{digits}", "chat_code") is not None
+        now = _now()
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT * FROM chat_codes WHERE address = ? AND used_at IS NULL AND expires_at > ? ORDER BY id DESC "
+                "LIMIT 1", (address, _stamp(now)),
+            ).fetchone()
+            if row is None:
+                return CodeCheck()
+            if (len(digits) == 6 and row["customer_id"] is not None
+                    and hmac.compare_digest(row["code_hash"], _code_mac(self._code_key_bytes(), address, digits))):
+                db.execute("UPDATE chat_codes SET used_at = ? WHERE id = ?", (_stamp(now), row["id"]))
+                return CodeCheck(customer_id=str(row["customer_id"]))
+            attempts = row["attempts"] + 1
+            burned = attempts >= max_attempts
+            db.execute("UPDATE chat_codes SET attempts = ?, used_at = ? WHERE id = ?",
+                       (attempts, _stamp(now) if burned else None, row["id"]))
+        if burned:
+            logger.info("verification code for %s burned after %d wrong tries", mask(address), attempts)
+        return CodeCheck(burned=burned)
 
     def redeem(self, token: str, purpose: str) -> str | None:
         """Use a token once; returns the customer id, or None when unknown, used, expired or for another purpose.
 
-        Redeeming an unlock link unlocks the account; an email-change link changes the address.
+        Redeeming an unlock link unlocks the account. An email change takes two links: the approval from the current
+        address sends the new address its confirmation link; that one changes the address (unless another account
+        took it meanwhile) and tells the old inbox.
         """
         with self._connect() as db:
             row = db.execute("SELECT * FROM tokens WHERE token_hash = ?", (_hash(token),)).fetchone()
@@ -339,9 +594,21 @@ class DemoBackend:
             if purpose == "unlock_reset":
                 db.execute("UPDATE customers SET status = 'active', failed_logins = 0, lock_reason = NULL "
                            "WHERE id = ?", (row["customer_id"],))
-            elif purpose == "change_email":
+            elif purpose in ("approve_email_change", "change_email"):
                 new_email = json.loads(row["payload"])["email"]
-                db.execute("UPDATE customers SET email = ? WHERE id = ?", (new_email, row["customer_id"]))
+                taken = db.execute("SELECT 1 FROM customers WHERE email = ? AND id != ?",
+                                   (new_email, row["customer_id"])).fetchone()
+                if taken is not None:
+                    return None
+                if purpose == "approve_email_change":
+                    self._confirm_new_email(db, row["customer_id"], new_email)
+                else:
+                    old_email = db.execute("SELECT email FROM customers WHERE id = ?",
+                                           (row["customer_id"],)).fetchone()[0]
+                    db.execute("UPDATE customers SET email = ? WHERE id = ?", (new_email, row["customer_id"]))
+                    self._send_email(db, old_email, "Your email address was changed",
+                                     f"The email address of your account is now {new_email}. If it wasn't you, "
+                                     "contact our support right away.", "email_changed")
             elif purpose == "verify_email":
                 db.execute("UPDATE customers SET status = 'active' WHERE id = ?", (row["customer_id"],))
             return str(row["customer_id"])

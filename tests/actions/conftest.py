@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +29,9 @@ FELIX = "felix.brown@example.net"
 GRACE = "grace.kim@bigretail.example"
 
 # Every env knob of ActionSettings: tests run on the defaults except the database file.
-SETTINGS_ENV = ("DEMO_SEED_PATH", "PUBLIC_URL", "LINK_TTL_MINUTES", "MAX_STRIKES")
+SETTINGS_ENV = (
+    "DEMO_SEED_PATH", "PUBLIC_URL", "LINK_TTL_MINUTES", "MAX_STRIKES", "MAX_VERIFICATION_ATTEMPTS", "MAX_SENDS_PER_HOUR",
+)
 
 
 def default_slots() -> dict[str, Any]:
@@ -155,6 +158,11 @@ def said(dispatcher: CollectingDispatcher) -> str:
     return "\n".join(texts(dispatcher))
 
 
+def said_of(messages: list[dict[str, Any]]) -> str:
+    """The texts of a list of collected messages, as one string."""
+    return "\n".join(message["text"] for message in messages if message.get("text"))
+
+
 def buttons(dispatcher: CollectingDispatcher) -> list[dict[str, Any]]:
     """Buttons of every message."""
     return [button for message in dispatcher.messages for button in message.get("buttons") or []]
@@ -199,6 +207,22 @@ def isolated_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
 def store(isolated_backend: Path) -> DemoBackend:
     """The seeded demo business the actions use (same object as actions.services.backend())."""
     return services.backend()
+
+
+@pytest.fixture
+def raw_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """Every log record at DEBUG, as the code wrote it: contract.redact's process-wide safety net is off meanwhile.
+
+    The net catches link tokens but not every phrasing of a code ("Your code is 123456"); the action server must
+    not write secrets in the first place.
+    """
+    factory = logging.getLogRecordFactory()
+    logging.setLogRecordFactory(logging.LogRecord)
+    caplog.set_level(logging.DEBUG)
+    try:
+        yield caplog
+    finally:
+        logging.setLogRecordFactory(factory)
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from tests.actions.conftest import (
     make_tracker,
     run_action,
     said,
+    said_of,
     slot_values,
     token_of,
 )
@@ -46,12 +47,47 @@ async def test_signup_email_is_normalised(store: DemoBackend) -> None:
     assert dispatcher.messages == []
 
 
-async def test_existing_email_cannot_sign_up_again(store: DemoBackend) -> None:
-    tracker = form_tracker("create_account_form", {"signup_email": ANA.upper()}, requested_slot="signup_email")
-    dispatcher, events = await run_action(ValidateCreateAccountForm(), tracker)
-    assert slot_values(events)["signup_email"] is None
-    assert f"already an account with {ANA}" in said(dispatcher)
-    assert "reset my password" in said(dispatcher)
+# -- security: signing up answers the same whether or not the address already has an account ----------------------
+NOBODY = "anna.nobody@example.com"  # masks like ANA (a***@example.com) but has no account
+
+
+async def test_signup_answers_the_same_whether_or_not_the_address_has_an_account(store: DemoBackend) -> None:
+    answers = []
+    for email in (ANA, NOBODY):
+        validated, slots = await run_action(ValidateCreateAccountForm(), form_tracker(
+            "create_account_form", {"signup_email": email.upper()}, requested_slot="signup_email"))
+        assert slot_values(slots)["signup_email"] == email  # the form goes on the same way for both
+        dispatcher, events = await run_action(
+            ActionCreateAccount(), make_tracker({"signup_email": email, "plan": "business"}, "inform", "business"))
+        answers.append((validated.messages, dispatcher.messages, slot_values(events)))
+    assert answers[0] == answers[1]
+    text = said_of(answers[0][1])
+    assert "a***@example.com" in text and "already" in text and ANA not in text
+    assert "is created" not in text
+    # The owner's inbox hears about it (no new account, nothing changed); the free address gets its verification link.
+    assert [m["purpose"] for m in store.outbox(to=ANA)] == ["signup_existing"]
+    assert "token=" not in store.outbox(to=ANA)[0]["body"]
+    assert store.customer_by_email(ANA).plan == "pro"  # type: ignore[union-attr]
+    assert [m["purpose"] for m in store.outbox(to=NOBODY)] == ["verify_email"]
+    assert store.customer_by_email(NOBODY).status == "pending_verification"  # type: ignore[union-attr]
+
+
+async def test_fourth_signup_email_in_an_hour_is_not_sent(store: DemoBackend) -> None:
+    said_for: dict[str, list[str]] = {}
+    for email in (ANA, NOBODY):
+        said_for[email] = []
+        for _ in range(4):
+            dispatcher, events = await run_action(
+                ActionCreateAccount(), make_tracker({"signup_email": email, "plan": "free"}, "inform", "free"))
+            said_for[email].append(said(dispatcher))
+        assert slot_values(events)["steps_attempted"][-1]["outcome"] == "not_sent"
+    assert said_for[ANA] == said_for[NOBODY]
+    assert len(set(said_for[ANA][:3])) == 1 and "several times in the last hour" in said_for[ANA][3]
+    assert len(store.outbox(to=ANA)) == 3 and len(store.outbox(to=NOBODY)) == 3
+    # Asking again for a pending account sends a new verification link and voids the earlier one.
+    links = [token_of(mail) for mail in store.outbox(to=NOBODY)]
+    assert [store.redeem(token, "verify_email") for token in links[:2]] == [None, None]
+    assert store.redeem(links[2], "verify_email") is not None
 
 
 async def test_malformed_signup_email_is_asked_again(store: DemoBackend) -> None:
@@ -90,7 +126,7 @@ async def test_create_account_sends_the_verification_email(store: DemoBackend) -
     mail = store.outbox(to=NEW)[-1]
     assert mail["purpose"] == "verify_email"
     text = said(dispatcher)
-    assert "Pro account for new.person@example.com is created" in text and "n***@example.com" in text
+    assert "n***@example.com" in text and "Pro account" in text and "Did the email arrive?" in text
     assert token_of(mail) not in text
     assert buttons(dispatcher) == messages.YES_NO_RESOLVED
     slots = slot_values(events)
@@ -158,10 +194,14 @@ async def test_update_email_waits_for_confirmation(store: DemoBackend) -> None:
     tracker = make_tracker(verified("cus_1001", account_field="email", new_value="ana.new@example.com"), "inform")
     dispatcher, events = await run_action(ActionUpdateAccount(), tracker)
     assert store.customer_by_id("cus_1001").email == ANA  # type: ignore[union-attr]
+    approval = store.outbox(to=ANA)[-1]
+    assert approval["purpose"] == "approve_email_change"
+    assert "a***@example.com" in said(dispatcher) and token_of(approval) not in said(dispatcher)
+    assert slot_values(events)["pending_step"] == "email_change_verification"
+    assert store.redeem(token_of(approval), "approve_email_change") == "cus_1001"
+    assert store.customer_by_id("cus_1001").email == ANA  # type: ignore[union-attr]
     mail = store.outbox(to="ana.new@example.com")[-1]
     assert mail["purpose"] == "change_email"
-    assert "a***@example.com" in said(dispatcher) and token_of(mail) not in said(dispatcher)
-    assert slot_values(events)["pending_step"] == "email_change_verification"
     assert store.redeem(token_of(mail), "change_email") == "cus_1001"
     assert store.customer_by_id("cus_1001").email == "ana.new@example.com"  # type: ignore[union-attr]
 
@@ -199,3 +239,40 @@ async def test_closing_with_an_open_invoice_goes_to_billing(store: DemoBackend) 
     _, events = await run_action(ActionCloseAccount(), make_tracker(verified("cus_1001"), "close_account"))
     assert "$49.00 unpaid" in slot_values(events)["hypothesis"]
     assert store.customer_by_email(GRACE).status == "active"  # type: ignore[union-attr]
+
+
+# -- security: an email change is approved from the address on file before the new one is even written to ----------
+async def test_email_change_is_approved_by_the_current_address_first(
+    store: DemoBackend, raw_logs: pytest.LogCaptureFixture
+) -> None:
+    attacker = "attacker@evil.example"
+    tracker = make_tracker(verified("cus_1001", account_field="email", new_value=attacker), "inform")
+    dispatcher, events = await run_action(ActionUpdateAccount(), tracker)
+    assert store.outbox(to=attacker) == []  # nothing the new address could click yet
+    approval = store.outbox(to=ANA)[-1]
+    assert approval["purpose"] == "approve_email_change"
+    assert attacker in approval["body"]  # the owner sees where someone wants to move the account
+    text = said(dispatcher)
+    assert "a***@example.com" in text and "current address" in text and token_of(approval) not in text
+    assert slot_values(events)["pending_step"] == "email_change_verification"
+    # The approval link is not a confirmation of the new address, and nothing has changed yet.
+    assert store.redeem(token_of(approval), "change_email") is None
+    assert store.customer_by_id("cus_1001").email == ANA  # type: ignore[union-attr]
+    # Approved from the current inbox: only now does the new address get its own confirmation link.
+    assert store.redeem(token_of(approval), "approve_email_change") == "cus_1001"
+    assert store.customer_by_id("cus_1001").email == ANA  # type: ignore[union-attr]
+    confirm = store.outbox(to=attacker)[-1]
+    assert confirm["purpose"] == "change_email"
+    assert store.redeem(token_of(confirm), "change_email") == "cus_1001"
+    assert store.customer_by_id("cus_1001").email == attacker  # type: ignore[union-attr]
+    assert store.outbox(to=ANA)[-1]["purpose"] == "email_changed"  # the old inbox is told it happened
+    logged = "\n".join(record.getMessage() for record in raw_logs.records)
+    assert token_of(approval) not in logged and token_of(confirm) not in logged
+
+
+async def test_a_new_email_change_request_voids_the_pending_one(store: DemoBackend) -> None:
+    first = store.request_email_change("cus_1001", "first.try@example.com")
+    second = store.request_email_change("cus_1001", "second.try@example.com")
+    assert store.redeem(first.token, "approve_email_change") is None
+    assert store.redeem(second.token, "approve_email_change") == "cus_1001"
+    assert store.outbox(to="first.try@example.com") == []

@@ -13,18 +13,23 @@ from actions.billing import (
     ActionPaymentMethodLink,
     ActionRefundStatus,
     ValidateChargeDisputeForm,
+    ValidatePaymentMethodForm,
     parse_reference,
 )
 from tests.actions.conftest import (
     ANA,
+    FELIX,
     buttons,
     form_tracker,
     make_tracker,
     run_action,
     said,
+    said_of,
     slot_values,
     token_of,
 )
+
+FORM_PAYMENT = "payment_method_form"
 
 
 def verified(customer_id: str, **slots: object) -> dict[str, object]:
@@ -77,10 +82,51 @@ async def test_payment_method_link_is_emailed_never_shown(store: DemoBackend) ->
     assert slot_values(events)["pending_step"] == "payment_method_link"
 
 
-async def test_payment_method_unknown_account_hands_off(store: DemoBackend) -> None:
-    _, events = await run_action(ActionPaymentMethodLink(), make_tracker({"email": "x@nowhere.example"}))
-    assert slot_values(events)["handoff_reason"] == "policy"
-    assert store.outbox() == []
+async def test_signed_in_customer_hears_about_their_own_account(store: DemoBackend) -> None:
+    dispatcher, events = await run_action(
+        ActionPaymentMethodLink(), make_tracker(verified("cus_1006", email=FELIX), "billing_payment_method"))
+    text = said(dispatcher)
+    assert text.startswith("I've emailed a secure link to f***@example.net") and "if there's an account" not in text
+    assert [m["purpose"] for m in store.outbox(to=FELIX)] == ["payment_method"]
+    assert slot_values(events)["pending_step"] == "payment_method_link"
+
+
+# -- security: the payment-method flow answers any address alike, and is limited per address and hour --------------
+NOBODY = "anna.nobody@example.com"  # masks like ANA (a***@example.com) but has no account
+
+
+async def test_payment_method_answer_is_the_same_whether_or_not_an_account_exists(store: DemoBackend) -> None:
+    answers = []
+    for email in (ANA, NOBODY):
+        validated, slots = await run_action(
+            ValidatePaymentMethodForm(), form_tracker(FORM_PAYMENT, {"email": email}, requested_slot="email"))
+        dispatcher, events = await run_action(
+            ActionPaymentMethodLink(), make_tracker({"email": email}, "billing_payment_method"))
+        answers.append((validated.messages, slot_values(slots), dispatcher.messages, slot_values(events)))
+    assert answers[0][0] == answers[1][0] == []
+    assert answers[0][1] == {"email": ANA} and answers[1][1] == {"email": NOBODY}  # no strike, no tier, no hand-off
+    assert answers[0][2] == answers[1][2]
+    assert answers[0][3]["pending_step"] == answers[1][3]["pending_step"] == "payment_method_link"
+    assert "handoff_requested" not in answers[1][3]
+    text = said_of(answers[0][2])
+    assert "if there's an account with that address" in text and "couldn't find" not in text
+    assert [m["purpose"] for m in store.outbox(to=ANA)] == ["payment_method"]
+    assert store.outbox(to=NOBODY) == []
+
+
+async def test_fourth_payment_link_in_an_hour_is_not_sent_and_said_the_same_way(store: DemoBackend) -> None:
+    said_for: dict[str, list[str]] = {}
+    for email in (ANA, NOBODY):
+        said_for[email] = []
+        for _ in range(4):
+            dispatcher, events = await run_action(
+                ActionPaymentMethodLink(), make_tracker({"email": email}, "billing_payment_method"))
+            said_for[email].append(said(dispatcher))
+        assert slot_values(events)["steps_attempted"][-1]["outcome"] == "not_sent"
+    assert said_for[ANA] == said_for[NOBODY]
+    assert len(set(said_for[ANA][:3])) == 1 and "several times in the last hour" in said_for[ANA][3]
+    assert "I've emailed" not in said_for[ANA][3]
+    assert len(store.outbox(to=ANA)) == 3
 
 
 @pytest.mark.parametrize("reference", ["INV-1071", "$49.00"])

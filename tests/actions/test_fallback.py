@@ -5,11 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from rasa_sdk import Tracker
 
 from actions import messages, services
 from actions.backend import DemoBackend
 from actions.fallback import ActionCheckOutcome, ActionClarify, ActionOutOfScope
-from tests.actions.conftest import ANA, FELIX, buttons, custom, make_tracker, run_action, said, slot_values, texts
+from tests.actions.conftest import (
+    ANA,
+    FELIX,
+    buttons,
+    custom,
+    make_tracker,
+    run_action,
+    said,
+    said_of,
+    slot_values,
+    texts,
+    user_event,
+)
 
 RANKING = [
     {"name": "nlu_fallback", "confidence": 0.7},
@@ -108,8 +121,10 @@ async def test_failed_reset_link_is_resent_and_counted(store: DemoBackend) -> No
     tracker = make_tracker({"pending_step": "password_reset_link", "steps_attempted": SENT, "email": ANA},
                            "step_failed", "it didn't come")
     dispatcher, events = await run_action(ActionCheckOutcome(), tracker)
+    assert len(texts(dispatcher)) == 1  # one message: what was done, said once
     text = said(dispatcher)
-    assert "sent a fresh link" in text and "a***@example.com" in text
+    assert text.startswith("Sorry about that.") and "a***@example.com" in text and "Did it work?" in text
+    assert buttons(dispatcher) == messages.YES_NO_RESOLVED
     slots = slot_values(events)
     assert slots["strikes"] == 1.0 and slots["strike_kinds"] == ["step_failed"]
     assert "handoff_requested" not in slots
@@ -146,7 +161,8 @@ async def test_failed_payment_link_is_resent(store: DemoBackend) -> None:
     tracker = make_tracker({"pending_step": "payment_method_link", "customer_id": "cus_1006",
                             "customer_verified": True}, "step_failed", "the page errors")
     dispatcher, events = await run_action(ActionCheckOutcome(), tracker)
-    assert "fresh link" in said(dispatcher)
+    assert len(texts(dispatcher)) == 1
+    assert said(dispatcher).startswith("Sorry about that.") and "f***@example.net" in said(dispatcher)
     assert [m["purpose"] for m in store.outbox(to=FELIX)] == ["payment_method"]
     assert slot_values(events)["pending_step"] == "payment_method_link"
 
@@ -202,3 +218,61 @@ async def test_rejected_clarification_reports_the_message_it_guessed_wrong() -> 
     miss = custom(dispatcher)[-1]["nlu_miss"]
     assert miss["kind"] == "clarification_rejected" and miss["text"] == "uh my money thing"
     assert [r["name"] for r in miss["ranking"]][:2] == ["nlu_fallback", "billing_refund"]
+
+
+# -- security: "it didn't work" answers the same whether or not the address has an account, and says what was done --
+NOBODY = "anna.nobody@example.com"  # masks like ANA (a***@example.com) but has no account
+
+
+def retry_tracker(email: str, step: str, intent: str = "reset_password") -> Tracker:
+    sent = [{"step": step, "outcome": "sent", "detail": "link emailed to a***@example.com"}]
+    events = [user_event("help", intent), user_event("it didn't come", "step_failed")]
+    return make_tracker({"pending_step": step, "steps_attempted": sent, "email": email}, "step_failed",
+                        "it didn't come", events=events)
+
+
+@pytest.mark.parametrize(("step", "intent"), [
+    ("password_reset_link", "reset_password"), ("unlock_link", "account_locked"),
+    ("payment_method_link", "billing_payment_method"),
+])
+async def test_retry_answers_the_same_whether_or_not_an_account_exists(
+    store: DemoBackend, step: str, intent: str
+) -> None:
+    seen = []
+    for email in (ANA, NOBODY):
+        dispatcher, events = await run_action(ActionCheckOutcome(), retry_tracker(email, step, intent))
+        slots = slot_values(events)
+        seen.append((dispatcher.messages, slots.get("handoff_requested"), slots.get("pending_step"),
+                     slots.get("strikes"), [s["outcome"] for s in slots["steps_attempted"]]))
+    assert seen[0] == seen[1]
+    assert seen[0][1] is None  # no hand-off for either (it would tell the missing account apart)
+    assert len(seen[0][0]) == 1 and "if there's an account with that address" in said_of(seen[0][0])
+    assert seen[0][4] == ["sent", "failed", "sent"]
+    assert store.outbox(to=NOBODY) == []
+    assert len(store.outbox(to=ANA)) == 1  # the real account got a new link
+
+
+@pytest.mark.parametrize("email", [ANA, NOBODY])
+async def test_retry_over_the_hourly_limit_says_only_that_nothing_was_sent(store: DemoBackend, email: str) -> None:
+    for _ in range(3):
+        assert store.request_password_reset(email)
+    dispatcher, events = await run_action(ActionCheckOutcome(), retry_tracker(email, "password_reset_link"))
+    assert len(texts(dispatcher)) == 1
+    text = said(dispatcher)
+    assert "several times in the last hour" in text and "haven't sent another one" in text
+    assert "I've sent" not in text and "fresh link" not in text  # no claim of a send that did not happen
+    assert slot_values(events)["steps_attempted"][-1]["outcome"] == "not_sent"
+    assert len(store.outbox(to=email)) == (3 if email == ANA else 0)
+
+
+async def test_email_change_that_did_not_arrive_points_to_the_current_address(store: DemoBackend) -> None:
+    tracker = make_tracker({"pending_step": "email_change_verification", "email": ANA, "customer_id": "cus_1001",
+                            "customer_verified": True}, "step_failed", "no email")
+    dispatcher, _ = await run_action(ActionCheckOutcome(), tracker)
+    assert "current address" in said(dispatcher)
+    tracker = make_tracker({"pending_step": "email_change_verification", "email": ANA, "customer_id": "cus_1001",
+                            "customer_verified": True, "strikes": 2.0,
+                            "strike_kinds": ["step_failed", "step_failed"]}, "step_failed", "still nothing")
+    _, events = await run_action(ActionCheckOutcome(), tracker)
+    hypothesis = slot_values(events)["hypothesis"].lower()
+    assert "approval" in hypothesis and "current address a***@example.com" in hypothesis

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from tests.actions.conftest import (
     make_tracker,
     run_action,
     said,
+    said_of,
     slot_values,
     token_of,
 )
@@ -52,7 +55,8 @@ async def test_verified_customer_needs_no_email(store: DemoBackend) -> None:
 async def test_ben_locked_by_failed_attempts_gets_an_unlock_link(store: DemoBackend) -> None:
     dispatcher, events = await run_action(ActionPasswordReset(), make_tracker({"email": BEN}, "account_locked"))
     text = said(dispatcher)
-    assert "locked after 5 failed sign-in attempts" in text and "b***@example.com" in text
+    assert "unlocks the account" in text and "b***@example.com" in text
+    assert "locked after" not in text  # not to someone who only typed the address (see the security tests below)
     assert slot_values(events)["pending_step"] == "unlock_link"
     mail = store.outbox(to=BEN)[-1]
     assert mail["purpose"] == "unlock_reset"
@@ -60,8 +64,17 @@ async def test_ben_locked_by_failed_attempts_gets_an_unlock_link(store: DemoBack
     assert store.customer_by_email(BEN).status == "active"  # type: ignore[union-attr]
 
 
-async def test_emma_on_security_hold_goes_to_a_person(store: DemoBackend) -> None:
-    dispatcher, events = await run_action(ActionPasswordReset(), make_tracker({"email": EMMA}, "account_locked"))
+async def test_signed_in_ben_hears_why_his_account_is_locked(store: DemoBackend) -> None:
+    tracker = make_tracker({"customer_id": "cus_1002", "customer_verified": True, "email": BEN}, "account_locked")
+    dispatcher, events = await run_action(ActionPasswordReset(), tracker)
+    assert "locked after 5 failed sign-in attempts" in said(dispatcher) and "b***@example.com" in said(dispatcher)
+    assert slot_values(events)["pending_step"] == "unlock_link"
+    assert store.outbox(to=BEN)[-1]["purpose"] == "unlock_reset"
+
+
+async def test_signed_in_emma_on_security_hold_goes_to_a_person(store: DemoBackend) -> None:
+    tracker = make_tracker({"customer_id": "cus_1005", "customer_verified": True, "email": EMMA}, "account_locked")
+    dispatcher, events = await run_action(ActionPasswordReset(), tracker)
     slots = slot_values(events)
     assert slots["handoff_requested"] is True
     assert slots["handoff_reason"] == "policy"
@@ -80,10 +93,12 @@ async def test_nothing_happens_once_a_handoff_is_requested(store: DemoBackend) -
     assert store.outbox() == []
 
 
-async def test_unknown_account_is_handed_off(store: DemoBackend) -> None:
+async def test_unknown_account_is_not_told_apart(store: DemoBackend) -> None:
     dispatcher, events = await run_action(ActionPasswordReset(), make_tracker({"email": "x@nowhere.example"}))
-    assert "couldn't find" in said(dispatcher)
-    assert slot_values(events)["handoff_reason"] == "policy"
+    assert "sent a password reset link to x***@nowhere.example, if there's an account" in said(dispatcher)
+    assert "handoff_requested" not in slot_values(events)
+    assert slot_values(events)["pending_step"] == "password_reset_link"
+    assert store.outbox() == []
 
 
 async def test_backend_down_is_said_and_handed_off(
@@ -111,8 +126,8 @@ async def test_valid_email_is_normalised_and_needs_no_code(store: DemoBackend) -
     dispatcher, events = await run_action(ValidatePasswordResetForm(), tracker)
     slots = slot_values(events)
     assert slots["email"] == ANA
-    assert slots["customer_tier"] == "pro" and slots["fast_lane"] is False
-    assert "customer_verified" not in slots and "customer_id" not in slots  # knowing an email proves nothing
+    # Knowing an email proves nothing: no identity, no tier, no fast lane.
+    assert slots == {"email": ANA}
     assert store.outbox(to=ANA) == []  # no verification code for a reset: the link is the check
     assert dispatcher.messages == []
 
@@ -132,31 +147,110 @@ async def test_password_typed_instead_of_email_gets_a_safety_warning() -> None:
     assert "please don't share passwords" in said(dispatcher)
 
 
-async def test_unknown_email_counts_a_strike(store: DemoBackend) -> None:
+async def test_unknown_email_is_accepted_without_a_strike(store: DemoBackend) -> None:
     dispatcher, events = await run_action(
         ValidatePasswordResetForm(), form_tracker(FORM, {"email": "nobody@example.com"}, requested_slot="email"))
     slots = slot_values(events)
-    assert slots["email"] is None
-    assert slots["strikes"] == 1.0 and slots["strike_kinds"] == ["account_not_found"]
-    assert "handoff_requested" not in slots
-    assert "couldn't find an account with nobody@example.com" in said(dispatcher)
-
-
-async def test_third_unknown_email_requests_a_person(store: DemoBackend) -> None:
-    tracker = form_tracker(
-        FORM, {"email": "nobody@example.com"}, requested_slot="email",
-        slots={"strikes": 2.0, "strike_kinds": ["account_not_found", "account_not_found"]},
-    )
-    dispatcher, events = await run_action(ValidatePasswordResetForm(), tracker)
-    slots = slot_values(events)
-    assert slots["strikes"] == 3.0
-    assert slots["handoff_requested"] is True and slots["handoff_reason"] == "three_strikes"
-    assert "nobody@example.com" in slots["hypothesis"]
-    assert slots["requested_slot"] is None  # the form stops asking
+    assert slots["email"] == "nobody@example.com"
+    assert "strikes" not in slots and "customer_tier" not in slots
     assert dispatcher.messages == []
 
 
-async def test_closed_account_is_not_found(store: DemoBackend) -> None:
+async def test_closed_account_is_answered_like_no_account(store: DemoBackend) -> None:
     store.close_account("cus_1001")
     _, events = await run_action(ValidatePasswordResetForm(), form_tracker(FORM, {"email": ANA}, requested_slot="email"))
-    assert slot_values(events)["email"] is None
+    assert slot_values(events)["email"] == ANA and "customer_tier" not in slot_values(events)
+    dispatcher, _ = await run_action(ActionPasswordReset(), make_tracker({"email": ANA}, "reset_password"))
+    assert "if there's an account with that address" in said(dispatcher)
+    assert [m["purpose"] for m in store.outbox(to=ANA)] == ["account_closed"]  # no reset link for a closed account
+
+
+# -- security: no account enumeration, a per-address send limit, one live link at a time, no secrets in logs --------
+# Pairs of addresses that mask the same way (a***@example.com): one has an account, the other does not.
+LOOKALIKES = [
+    (ANA, "anna.nobody@example.com", "reset_password"),  # active account
+    (BEN, "bob.nobody@example.com", "account_locked"),  # locked after failed attempts: unlock link
+    (EMMA, "eve.nobody@example.org", "account_locked"),  # security hold: no link, and no visible hand-off either
+]
+
+
+@pytest.mark.parametrize(("real", "unknown", "intent"), LOOKALIKES, ids=["active", "locked", "security_hold"])
+async def test_reset_answer_is_the_same_whether_or_not_an_account_exists(
+    store: DemoBackend, real: str, unknown: str, intent: str
+) -> None:
+    answers = []
+    for email in (real, unknown):
+        validated, slots = await run_action(
+            ValidatePasswordResetForm(), form_tracker(FORM, {"email": email}, requested_slot="email"))
+        assert slot_values(slots)["email"] == email  # the form goes on the same way for both
+        dispatcher, events = await run_action(ActionPasswordReset(), make_tracker({"email": email}, intent, email))
+        answers.append((validated.messages, dispatcher.messages, slot_values(events).get("handoff_requested")))
+    assert answers[0] == answers[1]
+    text = said_of(answers[0][1])
+    assert "if there's an account with that address" in text and "Did it work?" in text
+    assert "couldn't find" not in text and "locked after" not in text
+    assert answers[0][2] is None  # no hand-off (which would tell an existing, held account apart)
+    assert store.outbox(to=unknown) == []
+
+
+async def test_held_account_gets_a_notice_not_an_unlock_link(store: DemoBackend) -> None:
+    _, events = await run_action(ActionPasswordReset(), make_tracker({"email": EMMA}, "account_locked"))
+    assert [m["purpose"] for m in store.outbox(to=EMMA)] == ["security_hold_notice"]
+    assert "token=" not in store.outbox(to=EMMA)[0]["body"]
+    assert "ask for a person" in store.outbox(to=EMMA)[0]["body"]
+    assert store.customer_by_email(EMMA).status == "locked"  # type: ignore[union-attr]
+    slots = slot_values(events)
+    assert slots["steps_attempted"][-1]["step"] == "unlock_check" and "security hold" in slots["hypothesis"]
+
+
+async def test_fourth_reset_in_an_hour_sends_nothing_and_says_so_the_same_way(store: DemoBackend) -> None:
+    said_for: dict[str, list[str]] = {}
+    for email in (ANA, "anna.nobody@example.com"):
+        said_for[email] = []
+        for _ in range(4):
+            dispatcher, _ = await run_action(ActionPasswordReset(), make_tracker({"email": email}, "reset_password"))
+            said_for[email].append(said(dispatcher))
+    assert said_for[ANA] == said_for["anna.nobody@example.com"]
+    assert len(set(said_for[ANA][:3])) == 1 and said_for[ANA][3] != said_for[ANA][0]
+    assert "several times in the last hour" in said_for[ANA][3]
+    assert len(store.outbox(to=ANA)) == 3  # the fourth request sent nothing
+
+
+async def test_reset_limit_is_kept_in_the_database_and_slides_after_an_hour(
+    store: DemoBackend, isolated_backend: Path
+) -> None:
+    ana = store.customer_by_email(ANA)
+    assert ana is not None
+    for _ in range(3):
+        await run_action(ActionPasswordReset(), make_tracker({"email": ANA}, "reset_password"))
+    services.backend.cache_clear()  # a restarted action server still knows
+    dispatcher, _ = await run_action(ActionPasswordReset(), make_tracker({"email": ANA}, "reset_password"))
+    assert "several times in the last hour" in said(dispatcher)
+    with sqlite3.connect(isolated_backend) as db:  # an hour and a minute later
+        an_hour_ago = (datetime.now(timezone.utc) - timedelta(minutes=61)).isoformat(timespec="microseconds")
+        db.execute("UPDATE send_log SET created_at = ?", (an_hour_ago,))
+    db.close()
+    dispatcher, _ = await run_action(ActionPasswordReset(), make_tracker({"email": ANA}, "reset_password"))
+    assert "several times in the last hour" not in said(dispatcher)
+    assert len(store.outbox(to=ANA)) == 4
+
+
+async def test_a_new_reset_link_voids_the_earlier_one(store: DemoBackend) -> None:
+    await run_action(ActionPasswordReset(), make_tracker({"email": ANA}, "reset_password"))
+    await run_action(ActionPasswordReset(), make_tracker({"email": ANA}, "reset_password"))
+    first, second = (token_of(mail) for mail in store.outbox(to=ANA))
+    assert store.redeem(first, "password_reset") is None
+    assert store.redeem(second, "password_reset") == "cus_1001"
+
+
+async def test_reset_logs_neither_the_link_token_nor_the_address(
+    store: DemoBackend, raw_logs: pytest.LogCaptureFixture
+) -> None:
+    await run_action(ValidatePasswordResetForm(), form_tracker(FORM, {"email": ANA}, requested_slot="email"))
+    await run_action(ActionPasswordReset(), make_tracker({"email": ANA}, "reset_password"))
+    await run_action(ActionPasswordReset(), make_tracker({"email": BEN}, "account_locked"))
+    logged = "\n".join(record.getMessage() for record in raw_logs.records)
+    assert "a***@example.com" in logged and "b***@example.com" in logged  # the send itself is logged
+    for mail in store.outbox():
+        assert token_of(mail) not in logged and mail["body"] not in logged
+    assert ANA not in logged and BEN not in logged

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import sqlite3
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
-from actions.backend import BackendUnavailable, Customer, DemoBackend
+from actions.backend import BackendUnavailable, CodeCheck, Customer, DemoBackend
 from actions.backend.store import duplicate_of
 from actions.settings import ActionSettings
 from tests.actions.conftest import ANA, BEN, CHLOE, DEV, EMMA, FELIX, GRACE, token_of
@@ -116,35 +120,112 @@ def _code(store: DemoBackend, email: str) -> str:
 
 
 def test_verification_code_right_once_wrong_never(store: DemoBackend) -> None:
-    ana = store.customer_by_email(ANA)
-    assert ana is not None
-    store.send_verification_code(ana)
+    assert store.send_verification_code(ANA.upper())
     code = _code(store, ANA)
     assert len(code) == 6 and code.isdigit()
     wrong = f"{(int(code) + 1) % 10**6:06d}"
-    assert not store.check_verification_code(ana, wrong)
-    assert not store.check_verification_code(ana, "12345")
-    assert store.check_verification_code(ana, f" {code[:3]} {code[3:]} ")  # spaces typed in the chat
-    assert not store.check_verification_code(ana, code)  # reuse
+    assert not store.check_verification_code(ANA, wrong).verified
+    assert not store.check_verification_code(ANA, "12345").verified
+    check = store.check_verification_code(ANA, f" {code[:3]} {code[3:]} ")  # spaces typed in the chat
+    assert check.verified and check.customer_id == "cus_1001"
+    assert not store.check_verification_code(ANA, code).verified  # reuse
 
 
 def test_new_verification_code_voids_the_previous_one(store: DemoBackend) -> None:
-    ana = store.customer_by_email(ANA)
-    assert ana is not None
-    store.send_verification_code(ana)
+    store.send_verification_code(ANA)
     first = _code(store, ANA)
-    store.send_verification_code(ana)
+    store.send_verification_code(ANA)
     second = _code(store, ANA)
     if first != second:
-        assert not store.check_verification_code(ana, first)
-    assert store.check_verification_code(ana, second)
+        assert not store.check_verification_code(ANA, first).verified
+    assert store.check_verification_code(ANA, second).verified
 
 
 def test_code_of_one_customer_does_not_verify_another(store: DemoBackend) -> None:
-    ana, dev = store.customer_by_email(ANA), store.customer_by_email(DEV)
-    assert ana is not None and dev is not None
-    store.send_verification_code(ana)
-    assert not store.check_verification_code(dev, _code(store, ANA))
+    store.send_verification_code(ANA)
+    store.send_verification_code(DEV)
+    assert not store.check_verification_code(DEV, _code(store, ANA)).verified
+
+
+def test_code_burns_after_max_attempts(store: DemoBackend) -> None:
+    store.send_verification_code(ANA)
+    code = _code(store, ANA)
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    assert [store.check_verification_code(ANA, wrong, max_attempts=2).burned for _ in range(2)] == [False, True]
+    assert store.check_verification_code(ANA, code, max_attempts=2) == CodeCheck()  # burned: even the right code fails
+
+
+def test_address_without_an_account_gets_a_code_that_never_matches_and_no_email(store: DemoBackend) -> None:
+    assert store.send_verification_code("nobody@example.com")
+    assert store.outbox() == []
+    checks = [store.check_verification_code("nobody@example.com", f"{n:06d}") for n in range(3)]
+    assert checks == [CodeCheck(), CodeCheck(), CodeCheck(burned=True)]  # exactly like wrong codes for Ana
+
+
+def test_codes_and_resets_are_limited_per_address_per_hour(store: DemoBackend) -> None:
+    assert [store.send_verification_code(ANA, per_hour=2) for _ in range(3)] == [True, True, False]
+    assert [store.request_password_reset(ANA, per_hour=2) for _ in range(3)] == [True, True, False]
+    assert [store.request_password_reset("nobody@example.com", per_hour=2) for _ in range(3)] == [True, True, False]
+    assert [m["purpose"] for m in store.outbox(to=ANA)] == ["chat_code"] * 2 + ["password_reset"] * 2
+    assert store.outbox(to="nobody@example.com") == []
+
+
+def test_request_password_reset_never_sends_a_held_account_a_link(store: DemoBackend) -> None:
+    assert store.request_password_reset(EMMA)
+    assert [m["purpose"] for m in store.outbox(to=EMMA)] == ["security_hold_notice"]
+    assert store.customer_by_email(EMMA).status == "locked"  # type: ignore[union-attr]
+
+
+def test_new_link_voids_earlier_unused_links_of_the_same_kind(store: DemoBackend) -> None:
+    ben = store.customer_by_email(BEN)
+    assert ben is not None
+    first, second = store.send_password_reset(ben), store.send_password_reset(ben)
+    payment = store.send_payment_method_link(ben)
+    assert store.redeem(first.token, "unlock_reset") is None
+    assert store.redeem(second.token, "unlock_reset") == "cus_1002"
+    assert store.redeem(payment.token, "payment_method") == "cus_1002"  # another kind of link is left alone
+
+
+def test_existing_database_gets_the_new_tables(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    backend = make_backend(db)
+    with sqlite3.connect(db) as connection:
+        connection.executescript("DROP TABLE chat_codes; DROP TABLE send_log;")
+    connection.close()
+    backend = make_backend(db)  # ensure_seeded on an existing file
+    assert backend.send_verification_code(ANA)
+    assert backend.customer_by_id("cus_1001") is not None
+
+
+def test_codes_are_stored_keyed_so_the_database_alone_cannot_check_a_guess(
+    store: DemoBackend, isolated_backend: Path
+) -> None:
+    assert store.send_verification_code(ANA)
+    code = _code(store, ANA)
+    with sqlite3.connect(isolated_backend) as db:
+        stored = db.execute("SELECT code_hash FROM chat_codes WHERE address = ?", (ANA,)).fetchone()[0]
+        dump = "\n".join(db.iterdump())
+    db.close()
+    # Not a plain hash: someone with a copy of the database cannot try the million codes offline.
+    assert stored not in {hashlib.sha256(value.encode()).hexdigest() for value in (code, f"{ANA}:{code}")}
+    # The key lives outside the database, readable by its owner only.
+    key_file = Path(f"{isolated_backend}.key")
+    key = key_file.read_bytes()
+    assert len(key) >= 32 and key_file.stat().st_mode & 0o077 == 0
+    encodings = (key.hex(), base64.b64encode(key).decode(), base64.urlsafe_b64encode(key).decode())
+    assert key not in dump.encode() and all(encoded not in dump for encoded in encodings)
+    assert stored == hmac.new(key, f"{ANA}:{code}".encode(), hashlib.sha256).hexdigest()
+    # A restarted backend reads the same key: the code still verifies.
+    assert make_backend(isolated_backend).check_verification_code(ANA, code).customer_id == "cus_1001"
+
+
+def test_each_database_gets_its_own_code_key(tmp_path: Path) -> None:
+    first, second = make_backend(tmp_path / "one.db"), make_backend(tmp_path / "two.db")
+    first.send_verification_code(ANA)
+    second.send_verification_code(ANA)
+    assert Path(f"{tmp_path / 'one.db'}.key").read_bytes() != Path(f"{tmp_path / 'two.db'}.key").read_bytes()
+    first.reset()  # reseeding keeps the key, which a running action server holds in memory
+    assert Path(f"{tmp_path / 'one.db'}.key").exists()
 
 
 def test_duplicate_charge_detected_and_refunded_once(store: DemoBackend) -> None:
@@ -181,14 +262,29 @@ def test_refunds_and_open_balance(store: DemoBackend) -> None:
     assert store.latest_invoice("cus_1005") is None
 
 
-def test_email_change_applies_only_when_confirmed(store: DemoBackend) -> None:
+def test_email_change_applies_only_when_approved_then_confirmed(store: DemoBackend) -> None:
     link = store.request_email_change("cus_1001", " Ana.New@Example.com ")
-    assert link.sent_to == "ana.new@example.com"
-    assert store.outbox(to="ana.new@example.com")[-1]["purpose"] == "change_email"
+    assert link.sent_to == ANA  # the approval goes to the address on file
+    assert link.url.startswith("http://127.0.0.1:8080/account/approve-email-change?token=")
+    assert store.outbox(to="ana.new@example.com") == []
+    assert store.redeem(link.token, "approve_email_change") == "cus_1001"
+    assert store.redeem(link.token, "approve_email_change") is None  # once
     assert store.customer_by_id("cus_1001").email == ANA  # type: ignore[union-attr]
-    assert store.redeem(link.token, "change_email") == "cus_1001"
+    confirm = store.outbox(to="ana.new@example.com")[-1]
+    assert confirm["purpose"] == "change_email" and "/account/confirm-email?token=" in confirm["body"]
+    assert store.redeem(token_of(confirm), "change_email") == "cus_1001"
     assert store.customer_by_id("cus_1001").email == "ana.new@example.com"  # type: ignore[union-attr]
     assert store.customer_by_email(ANA) is None
+    assert store.outbox(to=ANA)[-1]["purpose"] == "email_changed"
+
+
+def test_email_change_to_an_address_taken_meanwhile_is_refused(store: DemoBackend) -> None:
+    link = store.request_email_change("cus_1001", "new.person@example.com")
+    assert store.redeem(link.token, "approve_email_change") == "cus_1001"
+    confirm = store.outbox(to="new.person@example.com")[-1]
+    store.create_customer("new.person@example.com", "free")
+    assert store.redeem(token_of(confirm), "change_email") is None
+    assert store.customer_by_id("cus_1001").email == ANA  # type: ignore[union-attr]
 
 
 def test_create_customer_then_verify(store: DemoBackend) -> None:
