@@ -10,14 +10,14 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from contract.redact import redact, redact_value
+from handoff import access, signals, store
 from handoff import events as ev
-from handoff import signals, store
 from handoff.conversations import reply_payload, start_handoff
 from handoff.gateway import Gateway, agent_room, conv_room
 from handoff.models import utcnow
 from handoff.rasa_client import RasaUnavailable
 from handoff.records import AgentRecord, ConversationRecord
-from contract.redact import redact
 from handoff.routing import TEAMS
 
 log = logging.getLogger(__name__)
@@ -36,30 +36,76 @@ class Refused(Exception):
         self.message = message
 
 
-async def _owned(gw: Gateway, agent: AgentRecord, conversation_id: str) -> ConversationRecord:
-    """The conversation, if this agent owns it (leads may act on any)."""
+def _require(agent: AgentRecord, action: str, conv: ConversationRecord) -> None:
+    """Refuse (``forbidden``, with the reason) what ``handoff.access`` does not allow this agent."""
+    reason = access.refusal(agent, action, conv)
+    if reason is not None:
+        log.info("agent %s (%s) refused %s: %s", agent.id, agent.role, action, reason)
+        raise Refused("forbidden", reason)
+
+
+async def _conversation(gw: Gateway, conversation_id: str) -> ConversationRecord:
     async with gw.db.read() as s:
         conv = await store.get_conversation(s, conversation_id)
     if conv is None:
         raise Refused("not_found", f"conversation {conversation_id} not found")
-    if conv.state not in ("assigned", "escalated_l3"):
-        raise Refused("invalid_state", f"conversation is {conv.state}; claim it first")
-    if conv.assigned_agent_id != agent.id and agent.role != "lead":
-        raise Refused("forbidden", "this conversation is assigned to another agent")
     return conv
 
 
-async def connected(gw: Gateway, agent: AgentRecord, sid: str) -> dict[str, Any]:
-    """A socket of the agent connected: online, rejoin own rooms, return the snapshot."""
+async def readable(gw: Gateway, agent: AgentRecord, conversation_id: str, action: str = access.READ) -> ConversationRecord:
+    """The conversation, if the agent may see it (transcript, customer panel, watch, note)."""
+    conv = await _conversation(gw, conversation_id)
+    _require(agent, action, conv)
+    return conv
+
+
+async def _owned(gw: Gateway, agent: AgentRecord, conversation_id: str, action: str) -> ConversationRecord:
+    """The conversation, if this agent may do ``action`` on it: its owner, or a lead."""
+    conv = await readable(gw, agent, conversation_id)  # outside the agent's scope: not even its state is told
+    if conv.state not in ("assigned", "escalated_l3"):
+        raise Refused("invalid_state", f"conversation is {conv.state}; claim it first")
+    _require(agent, action, conv)
+    return conv
+
+
+async def _release(gw: Gateway, conv: ConversationRecord, actor: AgentRecord, state: str) -> None:
+    """Take a conversation off the sockets of the agent who owned it (``conv`` as it was before the action).
+
+    Every socket of the owner, on every gateway, leaves the room (with Redis the manager forwards each leave to the
+    gateway holding the socket), and the owner's consoles are told. A lead acting on someone else's conversation
+    keeps the room if they were watching it (and was never in it otherwise).
+    """
+    owner = conv.assigned_agent_id
+    if owner is None:
+        return
+    await gw.leave_agent(owner, conv.id)
+    await gw.to_agents(
+        ev.CONVERSATION_REMOVED,
+        {"conversation_id": conv.id, "state": state, "by": actor.name, "by_agent_id": actor.id},
+        agent_room(owner),
+    )
+
+
+async def connected(gw: Gateway, agent: AgentRecord, sid: str) -> dict[str, Any] | None:
+    """A socket of the agent connected: online, rejoin own rooms, return the snapshot.
+
+    ``None`` when the socket closed while this ran (its disconnect may have been handled first): the socket is
+    forgotten again, so an agent is never left online by a socket that no longer exists.
+    """
     await gw.sockets.add(agent.id, sid)
     async with gw.db.write() as s:
         await store.set_agent_status(s, agent.id, "online")
         mine = await store.conversations_of_agent(s, agent.id)
-    await gw.sio.enter_room(sid, agent_room(agent.id), namespace=ev.AGENT_NS)
-    await gw.sio.enter_room(sid, "agents", namespace=ev.AGENT_NS)
-    for conv in mine:
-        await gw.sio.enter_room(sid, conv_room(conv.id), namespace=ev.AGENT_NS)
-    return await gw.snapshot(agent.id)
+    rooms = [agent_room(agent.id), "agents", access.role_room(agent.role), *(conv_room(c.id) for c in mine)]
+    try:
+        if not gw.sio.manager.is_connected(sid, ev.AGENT_NS):
+            raise KeyError(sid)
+        for room in rooms:
+            await gw.sio.enter_room(sid, room, namespace=ev.AGENT_NS)
+    except KeyError:
+        await disconnected(gw, agent.id, sid)
+        return None
+    return access.snapshot_for(agent.role, await gw.snapshot(agent.id))
 
 
 async def disconnected(gw: Gateway, agent_id: int, sid: str) -> None:
@@ -83,6 +129,7 @@ async def presence(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dic
 
 async def claim(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
     """Take a queued conversation (exactly one winner)."""
+    _require(agent, ev.CLAIM, await _conversation(gw, data["conversation_id"]))
     try:
         conv, _ = await gw.assign(data["conversation_id"], agent.id)
     except store.StoreError as exc:
@@ -92,7 +139,7 @@ async def claim(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[s
 
 async def send_message(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
     """Agent -> customer (``bot_uttered`` with the agent's name)."""
-    conv = await _owned(gw, agent, data["conversation_id"])
+    conv = await _owned(gw, agent, data["conversation_id"], ev.AGENT_MESSAGE)
     payload = {"metadata": {"sender": "agent", "agent_name": agent.name}}
     async with gw.sequencer.lock(conv.id):
         async with gw.db.write() as s:
@@ -114,16 +161,15 @@ async def send_message(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) ->
 
 async def typing(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> None:
     """Typing indicator to the customer."""
-    conv = await _owned(gw, agent, data["conversation_id"])
+    conv = await _owned(gw, agent, data["conversation_id"], ev.TYPING)
     await gw.to_customer(conv.id, ev.TYPING, {"from": "agent", "on": data["on"]})
 
 
 async def note(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
     """Private note, visible to agents only."""
+    conv = await readable(gw, agent, data["conversation_id"], ev.NOTE)
     async with gw.db.write() as s:
-        if await store.get_conversation(s, data["conversation_id"]) is None:
-            raise Refused("not_found", "conversation not found")
-        n = await store.add_note(s, data["conversation_id"], agent.id, redact(data["text"]))
+        n = await store.add_note(s, conv.id, agent.id, redact(data["text"]))
     await gw.to_agents(
         ev.NOTE_ADDED,
         {"conversation_id": n.conversation_id, "note": n.as_dict(), "agent_name": agent.name},
@@ -134,6 +180,7 @@ async def note(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[st
 
 async def watch(gw: Gateway, agent: AgentRecord, sid: str, data: dict[str, Any]) -> dict[str, Any]:
     """Follow a conversation live (e.g. a bot conversation, to barge in)."""
+    await readable(gw, agent, data["conversation_id"], ev.WATCH)
     try:
         detail = await gw.conversation_detail(data["conversation_id"])
     except store.StoreError as exc:
@@ -146,10 +193,7 @@ async def watch(gw: Gateway, agent: AgentRecord, sid: str, data: dict[str, Any])
 
 async def barge_in(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
     """Take over a live bot conversation: a hand-off (reason ``barge_in``) claimed by this agent at once."""
-    async with gw.db.read() as s:
-        conv = await store.get_conversation(s, data["conversation_id"])
-    if conv is None:
-        raise Refused("not_found", f"conversation {data['conversation_id']} not found")
+    conv = await readable(gw, agent, data["conversation_id"], ev.BARGE_IN)
     if conv.state != "bot":
         raise Refused("invalid_state", f"conversation is {conv.state}; only a bot conversation can be taken over")
     await start_handoff(gw, conv.id, "barge_in", {}, actor=f"agent:{agent.id}", auto_assign=False)
@@ -158,9 +202,9 @@ async def barge_in(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dic
 
 async def flag_context_loss(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
     """"Had to ask the customer again": one ``context_loss`` event per hand-off, for the context-loss metric."""
+    await readable(gw, agent, data["conversation_id"], ev.FLAG_CONTEXT_LOSS)
+    note = redact(data.get("note") or "")
     async with gw.db.write() as s:
-        if await store.get_conversation(s, data["conversation_id"]) is None:
-            raise Refused("not_found", f"conversation {data['conversation_id']} not found")
         handoffs = await store.handoffs_for(s, data["conversation_id"])
         if not handoffs:
             raise Refused("invalid_state", "this conversation was never handed to a person")
@@ -174,18 +218,18 @@ async def flag_context_loss(gw: Gateway, agent: AgentRecord, data: dict[str, Any
             "context_loss",
             f"agent:{agent.id}",
             "had_to_ask_again",
-            {"handoff_id": handoff_id, "agent_id": agent.id, "note": data.get("note") or ""},
+            {"handoff_id": handoff_id, "agent_id": agent.id, "note": note},
         )
     return {"ok": True, "handoff_id": handoff_id, "already_flagged": False}
 
 
 async def transfer(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
     """To another agent (stays assigned) or back to the queue of a team."""
-    conv = await _owned(gw, agent, data["conversation_id"])
+    conv = await _owned(gw, agent, data["conversation_id"], ev.TRANSFER)
     to_agent, to_team = data.get("to_agent_id"), data.get("to_team")
     if (to_agent is None) == (to_team is None):
         raise Refused("invalid_payload", "transfer: give exactly one of to_agent_id or to_team")
-    note_text = data.get("note")
+    note_text = redact(data["note"]) if data.get("note") else None
     if to_agent is not None:
         async with gw.db.write() as s:
             target = await store.get_agent(s, to_agent)
@@ -193,8 +237,8 @@ async def transfer(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dic
                 raise Refused("not_found", f"agent {to_agent} not found")
             await store.transfer_to_agent(s, conv.id, agent.id, to_agent, note_text)
             if note_text:
-                await store.add_note(s, conv.id, agent.id, redact(f"Transfer note: {note_text}"))
-        await gw.leave_agent(agent.id, conv.id)
+                await store.add_note(s, conv.id, agent.id, f"Transfer note: {note_text}")
+        await _release(gw, conv, agent, "assigned")
         await gw.join_agent(target.id, conv.id)
         await gw.to_customer(conv.id, ev.AGENT_LEFT, {"name": agent.name})
         await gw.to_customer(conv.id, ev.AGENT_JOINED, {"name": target.name})
@@ -221,8 +265,8 @@ async def transfer(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dic
             data={"to_team": team, "note": note_text},
         )
         if note_text:
-            await store.add_note(s, conv.id, agent.id, redact(f"Transfer note: {note_text}"))
-    await gw.leave_agent(agent.id, conv.id)
+            await store.add_note(s, conv.id, agent.id, f"Transfer note: {note_text}")
+    await _release(gw, conv, agent, "queued")
     await gw.to_customer(conv.id, ev.AGENT_LEFT, {"name": agent.name})
     await gw.set_state(conv.id, "queued")
     await gw.say(conv.id, f"I'm transferring you to our {team} team; someone will be with you shortly.")
@@ -233,10 +277,10 @@ async def transfer(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dic
 
 async def escalate_l3(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
     """Escalate to L3 with the definition of ready (fields enforced by validation)."""
-    conv = await _owned(gw, agent, data["conversation_id"])
+    conv = await _owned(gw, agent, data["conversation_id"], ev.ESCALATE_L3)
     if conv.state != "assigned":
         raise Refused("invalid_state", "only an assigned conversation can be escalated to L3")
-    l3 = {f: data[f] for f in L3_FIELDS}
+    l3: dict[str, Any] = {f: redact_value(data[f]) for f in L3_FIELDS}
     l3["escalated_by"] = agent.id
     async with gw.db.write() as s:
         await store.transition(
@@ -250,7 +294,7 @@ async def escalate_l3(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> 
         )
         await store.close_handoff(s, conv.id, "escalated_l3", l3=l3)
         await store.clear_assignment(s, conv.id)
-    await gw.leave_agent(agent.id, conv.id)
+    await _release(gw, conv, agent, "escalated_l3")
     await gw.set_state(conv.id, "escalated_l3")
     await gw.say(
         conv.id,
@@ -262,7 +306,7 @@ async def escalate_l3(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> 
 
 async def resolve(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
     """Close the conversation with a resolution code and ask for CSAT."""
-    conv = await _owned(gw, agent, data["conversation_id"])
+    conv = await _owned(gw, agent, data["conversation_id"], ev.RESOLVE)
     async with gw.db.write() as s:
         await store.transition(
             s,
@@ -274,7 +318,7 @@ async def resolve(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict
         )
         await store.close_handoff(s, conv.id, "resolved", resolution_code=data["resolution_code"])
         await store.clear_assignment(s, conv.id)
-    await gw.leave_agent(agent.id, conv.id)
+    await _release(gw, conv, agent, "resolved")
     await gw.to_customer(conv.id, ev.AGENT_LEFT, {"name": agent.name})
     await gw.set_state(conv.id, "resolved")
     await gw.say(
@@ -289,9 +333,10 @@ async def resolve(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict
 
 async def handback(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
     """Return the conversation to the bot with a coaching note; Rasa resumes and greets the customer."""
-    conv = await _owned(gw, agent, data["conversation_id"])
+    conv = await _owned(gw, agent, data["conversation_id"], ev.HANDBACK)
     if conv.state != "assigned":
         raise Refused("invalid_state", "only an assigned conversation can be handed back")
+    coaching_note = redact(data.get("coaching_note") or "")
     try:
         replies = await gw.rasa.handback(conv.id)
     except RasaUnavailable as exc:
@@ -305,12 +350,12 @@ async def handback(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dic
             actor=f"agent:{agent.id}",
             allowed_from=("assigned",),
             reason="handback",
-            data={"coaching_note": data.get("coaching_note") or ""},
+            data={"coaching_note": coaching_note},
             event_type="handback",
         )
         await store.close_handoff(s, conv.id, "handed_back")
         await store.clear_assignment(s, conv.id)
-    await gw.leave_agent(agent.id, conv.id)
+    await _release(gw, conv, agent, "bot")
     await gw.to_customer(conv.id, ev.AGENT_LEFT, {"name": agent.name})
     await gw.set_state(conv.id, "bot")
     async with gw.sequencer.lock(conv.id):

@@ -14,7 +14,7 @@ from aiohttp import web
 from redis import asyncio as aioredis
 
 from contract import redact
-from handoff import frontend, insights, migrate, recovery, scaling, sla, store
+from handoff import frontend, insights, logref, migrate, recovery, scaling, sla, store
 from handoff.appkeys import DB, GATEWAY, HTTP, SETTINGS, SIO, STOPPING
 from handoff.db import Database
 from handoff.gateway import Gateway
@@ -102,6 +102,7 @@ def create_app(settings: Settings) -> web.Application:
     settings = settings.with_required_secrets()
     # HANDOFF_REDACT for every redact() of this process, and no log record (ours, aiohttp's) carries a secret.
     redact.install(settings.redact)
+    logref.install()  # and none names a customer session (after the redaction: scrubbed tracebacks stay scrubbed)
     app = web.Application(middlewares=[errors_middleware], client_max_size=settings.max_payload_bytes)
     db = Database(settings.database_url)
     sio = _socketio_server(settings)

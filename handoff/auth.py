@@ -69,12 +69,10 @@ def verify_token(secret: str, token: object, now: float | None = None) -> TokenC
     """
     if not isinstance(token, str) or token.count(".") != 1 or len(token) > 2048:
         raise TokenError("missing or malformed token")
+    if not token.isascii():  # a token is base64url; hmac.compare_digest raises TypeError on non-ASCII str
+        raise TokenError("malformed token")
     body, mac = token.split(".")
-    try:
-        expected = _mac(secret, body)
-    except UnicodeEncodeError as exc:
-        raise TokenError("malformed token") from exc
-    if not hmac.compare_digest(expected, mac):
+    if not hmac.compare_digest(_mac(secret, body), mac):
         raise TokenError("invalid token signature")
     try:
         payload = json.loads(_unb64(body))

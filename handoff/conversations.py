@@ -7,14 +7,14 @@ import json
 import logging
 import re
 import secrets
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from contract.redact import redact
 from contract.vouch import vouch
-from handoff import escalation, signals, store
+from handoff import access, escalation, logref, signals, store
 from handoff import events as ev
 from handoff.gateway import Gateway, message_view
 from handoff.identity import ANONYMOUS, verify
@@ -31,23 +31,35 @@ SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 CSAT = re.compile(r'^\s*(?:/csat\{\s*"score"\s*:\s*"?([1-5])"?\s*\}|([1-5]))\s*$')
 BOT_DOWN_TEXT = "I'm having trouble right now, I'm bringing in a person to help you."
+ALREADY_RATED_TEXT = "You already rated this conversation, thank you! If you need anything else, just write your question."
 
 
 def new_session_id() -> str:
-    """A fresh, unguessable session id (192 bits)."""
-    return secrets.token_urlsafe(24)
+    """A fresh, unguessable session id (192 bits; logs show it only as ``logref.ref``)."""
+    return secrets.token_urlsafe(logref.SESSION_ID_BYTES)
+
+
+def idle_expired(gw: Gateway, conv: ConversationRecord) -> bool:
+    """True when nothing happened in the conversation (a message, a state change) for ``session_idle_hours``."""
+    return utcnow() - conv.updated_at > timedelta(hours=gw.settings.session_idle_hours)
 
 
 async def open_session(gw: Gateway, requested: str | None) -> tuple[ConversationRecord, bool]:
-    """Resume a known conversation or create one with a server-issued id; returns (conversation, resumed)."""
+    """Resume a known conversation or create one with a server-issued id; returns (conversation, resumed).
+
+    A session id idle for longer than ``session_idle_hours`` is not resumed: the customer starts afresh, and the
+    old conversation stays as it was for agents and metrics.
+    """
     if isinstance(requested, str) and SESSION_ID.match(requested):
         async with gw.db.read() as s:
             conv = await store.get_conversation(s, requested)
-        if conv is not None:
+        if conv is not None and not idle_expired(gw, conv):
             return conv, True
+        if conv is not None:
+            log.info("conversation %s: session idle since %s, not resumed", logref.ref(conv.id), conv.updated_at)
     async with gw.db.write() as s:
         conv = await store.create_conversation(s, new_session_id())
-    log.info("conversation %s created", conv.id)
+    log.info("conversation %s created", logref.ref(conv.id))
     return conv, False
 
 
@@ -118,9 +130,10 @@ async def _maybe_csat(gw: Gateway, conv: ConversationRecord, m: MessageRecord) -
         return False
     score = int(match.group(1) or match.group(2))
     async with gw.db.write() as s:
-        await store.add_event(s, conv.id, "csat", "customer", data={"score": score})
+        recorded = await store.add_csat(s, conv.id, {"score": score})
         await store.set_message_status(s, m.id, "done")
-    await gw.say(conv.id, "Thank you for your feedback!", sender="bot")
+    # A rating counts once; more digits (or quick replies) after it are answered, not counted.
+    await gw.say(conv.id, "Thank you for your feedback!" if recorded else ALREADY_RATED_TEXT, sender="bot")
     return True
 
 
@@ -346,6 +359,7 @@ async def start_handoff(
             "summary": summary,
             "summary_text": render_text(summary),
         },
+        [access.role_room("l2"), access.role_room("lead")],  # L3 agents do not read the L2 queue (handoff.access)
     )
     if not auto_assign:
         return
@@ -361,14 +375,11 @@ async def rate(gw: Gateway, conversation_id: str, score: int, comment: str | Non
         conv = await store.get_conversation(s, conversation_id)
         if conv is None or conv.state != "resolved":
             raise store.StoreError("invalid_state", "feedback is asked for once the conversation is resolved")
-        events_ = await store.events_for(s, conversation_id)
-        resolved_at = max((e.id for e in events_ if e.type == "resolved"), default=0)
-        if any(e.type == "csat" and e.id > resolved_at for e in events_):
-            raise store.StoreError("already_rated", "this conversation is already rated, thank you")
         data: dict[str, Any] = {"score": score}
         if comment and comment.strip():
             data["comment"] = redact(comment.strip())
-        await store.add_event(s, conversation_id, "csat", "customer", data=data)
+        if not await store.add_csat(s, conversation_id, data):
+            raise store.StoreError("already_rated", "this conversation is already rated, thank you")
     await gw.say(conversation_id, "Thank you for your feedback!", sender="bot")
     return {"ok": True, "score": score}
 

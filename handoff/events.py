@@ -54,6 +54,8 @@ SLA_WARNING = "sla_warning"
 SLA_BREACHED = "sla_breached"
 STALE_ALERT = "stale_alert"
 CONVERSATION_UPDATED = "conversation_updated"
+# To the former owner's sockets when someone else moved their conversation away (they left its room).
+CONVERSATION_REMOVED = "conversation_removed"
 
 HANDOFF_REASONS = (
     "three_strikes",
@@ -191,6 +193,7 @@ OUTGOING: dict[str, dict[str, str]] = {
     SLA_BREACHED: {"conversation_id": "str", "priority": "str", "sla_deadline": "iso datetime"},
     STALE_ALERT: {"conversation_id": "str", "tier": "l1|l2", "minutes": "float"},
     CONVERSATION_UPDATED: {"conversation_id": "str", "state": "str"},
+    CONVERSATION_REMOVED: {"conversation_id": "str", "state": "str", "by": "str (agent name)", "by_agent_id": "int"},
 }
 
 

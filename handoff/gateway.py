@@ -16,10 +16,10 @@ from typing import Any
 
 import socketio
 
+from handoff import access, store
 from handoff import events as ev
-from handoff import store
 from handoff.db import Database
-from handoff.models import utcnow
+from handoff.models import AGENT_ROLES, utcnow
 from handoff.prediction import Predictor
 from handoff.presence import AgentSockets
 from handoff.rasa_client import RasaClient
@@ -157,8 +157,8 @@ class Gateway:
         """Emit to every customer socket of a conversation."""
         await self.sio.emit(event, data, room=conversation_id, namespace=ev.CUSTOMER_NS)
 
-    async def to_agents(self, event: str, data: Any, room: str = AGENTS_ROOM) -> None:
-        """Emit on the agents namespace (default: every agent)."""
+    async def to_agents(self, event: str, data: Any, room: str | list[str] = AGENTS_ROOM) -> None:
+        """Emit on the agents namespace (default: every agent; a list of rooms: each socket once)."""
         await self.sio.emit(event, data, room=room, namespace=ev.AGENT_NS)
 
     async def publish(self, m: MessageRecord) -> None:
@@ -299,7 +299,9 @@ class Gateway:
         self.background(later(), f"coalesced {key} queue send")
 
     async def _send_queue_to_agents(self) -> None:
-        await self.to_agents(ev.QUEUE_SNAPSHOT, await self.snapshot())
+        snapshot = await self.snapshot()
+        for role in AGENT_ROLES:  # each role gets what it may read (handoff.access)
+            await self.to_agents(ev.QUEUE_SNAPSHOT, access.snapshot_for(role, snapshot), access.role_room(role))
 
     async def _send_positions_to_customers(self) -> None:
         items = await self.queue_items()

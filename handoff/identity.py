@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from dataclasses import dataclass
 from typing import Any
+
+from contract.redact import contains_secret
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -21,12 +26,6 @@ class Identity:
     customer_id: str | None = None
     email: str | None = None
     name: str | None = None
-
-    def as_metadata(self) -> dict[str, Any] | None:
-        """The ``customer`` block sent to Rasa (``None`` for anonymous customers)."""
-        if not self.verified:
-            return None
-        return {"id": self.customer_id, "email": self.email, "name": self.name, "verified": True}
 
 
 ANONYMOUS = Identity()
@@ -57,7 +56,19 @@ def verify(custom_data: Any, secret: str) -> Identity:
         return ANONYMOUS
     if any("|" in v for v in (customer_id, email, name)) or len(email) > 320 or len(name) > 200:
         return ANONYMOUS
-    expected = sign(secret, customer_id, email, name)
-    if not hmac.compare_digest(expected, signature.strip().lower()):
+    given = signature.strip().lower()
+    # A hex digest is ASCII (compare_digest raises TypeError on non-ASCII str); claims that UTF-8 cannot encode
+    # (lone surrogates from a JSON-string customData) were never signed either.
+    if not given.isascii():
+        return ANONYMOUS
+    try:
+        expected = sign(secret, customer_id, email, name)
+    except UnicodeEncodeError:
+        return ANONYMOUS
+    if not hmac.compare_digest(expected, given):
+        return ANONYMOUS
+    if any(contains_secret(v) for v in (customer_id, email, name)):
+        # Signed, but it would put a card number or a key into every event and summary: a host page bug.
+        log.warning("signed identity claims hold a secret (card number, key...); customer treated as anonymous")
         return ANONYMOUS
     return Identity(True, customer_id, email or None, name or None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import json
 from typing import Any
 
 from aiohttp import web
@@ -10,6 +12,9 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from handoff import metrics, prometheus, review, series
 from handoff.models import utcnow
 from handoff.views import _agent, _gw, error
+
+# This process's running totals of the event rows (each scrape reads only the rows after them).
+TALLY = web.AppKey("prometheus_tally", prometheus.Tally)
 
 
 def _window(request: web.Request, default: str) -> tuple[Any, Any] | web.Response:
@@ -53,10 +58,31 @@ async def nlu_misses(request: web.Request) -> web.Response:
     return web.json_response({"total": len(misses), "groups": [g.as_dict() for g in groups]})
 
 
+async def _scraper(request: web.Request) -> None:
+    """Let in Prometheus' bearer token (``HANDOFF_METRICS_TOKEN``) or a lead's login token.
+
+    Raises:
+        web.HTTPUnauthorized: no token, or neither the metrics token nor a valid agent token (JSON with the reason).
+        web.HTTPForbidden: a valid token of an agent who is not a lead.
+    """
+    header = request.headers.get("Authorization", "")
+    token = header[7:] if header.lower().startswith("bearer ") else ""
+    configured = _gw(request).settings.metrics_token
+    if configured and token and hmac.compare_digest(token.encode(), configured.encode()):
+        return
+    agent = await _agent(request)
+    if agent.role != "lead":
+        raise web.HTTPForbidden(
+            text=json.dumps({"error": "metrics are for leads and the metrics token", "code": "forbidden"}),
+            content_type="application/json",
+        )
+
+
 async def prometheus_view(request: web.Request) -> web.Response:
-    """Prometheus text exposition, computed from the event rows at scrape time."""
+    """Prometheus text exposition: the event counters brought up to date (new rows only) and the live gauges."""
+    await _scraper(request)
     async with _gw(request).db.read() as s:
-        snap = await prometheus.snapshot(s)
+        snap = await prometheus.snapshot(s, request.app[TALLY])
     resp = web.Response(body=prometheus.render(snap))
     resp.headers["Content-Type"] = CONTENT_TYPE_LATEST
     return resp
@@ -64,6 +90,7 @@ async def prometheus_view(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     """Register the routes (described in :func:`openapi_paths`)."""
+    app[TALLY] = prometheus.Tally()
     app.router.add_get("/api/metrics", metrics_view)
     app.router.add_get("/api/metrics/series", series.series_view)
     app.router.add_get("/api/nlu_misses", nlu_misses)
@@ -83,5 +110,7 @@ def openapi_paths(op: Any, q: Any) -> dict[str, Any]:
             "get": op("Containment and escalations per UTC day, for the Scorecards chart", params=[q("days")])
         },
         "/api/nlu_misses": {"get": op("Misunderstood messages grouped by similarity", params=[q("window")])},
-        "/metrics": {"get": op("Prometheus metrics (text exposition format)", auth=False)},
+        "/metrics": {
+            "get": op("Prometheus metrics (bearer: HANDOFF_METRICS_TOKEN or a lead's token)", errors=(403,))
+        },
     }

@@ -16,7 +16,7 @@ before ``until``. So any window can be recomputed later and gives the same answe
 - re-contact: ``recontact`` events (the customer asked "what's happening with my case?"), counted.
 - SLA breach rate: escalations with an ``sla_breach`` event / escalations.
 - handoff churn: group/owner changes per escalation: transfers to an agent, re-queues to a team, L3 escalations.
-- CSAT: mean of ``csat`` scores (1-5) and the share of 4-5.
+- CSAT: mean of ``csat`` scores (1-5) and the share of 4-5; one rating per resolved escalation (the first).
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contract.redact import redact
 from handoff.models import Contact, Event
 from handoff.records import EventRecord, iso
-from contract.redact import redact
 
 GROUPS = ("all", "tier", "intent", "reason", "agent")
 PRIORITY_ORDER = ("urgent", "high", "normal", "low")
@@ -184,7 +184,8 @@ def conversation_facts(events: Sequence[EventRecord], tiers: dict[str, str] | No
                 current.closed = True
             elif e.type == "csat":
                 score = e.data.get("score")
-                if isinstance(score, int) and 1 <= score <= 5:
+                # One rating per resolution: a later one (stuffed before the gateway refused them) does not count.
+                if isinstance(score, int) and 1 <= score <= 5 and not current.csat:
                     current.csat.append(score)
         result.append(facts)
     return result

@@ -11,7 +11,7 @@ from typing import Any
 
 import socketio
 
-from handoff import agents, auth, conversations, store
+from handoff import access, agents, auth, conversations, logref, store
 from handoff import events as ev
 from handoff.events import PayloadError
 from handoff.gateway import Gateway
@@ -64,7 +64,8 @@ class _Base(socketio.AsyncNamespace):
         except (store.StoreError, agents.Refused) as exc:
             return await self._fail(sid, event, exc.code, exc.message)
         except Exception:
-            log.exception("handler %s%s failed (sid %s)", self.namespace, event, sid)
+            # The socket id is a handle on the connection (engine.io polling accepts it): a reference only.
+            log.exception("handler %s%s failed (socket %s)", self.namespace, event, logref.ref(sid))
             return await self._fail(sid, event, "internal_error", "something went wrong; please retry")
 
     def _lifecycle(self, event: str, args: tuple[Any, ...]) -> bool:
@@ -210,6 +211,8 @@ class AgentNamespace(_Base):
 
     async def _after_connect(self, agent: AgentRecord, sid: str) -> None:
         snapshot = await agents.connected(self.gw, agent, sid)
+        if snapshot is None:  # gone already
+            return
         await self.emit(ev.QUEUE_SNAPSHOT, snapshot, to=sid)
         await self.gw.broadcast_queue()
         await self.gw.drain_queue()
@@ -238,7 +241,7 @@ class AgentNamespace(_Base):
     async def on_snapshot(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
         """Send the queue snapshot again."""
         agent = await self._agent(sid)
-        snapshot = await self.gw.snapshot(agent.id)
+        snapshot = access.snapshot_for(agent.role, await self.gw.snapshot(agent.id))
         await self.emit(ev.QUEUE_SNAPSHOT, snapshot, to=sid)
         return {"ok": True}
 

@@ -126,7 +126,7 @@ def spec() -> dict[str, Any]:
             "/api/me": {"get": _op("The agent behind the token")},
             "/api/conversations": {"get": _op("List conversations", params=[q("state"), q("reason"), q("limit")])},
             "/api/conversations/{id}": {
-                "get": _op("Transcript, summary, events, notes, hand-offs", params=[_ID], errors=(404,))
+                "get": _op("Transcript, summary, events, notes, hand-offs", params=[_ID], errors=(403, 404))
             },
             "/api/conversations/{id}/claim": {"post": _action("Claim a queued conversation")},
             "/api/conversations/{id}/messages": {
@@ -165,7 +165,7 @@ def spec() -> dict[str, Any]:
                 "get": _op(
                     "Customer panel: contact record (tier, MRR, renewal) and past conversations",
                     params=[_ID],
-                    errors=(404,),
+                    errors=(403, 404),
                 )
             },
             "/api/conversations/{id}/barge_in": {"post": _action("Take over a live bot conversation")},

@@ -1,14 +1,19 @@
-"""Prometheus exposition (``GET /metrics``), computed at scrape time from the event rows.
+"""Prometheus exposition (``GET /metrics``): counters over the append-only event rows, gauges of the live queue.
 
 The event table is append-only, so a count of rows is a monotonic counter by construction: every gateway (and a
-restart) reports the same totals, nothing is kept on the side. Handoff delay is a histogram over the
-``first_reply`` events (each carries its own delay). Queue length and agents online are gauges.
+restart) converges to the same totals, and nothing is written on the side. A scrape does not read the table again:
+each gateway process keeps a :class:`Tally` of the rows it has counted and reads only the rows after them, so a
+scrape costs the events written since the last one (plus the last ``settle`` seconds, see :class:`Tally`), not the
+whole history (the first scrape after a start reads it once). Handoff delay is a histogram over the ``first_reply``
+events (each carries its own delay). Queue length and agents online are gauges, read at every scrape.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -16,7 +21,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handoff.models import Agent, Conversation, Event, Handoff
+from handoff.models import Agent, Conversation, Event, Handoff, utcnow
 
 DELAY_BUCKETS = (30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0)
 SIMPLE_COUNTERS = {
@@ -29,11 +34,15 @@ SIMPLE_COUNTERS = {
     "handoff_l3_escalations": ("escalated_l3", "Escalations from L2 to L3."),
     "handoff_transfers": ("transferred", "Transfers from one agent to another."),
 }
+# Rows younger than this are read again at the next scrape: on PostgreSQL ids are handed out at insert, so a row
+# with a smaller id can still commit after a larger one was seen. Older than this, no transaction of ours is open.
+SETTLE_SECONDS = 120.0
+BATCH = 5000  # rows per query while catching up (the first scrape after a start reads the history once)
 
 
 @dataclass
 class Snapshot:
-    """Everything one scrape reports, read in one database session."""
+    """Everything one scrape reports: the counters (from the tally) and the gauges (read at the scrape)."""
 
     counts: dict[str, int] = field(default_factory=dict)
     escalations: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -41,39 +50,108 @@ class Snapshot:
     sla_breaches: dict[str, int] = field(default_factory=dict)
     csat: dict[str, int] = field(default_factory=dict)
     misses: dict[str, int] = field(default_factory=dict)
-    delays: dict[str, list[float]] = field(default_factory=dict)
+    # priority -> counts per bucket of DELAY_BUCKETS (cumulative, Prometheus style) then +Inf; and the sum.
+    delay_buckets: dict[str, list[int]] = field(default_factory=dict)
+    delay_sums: dict[str, float] = field(default_factory=dict)
     queue: dict[str, int] = field(default_factory=dict)
     agents: dict[str, int] = field(default_factory=dict)
 
 
-async def snapshot(s: AsyncSession) -> Snapshot:
-    """Aggregate the event rows (and the live queue) for one scrape."""
-    snap = Snapshot()
-    by_type = (await s.execute(select(Event.type, func.count()).group_by(Event.type))).all()
-    snap.counts = {t: int(n) for t, n in by_type}
-    for reason, data, in (await s.execute(select(Event.reason, Event.data).where(Event.type == "queued"))).all():
-        data = data or {}
+def _add(counter: dict[Any, int], key: Any) -> None:
+    counter[key] = counter.get(key, 0) + 1
+
+
+def fold(snap: Snapshot, type_: str, reason: str | None, data: dict[str, Any] | None) -> None:
+    """Count one event row into the counters of ``snap``."""
+    data = data or {}
+    _add(snap.counts, type_)
+    if type_ == "queued":
         if data.get("from") == "assigned":
             snap.requeues += 1
-            continue
-        key = (str(reason or "unknown"), str(data.get("priority") or "normal"))
-        snap.escalations[key] = snap.escalations.get(key, 0) + 1
-    for type_, reason, data in (
-        await s.execute(
-            select(Event.type, Event.reason, Event.data).where(Event.type.in_(("sla_breach", "csat", "nlu_miss")))
-        )
-    ).all():
-        if type_ == "sla_breach":
-            snap.sla_breaches[str(reason or "normal")] = snap.sla_breaches.get(str(reason or "normal"), 0) + 1
-        elif type_ == "csat":
-            score = str((data or {}).get("score"))
-            snap.csat[score] = snap.csat.get(score, 0) + 1
         else:
-            snap.misses[str(reason or "nlu_fallback")] = snap.misses.get(str(reason or "nlu_fallback"), 0) + 1
-    for (data,) in (await s.execute(select(Event.data).where(Event.type == "first_reply"))).all():
-        delay = (data or {}).get("delay_seconds")
-        if isinstance(delay, (int, float)):
-            snap.delays.setdefault(str((data or {}).get("priority") or "normal"), []).append(float(delay))
+            _add(snap.escalations, (str(reason or "unknown"), str(data.get("priority") or "normal")))
+    elif type_ == "sla_breach":
+        _add(snap.sla_breaches, str(reason or "normal"))
+    elif type_ == "csat":
+        _add(snap.csat, str(data.get("score")))
+    elif type_ == "nlu_miss":
+        _add(snap.misses, str(reason or "nlu_fallback"))
+    elif type_ == "first_reply":
+        delay = data.get("delay_seconds")
+        if isinstance(delay, (int, float)) and not isinstance(delay, bool):
+            priority = str(data.get("priority") or "normal")
+            buckets = snap.delay_buckets.setdefault(priority, [0] * (len(DELAY_BUCKETS) + 1))
+            for i, bound in enumerate(DELAY_BUCKETS):
+                if delay <= bound:
+                    buckets[i] += 1
+            buckets[-1] += 1
+            snap.delay_sums[priority] = snap.delay_sums.get(priority, 0.0) + float(delay)
+
+
+class Tally:
+    """The counters of the event rows one process has read, and which rows those were.
+
+    Every row with an id up to ``high`` is counted; ``recent`` holds the counted ids above it (rows younger than
+    ``settle`` when last read, and any after them). A scrape reads the rows with an id above ``high`` only, counts
+    those not in ``recent``, and moves ``high`` up to the last row of an unbroken run of settled ones. A row that stays
+    uncommitted longer than ``settle`` after its insert would be missed (no gateway transaction lasts that long).
+    Rows deleted later (``simulate --reset``) stay counted: counters never go down.
+    """
+
+    def __init__(self, settle_seconds: float = SETTLE_SECONDS) -> None:
+        """Nothing counted yet."""
+        self.settle = timedelta(seconds=settle_seconds)
+        self.high = 0
+        self.recent: set[int] = set()
+        self.totals = Snapshot()
+        self._lock = asyncio.Lock()
+
+    async def update(self, s: AsyncSession, now: datetime | None = None) -> Snapshot:
+        """Count the rows not counted yet; returns a copy of the counters."""
+        async with self._lock:  # concurrent scrapes would count the same new rows twice
+            cutoff = (now or utcnow()) - self.settle
+            cursor, high, settled = self.high, self.high, True
+            above: set[int] = set()
+            while True:
+                rows = (
+                    await s.execute(
+                        select(Event.id, Event.type, Event.reason, Event.data, Event.created_at)
+                        .where(Event.id > cursor)
+                        .order_by(Event.id)
+                        .limit(BATCH)
+                    )
+                ).all()
+                for id_, type_, reason, data, created_at in rows:
+                    if id_ not in self.recent:
+                        fold(self.totals, type_, reason, data)
+                    if settled and created_at < cutoff:
+                        high = id_
+                    else:
+                        settled = False
+                        above.add(id_)
+                if len(rows) < BATCH:
+                    break
+                cursor = rows[-1][0]
+            self.high, self.recent = high, above
+            return self._copy()
+
+    def _copy(self) -> Snapshot:
+        t = self.totals
+        return replace(
+            t,
+            counts=dict(t.counts),
+            escalations=dict(t.escalations),
+            sla_breaches=dict(t.sla_breaches),
+            csat=dict(t.csat),
+            misses=dict(t.misses),
+            delay_buckets={k: list(v) for k, v in t.delay_buckets.items()},
+            delay_sums=dict(t.delay_sums),
+        )
+
+
+async def snapshot(s: AsyncSession, tally: Tally) -> Snapshot:
+    """One scrape: the tally brought up to date, plus the live queue and agent presence."""
+    snap = await tally.update(s)
     queued = (
         await s.execute(
             select(Handoff.priority, func.count())
@@ -115,12 +193,10 @@ class _Collector:
             "Escalation to the agent's first reply (handoff delay).",
             labels=["priority"],
         )
-        for priority, values in sorted(snap.delays.items()):
-            buckets: list[tuple[str, float]] = [
-                (_le(b), float(sum(1 for v in values if v <= b))) for b in DELAY_BUCKETS
-            ]
-            buckets.append(("+Inf", float(len(values))))
-            hist.add_metric([priority], buckets, sum(values))
+        for priority, counts in sorted(snap.delay_buckets.items()):
+            buckets: list[tuple[str, float]] = [(_le(b), float(n)) for b, n in zip(DELAY_BUCKETS, counts[:-1], strict=True)]
+            buckets.append(("+Inf", float(counts[-1])))
+            hist.add_metric([priority], buckets, snap.delay_sums.get(priority, 0.0))
         yield hist
         yield _labelled(GaugeMetricFamily, "handoff_queue_length", "Conversations waiting for an agent.", ["priority"],
                         snap.queue)

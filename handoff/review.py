@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handoff.models import Event
 from contract.redact import redact
+from handoff.models import Event
 
 WORD = re.compile(r"[a-z0-9']+")
 SIMILARITY = 0.5

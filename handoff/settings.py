@@ -98,6 +98,11 @@ class Settings:
     login_ip_max_failures: int = 20
     login_failure_window_seconds: float = 900.0
     login_lockout_seconds: float = 900.0
+    # Login back-off (handoff.lockout): first delay, doubling per further failure, up to the maximum.
+    login_backoff_seconds: float = 1.0
+    login_backoff_max_seconds: float = 60.0
+    # A customer session id unused (no message, no state change) this long is not resumed: a fresh conversation.
+    session_idle_hours: float = 24.0
     redis_url: str = ""
     # Pub/sub channel and key prefix in Redis: gateways that should see each other share it.
     redis_channel: str = "handoff"
@@ -112,6 +117,8 @@ class Settings:
     # Escalation prediction: above this probability after a bot turn, the gateway offers a person early.
     prediction_threshold: float = 0.5
     prediction_model_path: str = "var/escalation_model.joblib"
+    # Bearer token Prometheus sends to GET /metrics (HANDOFF_METRICS_TOKEN); unset, only a lead's login token opens it.
+    metrics_token: str = ""
     # Secrets removed from transcripts, summaries, exports and logs (HANDOFF_REDACT=card,password,... or all / none).
     redact: tuple[str, ...] = REDACT_CLASSES
 
@@ -157,7 +164,7 @@ class Settings:
                 f"missing or too short (< {MIN_SECRET_LENGTH} characters) secrets: {described}. Set them in the "
                 "environment (`make run` writes var/run.env), or run the loopback demo with HANDOFF_DEMO=1"
             )
-        generated = {name: secrets.token_hex(24) for name, (env, _) in SECRETS.items() if env in missing}
+        generated: dict[str, Any] = {name: secrets.token_hex(24) for name, (env, _) in SECRETS.items() if env in missing}
         log.warning("demo mode: random %s for this process only", ", ".join(sorted(missing)))
         return replace(self, **generated)
 
@@ -206,6 +213,9 @@ class Settings:
             "login_ip_max_failures": "HANDOFF_LOGIN_IP_MAX_FAILURES",
             "login_failure_window_seconds": "HANDOFF_LOGIN_FAILURE_WINDOW",
             "login_lockout_seconds": "HANDOFF_LOGIN_LOCKOUT",
+            "login_backoff_seconds": "HANDOFF_LOGIN_BACKOFF",
+            "login_backoff_max_seconds": "HANDOFF_LOGIN_BACKOFF_MAX",
+            "session_idle_hours": "HANDOFF_SESSION_IDLE_HOURS",
             "redis_url": "REDIS_URL",
             "redis_channel": "REDIS_CHANNEL",
             "redis_check_interval_seconds": "REDIS_CHECK_INTERVAL",
@@ -214,6 +224,7 @@ class Settings:
             "demo_mode": "HANDOFF_DEMO",
             "prediction_threshold": "HANDOFF_PREDICTION_THRESHOLD",
             "prediction_model_path": "HANDOFF_PREDICTION_MODEL",
+            "metrics_token": "HANDOFF_METRICS_TOKEN",
             "redact": "HANDOFF_REDACT",
         }
         defaults = cls()

@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contract.redact import redact
 from handoff import store
 from handoff.models import Event, Message, utcnow
-from contract.redact import redact
 
 SIGNAL_KEYS = frozenset({"handoff", "nlu_miss", "case_status"})
 MISS_KINDS = ("nlu_fallback", "out_of_scope", "clarification_rejected")

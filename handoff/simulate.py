@@ -196,7 +196,8 @@ async def simulate(
     now = now or utcnow()
     async with db.write() as s:
         customers: dict[str, list[str]] = {}
-        existing = set(await s.scalars(select(Contact.id).where(Contact.id.like(f"{SIM_PREFIX}cus_%"))))
+        simulated = Contact.id.startswith(f"{SIM_PREFIX}cus_", autoescape=True)
+        existing = set(await s.scalars(select(Contact.id).where(simulated)))
         for tier in TIERS:
             if tier == "anonymous":
                 continue
@@ -232,11 +233,18 @@ async def simulate(
 
 
 async def reset(db: Database) -> int:
-    """Remove every simulated conversation and its events."""
-    sim = f"{SIM_PREFIX}%"
+    """Remove every simulated conversation, its events and the simulated contacts.
+
+    ``startswith(..., autoescape=True)`` escapes the ``_`` of ``sim_``: a bare ``LIKE 'sim_%'`` would also match (and
+    delete) a real conversation whose server-issued id happens to start with "sim" and any character.
+    """
     opts = {"synchronize_session": False}
     async with db.write() as s:
-        await s.execute(delete(Event).where(Event.conversation_id.like(sim)).execution_options(**opts))
-        result = await s.execute(delete(Conversation).where(Conversation.id.like(sim)).execution_options(**opts))
-        await s.execute(delete(Contact).where(Contact.id.like(sim)).execution_options(**opts))
+        await s.execute(
+            delete(Event).where(Event.conversation_id.startswith(SIM_PREFIX, autoescape=True)).execution_options(**opts)
+        )
+        result = await s.execute(
+            delete(Conversation).where(Conversation.id.startswith(SIM_PREFIX, autoescape=True)).execution_options(**opts)
+        )
+        await s.execute(delete(Contact).where(Contact.id.startswith(SIM_PREFIX, autoescape=True)).execution_options(**opts))
     return int(result.rowcount or 0)

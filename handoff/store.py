@@ -171,6 +171,28 @@ async def add_event(
     s.add(Event(conversation_id=conversation_id, type=type_, actor=actor, reason=reason, data=data or {}))
 
 
+async def add_csat(s: AsyncSession, conversation_id: str, data: dict[str, Any]) -> bool:
+    """Record a rating, once per resolution (the first after the latest ``resolved``); False when already rated.
+
+    The conversation row is locked first, so two ratings sent at once (two tabs, two gateways) cannot both count.
+    """
+    await _conversation_row(s, conversation_id, lock=True)
+    resolved = (
+        select(func.coalesce(func.max(Event.id), 0))
+        .where(Event.conversation_id == conversation_id, Event.type == "resolved")
+        .scalar_subquery()
+    )
+    rated = await s.scalar(
+        select(func.count())
+        .select_from(Event)
+        .where(Event.conversation_id == conversation_id, Event.type == "csat", Event.id > resolved)
+    )
+    if rated:
+        return False
+    await add_event(s, conversation_id, "csat", "customer", data=data)
+    return True
+
+
 async def events_for(s: AsyncSession, conversation_id: str) -> list[EventRecord]:
     """Every event of a conversation, oldest first."""
     rows = await s.scalars(select(Event).where(Event.conversation_id == conversation_id).order_by(Event.id))
@@ -184,6 +206,15 @@ async def get_conversation(s: AsyncSession, conversation_id: str) -> Conversatio
     """The conversation, or None."""
     row = await s.get(Conversation, conversation_id)
     return _conv(row) if row else None
+
+
+async def conversations_by_id(s: AsyncSession, ids: Iterable[str]) -> dict[str, ConversationRecord]:
+    """The conversations with these ids (unknown ids are left out)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = await s.scalars(select(Conversation).where(Conversation.id.in_(wanted)))
+    return {r.id: _conv(r) for r in rows}
 
 
 async def create_conversation(s: AsyncSession, conversation_id: str) -> ConversationRecord:

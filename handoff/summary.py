@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from contract.redact import redact, redact_value
 from handoff.priority import Priority
 from handoff.records import ContactRecord, MessageRecord, iso
-from contract.redact import redact, redact_value
 
 SUMMARY_VERSION = 1
 LAST_TURNS = 6

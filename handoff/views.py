@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import text
 
-from handoff import agents, auth, lockout, ratelimit, store
+from handoff import access, agents, auth, lockout, ratelimit, store
 from handoff import events as ev
 from handoff.appkeys import GATEWAY
 from handoff.events import PayloadError
@@ -123,19 +123,18 @@ async def login(request: web.Request) -> web.Response:
     ip = ratelimit.client_ip(
         request.remote, request.headers.get("X-Forwarded-For"), ratelimit.networks(gw.settings.trusted_proxies)
     )
-    async with gw.db.read() as s:
-        lock = await lockout.check(s, gw.settings, email, ip)
+    async with gw.db.write() as s:  # refused, or counted as a failure until the password proves right
+        lock = await lockout.begin_attempt(s, gw.settings, email, ip)
         found = await store.agent_credentials(s, email[:320]) if lock is None else None
     if lock is not None:
         return _locked(lock)
     if found is None or not auth.verify_password(found[1], password[:1024]):
-        async with gw.db.write() as s:
-            await lockout.record_failure(s, gw.settings, email, ip)
+        async with gw.db.read() as s:  # this failure may be the one that starts a lockout or a back-off
             lock = await lockout.check(s, gw.settings, email, ip)
         log.info("failed login from %s", ip)
         return _locked(lock) if lock is not None else error(401, "wrong email or password", "unauthorized")
     async with gw.db.write() as s:
-        await lockout.clear(s, email)
+        await lockout.succeeded(s, email, ip)
     agent = found[0]
     token = auth.issue_token(gw.settings.token_secret, agent.id, agent.role, gw.settings.token_ttl_seconds)
     return web.json_response({"token": token, "expires_in": gw.settings.token_ttl_seconds, "agent": agent.as_dict()})
@@ -156,8 +155,8 @@ async def me(request: web.Request) -> web.Response:
 
 
 async def list_conversations(request: web.Request) -> web.Response:
-    """Conversations, filtered by ``state`` and hand-off ``reason``."""
-    await _agent(request)
+    """Conversations, filtered by ``state`` and hand-off ``reason`` (only those the agent may read)."""
+    agent = await _agent(request)
     state, reason = request.query.get("state"), request.query.get("reason")
     if state and state not in ("bot", "queued", "assigned", "escalated_l3", "resolved"):
         return error(400, f"unknown state {state!r}", "invalid_value")
@@ -169,23 +168,20 @@ async def list_conversations(request: web.Request) -> web.Response:
         return error(400, "limit must be at least 1", "invalid_value")
     async with _gw(request).db.read() as s:
         rows = await store.list_conversations(s, state=state, reason=reason, limit=limit)
-    return web.json_response({"conversations": rows})
+    return web.json_response({"conversations": [r for r in rows if access.can(agent, access.READ, r)]})
 
 
 async def get_conversation(request: web.Request) -> web.Response:
-    """Transcript, summary, events, notes and hand-offs."""
-    await _agent(request)
-    return web.json_response(await _gw(request).conversation_detail(request.match_info["id"]))
+    """Transcript, summary, events, notes and hand-offs (of a conversation the agent may read)."""
+    conv = await agents.readable(_gw(request), await _agent(request), request.match_info["id"])
+    return web.json_response(await _gw(request).conversation_detail(conv.id))
 
 
 async def customer_panel(request: web.Request) -> web.Response:
     """The customer behind a conversation: contact record (tier, MRR, renewal) and past conversations."""
-    await _agent(request)
-    conversation_id = request.match_info["id"]
+    conv = await agents.readable(_gw(request), await _agent(request), request.match_info["id"])
+    conversation_id = conv.id
     async with _gw(request).db.read() as s:
-        conv = await store.get_conversation(s, conversation_id)
-        if conv is None:
-            return error(404, f"conversation {conversation_id} not found", "not_found")
         known = conv.verified and conv.customer_id
         contact = await store.get_contact(s, conv.customer_id) if known and conv.customer_id else None
         past = await store.customer_conversations(s, conv.customer_id) if known and conv.customer_id else []
@@ -206,17 +202,19 @@ async def customer_panel(request: web.Request) -> web.Response:
 
 
 async def list_handoffs(request: web.Request) -> web.Response:
-    """Hand-offs, optionally by status."""
-    await _agent(request)
+    """Hand-offs, optionally by status (of the conversations the agent may read)."""
+    agent = await _agent(request)
     async with _gw(request).db.read() as s:
         rows = await store.list_handoffs(s, status=request.query.get("status"))
-    return web.json_response({"handoffs": [h.as_dict() for h in rows]})
+        convs = await store.conversations_by_id(s, (h.conversation_id for h in rows))
+    visible = [h for h in rows if h.conversation_id in convs and access.can(agent, access.READ, convs[h.conversation_id])]
+    return web.json_response({"handoffs": [h.as_dict() for h in visible]})
 
 
 async def queue_view(request: web.Request) -> web.Response:
     """The queue snapshot (same as ``queue_snapshot`` on the socket)."""
     agent = await _agent(request)
-    return web.json_response(await _gw(request).snapshot(agent.id))
+    return web.json_response(access.snapshot_for(agent.role, await _gw(request).snapshot(agent.id)))
 
 
 def _action(event: str, op: Callable[[Gateway, AgentRecord, dict[str, Any]], Awaitable[Any]]) -> Handler:

@@ -14,8 +14,9 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 from handoff import events as ev
+from handoff.identity import sign
 from handoff.settings import Settings
-from tests.handoff.helpers import Client, Running
+from tests.handoff.helpers import IDENTITY_SECRET, Client, Running
 
 # Characters that break naive code: NUL, lone UTF-16 surrogates, bidi overrides, zero-width, BOM, escapes,
 # line separators, format strings, markup, SQL and path fragments, astral-plane emoji.
@@ -212,6 +213,43 @@ def _weighted(draw: st.DrawFn, strategies: tuple[st.SearchStrategy[Any], ...], w
             return draw(strategy)
         k -= weight
     raise AssertionError("unreachable")
+
+
+# Credentials are ASCII by design (hex, base64url); text outside ASCII in one used to reach hmac.compare_digest, which
+# raises TypeError on non-ASCII str ("Bearer abc.é" was a 500, a signature "é" an internal_error with a traceback).
+non_ascii_text = st.text(
+    st.characters(codec="utf-8", min_codepoint=0x80, exclude_categories=("Cs", "Cc")), min_size=1, max_size=6
+)
+_hex64 = st.text("0123456789abcdefABCDEF", min_size=64, max_size=64)
+credential_text: st.SearchStrategy[str] = weighted(
+    (non_ascii_text, 3),
+    (st.tuples(_hex64, st.integers(0, 63), non_ascii_text).map(lambda t: t[0][: t[1]] + t[2] + t[0][t[1] + 1 :]), 2),
+    (st.sampled_from(["é", "abc.é", "é.é", "ß" * 64, "\U0001f600" * 64, "\uff41\uff42", "\u0130", "\ud800", "\udfffx"]), 2),
+    (st.text(any_char, max_size=70), 1),
+    (_hex64, 1),
+)
+
+
+def _signed(claims: dict[str, str]) -> dict[str, str]:
+    """The claims with a correct signature (UTF-8 claims, as the host page signs them)."""
+    fields_ = {k: claims.get(k, "") for k in ("customer_id", "email", "name")}
+    try:
+        return {**claims, "signature": sign(IDENTITY_SECRET, fields_["customer_id"], fields_["email"], fields_["name"])}
+    except UnicodeEncodeError:  # a lone surrogate: nobody can sign that
+        return claims
+
+
+_claim_text = weighted((st.text(st.characters(codec="utf-8", exclude_characters="|\x00"), min_size=1, max_size=20), 2),
+                       (non_ascii_text, 2), (credential_text, 1))
+_claims = st.fixed_dictionaries(
+    {"customer_id": _claim_text}, optional={"email": _claim_text, "name": _claim_text, "signature": credential_text}
+)
+# Identity claims in customData: forged signatures outside ASCII, non-ASCII ids, and correctly signed ones (verified).
+identity_claims: st.SearchStrategy[Any] = weighted(
+    (_claims, 3),
+    (_claims.map(_signed), 1),
+    (st.tuples(_claims.map(_signed), non_ascii_text).map(lambda t: {**t[0], "signature": t[0]["signature"] + t[1]}), 1),
+)
 
 
 class ErrorRecords(logging.Handler):

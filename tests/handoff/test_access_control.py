@@ -11,12 +11,14 @@ agent events on the customer namespace are unknown there (same test).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +26,11 @@ import aiohttp
 import pytest
 import socketio
 from aiohttp import web
+from sqlalchemy import func, select
 
-from handoff import auth
+from handoff import auth, lockout
 from handoff.identity import sign
+from handoff.models import LoginFailure, utcnow
 from handoff.openapi import spec
 from handoff.settings import Settings
 from tests.handoff.helpers import IDENTITY_SECRET, PASSWORD, TOKEN_SECRET, Client, FakeRasa, Running
@@ -80,6 +84,11 @@ def _bad_tokens(agent_id: int) -> dict[str, str | None]:
         "expired": auth.issue_token(TOKEN_SECRET, agent_id, "lead", 60, now=time.time() - 3600),
         "tampered": f"{as_lead}.{mac}",
         "unknown_agent": auth.issue_token(TOKEN_SECRET, 987654, "lead", 3600),
+        # Outside ASCII: hmac.compare_digest raises TypeError on non-ASCII str (it was a 500 and a traceback).
+        "non_ascii_signature": f"{valid_l2.split('.')[0]}.é",
+        "non_ascii_mac_char": f"{valid_l2.split('.')[0]}.{mac[:-1]}é",
+        "non_ascii_body": f"é.{mac}",
+        "astral": "\U0001f600.\U0001f600",
     }
 
 
@@ -143,7 +152,6 @@ PUBLIC_API = {
     ("GET", "/api/protocol"),
     ("GET", "/api/openapi.json"),
     ("POST", "/api/demo/identity"),
-    ("GET", "/metrics"),
 }
 
 
@@ -198,6 +206,20 @@ async def test_agent_namespace_refuses_missing_expired_and_forged_tokens(gateway
     ok, _ = await _connect(gateway, "/agents", None, {"token": auth.issue_token(TOKEN_SECRET, lena.id, "l2", 60)})
     assert ok is not None
     await ok.wait_for("queue_snapshot")
+
+
+async def test_non_ascii_credentials_are_refused_without_a_traceback(
+    gateway: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``Bearer abc.é`` is a bad token like any other: 401 over REST, a refusal with a reason on the socket."""
+    lena = await gateway.add_agent("lena@example.com", role="l2")
+    valid = auth.issue_token(TOKEN_SECRET, lena.id, "l2", 60)
+    for token in ("abc.é", f"{valid}é", f"{valid[:-1]}ß", "é", "\u00e9.\u00e9"):
+        status, _, answer = await _http("GET", f"{gateway.url}/api/me", headers={"Authorization": f"Bearer {token}"})
+        assert status == 401 and answer["code"] == "unauthorized", (token, status, answer)
+        client, refusal = await _connect(gateway, "/agents", None, {"token": token})
+        assert client is None and isinstance(refusal, dict) and refusal["message"], (token, refusal)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info], caplog.records
 
 
 # ---------------------------------------------------------------- roles and ownership
@@ -327,50 +349,161 @@ async def _login(gateway: Running, email: str, password: str, **headers: str) ->
     return await _http("POST", f"{gateway.url}/api/login", json={"email": email, "password": password}, headers=headers)
 
 
-async def test_repeated_failures_lock_the_account_even_for_the_right_password(gateway_factory: Any) -> None:
-    gateway = await gateway_factory(login_max_failures=3, login_lockout_seconds=1.5)
+def _from(address: str) -> dict[str, str]:
+    """Headers of a client at ``address`` behind the trusted proxy (the test client on 127.0.0.1)."""
+    return {"X-Forwarded-For": address}
+
+
+async def _failures_recorded(gateway: Running) -> int:
+    async with gateway.gw.db.read() as s:
+        return int(await s.scalar(select(func.count(LoginFailure.id))))
+
+
+class Clock:
+    """The login throttle's clock, moved by the test: no step depends on how fast this machine answers."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """Freeze ``handoff.lockout``'s clock (the gateways run in this process)."""
+    frozen = Clock()
+    monkeypatch.setattr(lockout, "utcnow", frozen)
+    return frozen
+
+
+async def test_repeated_failures_lock_the_account_for_that_address_even_for_the_right_password(
+    gateway_factory: Any, clock: Clock
+) -> None:
+    gateway = await gateway_factory(login_max_failures=3, login_lockout_seconds=600)
     await gateway.add_agent("lena@example.com")
     await gateway.add_agent("omar@example.com")
     for _ in range(2):
         assert (await _login(gateway, "lena@example.com", "guess"))[0] == 401
     status, headers, body = await _login(gateway, "lena@example.com", "guess")
     assert status == 429 and body["code"] == "locked_out" and "locked" in body["error"]
-    assert 1 <= int(headers["Retry-After"]) <= 2 and body["retry_after"] == int(headers["Retry-After"])
+    assert int(headers["Retry-After"]) == 600 and body["retry_after"] == 600
     for email in ("lena@example.com", " LENA@example.com "):
         status, _, body = await _login(gateway, email, PASSWORD)
         assert status == 429 and "token" not in body, email
     assert (await _login(gateway, "omar@example.com", PASSWORD))[0] == 200  # other accounts are not locked
     # A second gateway on the same database sees the lock.
-    other = await gateway_factory(login_max_failures=3, login_lockout_seconds=1.5)
+    other = await gateway_factory(login_max_failures=3, login_lockout_seconds=600)
     assert (await _login(other, "lena@example.com", PASSWORD))[0] == 429
-    await asyncio.sleep(1.7)
+    clock.advance(599)
+    assert (await _login(gateway, "lena@example.com", PASSWORD))[0] == 429
+    clock.advance(1)
     status, _, body = await _login(gateway, "lena@example.com", PASSWORD)
     assert status == 200 and body["token"]
     # Success cleared the count: the next mistake is an ordinary 401 again.
     assert (await _login(gateway, "lena@example.com", "guess"))[0] == 401
 
 
-async def test_failures_from_one_ip_pause_its_logins(gateway_factory: Any) -> None:
-    gateway = await gateway_factory(
-        login_max_failures=100, login_ip_max_failures=4, trusted_proxies=("127.0.0.1",), login_lockout_seconds=60.0
-    )
+async def test_failures_for_one_account_do_not_lock_colleagues_out_of_the_same_address(
+    gateway_factory: Any, clock: Clock
+) -> None:
+    """40 wrong passwords for lena from 127.0.0.1 used to pause every agent's login from there for 15 minutes."""
+    gateway = await gateway_factory(login_max_failures=5, login_ip_max_failures=20)
     await gateway.add_agent("lena@example.com")
-    spray = {"X-Forwarded-For": "203.0.113.7"}
+    await gateway.add_agent("omar@example.com")
+    async with gateway.gw.db.write() as s:  # the attacker's failures, as the gateway records them
+        s.add_all(
+            LoginFailure(email="lena@example.com", ip="127.0.0.1", created_at=clock.now - timedelta(seconds=40 - i))
+            for i in range(40)
+        )
+    status, _, body = await _login(gateway, "omar@example.com", PASSWORD)
+    assert status == 200 and body["token"], body
+    assert (await _login(gateway, "lena@example.com", PASSWORD))[0] == 429  # lena from this address: locked
+    # A colleague who mistypes is slowed like anyone with failures from a noisy address: a minute at most.
+    status, headers, body = await _login(gateway, "omar@example.com", "typo")
+    assert status == 429 and body["code"] == "too_many_attempts" and int(headers["Retry-After"]) == 60
+    assert (await _login(gateway, "omar@example.com", PASSWORD))[0] == 429
+    clock.advance(60)
+    assert (await _login(gateway, "omar@example.com", PASSWORD))[0] == 200
+
+
+async def test_guessing_one_account_backs_off_exponentially_and_cannot_go_faster(
+    gateway_factory: Any, clock: Clock
+) -> None:
+    """From a new address each time (no pair lock), the account's back-off paces every guess: 1 s, 2 s ... 60 s."""
+    gateway = await gateway_factory(login_max_failures=3, login_ip_max_failures=1000, trusted_proxies=("127.0.0.1",))
+    await gateway.add_agent("lena@example.com")
+    addresses = (f"198.51.{i // 250}.{i % 250 + 1}" for i in range(10_000))
+    for _ in range(2):
+        assert (await _login(gateway, "lena@example.com", "guess", **_from(next(addresses))))[0] == 401
+    # Parallel guesses do not share a slot: one is checked (the third failure), the others are refused unchecked.
+    answers = await asyncio.gather(
+        *(_login(gateway, "lena@example.com", f"guess{i}", **_from(next(addresses))) for i in range(8))
+    )
+    assert [a[0] for a in answers] == [429] * 8 and await _failures_recorded(gateway) == 3
+    waits = []
+    for _ in range(8):
+        # Hammering during the back-off: refused, not checked, not counted, even with the right password.
+        for password in ("guess", "guess", PASSWORD):
+            status, headers, body = await _login(gateway, "lena@example.com", password, **_from(next(addresses)))
+            assert status == 429 and body["code"] == "too_many_attempts" and "token" not in body
+        waits.append(int(headers["Retry-After"]))
+        clock.advance(waits[-1] - 0.5)
+        assert (await _login(gateway, "lena@example.com", "guess", **_from(next(addresses))))[0] == 429
+        before = await _failures_recorded(gateway)
+        clock.advance(0.5)
+        status, _, _ = await _login(gateway, "lena@example.com", "guess", **_from(next(addresses)))
+        assert status == 429 and await _failures_recorded(gateway) == before + 1  # this one was checked
+    assert waits == [1, 2, 4, 8, 16, 32, 60, 60]
+    assert await _failures_recorded(gateway) == 3 + 8  # out of 2 + 8 + 8 * 5 attempts
+
+
+async def test_the_owner_elsewhere_waits_at_most_the_back_off_while_the_attacker_stays_locked(
+    gateway_factory: Any, clock: Clock
+) -> None:
+    """The owner's right password from another address is delayed by the account back-off (<= 60 s), no more."""
+    gateway = await gateway_factory(login_max_failures=5, login_lockout_seconds=900, trusted_proxies=("127.0.0.1",))
+    await gateway.add_agent("lena@example.com")
+    attacker, owner = _from("203.0.113.7"), _from("198.51.100.2")
+    for _ in range(4):
+        assert (await _login(gateway, "lena@example.com", "guess", **attacker))[0] == 401
+    status, _, body = await _login(gateway, "lena@example.com", "guess", **attacker)
+    assert status == 429 and body["code"] == "locked_out"
+    for _ in range(20):
+        assert (await _login(gateway, "lena@example.com", "guess", **attacker))[0] == 429
+    status, headers, body = await _login(gateway, "lena@example.com", PASSWORD, **owner)
+    assert status == 429 and body["code"] == "too_many_attempts" and int(headers["Retry-After"]) == 1
+    clock.advance(1)
+    status, _, body = await _login(gateway, "lena@example.com", PASSWORD, **owner)
+    assert status == 200 and body["token"]
+    # The owner's success cleared the owner's address only: the attacker's address stays locked out of lena.
+    status, _, body = await _login(gateway, "lena@example.com", PASSWORD, **attacker)
+    assert status == 429 and body["code"] == "locked_out"
+
+
+async def test_failures_from_one_address_slow_its_guesses_but_not_colleagues(gateway_factory: Any, clock: Clock) -> None:
+    gateway = await gateway_factory(login_max_failures=100, login_ip_max_failures=4, trusted_proxies=("127.0.0.1",))
+    await gateway.add_agent("lena@example.com")
+    spray = _from("203.0.113.7")
     for i in range(3):
         assert (await _login(gateway, f"user{i}@example.com", "guess", **spray))[0] == 401
     status, headers, body = await _login(gateway, "user9@example.com", "guess", **spray)
     assert status == 429 and body["code"] == "too_many_attempts" and int(headers["Retry-After"]) > 0
-    assert (await _login(gateway, "lena@example.com", PASSWORD, **spray))[0] == 429
+    # Accounts already guessed from this address wait; a colleague's right password there is never refused.
+    assert (await _login(gateway, "user0@example.com", "guess", **spray))[0] == 429
+    assert (await _login(gateway, "lena@example.com", PASSWORD, **spray))[0] == 200
     # Another client behind the same trusted proxy is not affected.
-    assert (await _login(gateway, "lena@example.com", PASSWORD, **{"X-Forwarded-For": "198.51.100.2"}))[0] == 200
+    assert (await _login(gateway, "user0@example.com", "guess", **_from("198.51.100.2")))[0] == 401
 
 
-async def test_forwarded_for_is_ignored_without_a_trusted_proxy(gateway_factory: Any) -> None:
+async def test_forwarded_for_is_ignored_without_a_trusted_proxy(gateway_factory: Any, clock: Clock) -> None:
     gateway = await gateway_factory(login_max_failures=100, login_ip_max_failures=3)
-    await gateway.add_agent("lena@example.com")
     for i in range(3):  # a different X-Forwarded-For each time does not make a different client
-        await _login(gateway, f"user{i}@example.com", "guess", **{"X-Forwarded-For": f"198.51.100.{i}"})
-    status, _, body = await _login(gateway, "lena@example.com", PASSWORD, **{"X-Forwarded-For": "198.51.100.99"})
+        await _login(gateway, f"user{i}@example.com", "guess", **_from(f"198.51.100.{i}"))
+    status, _, body = await _login(gateway, "user0@example.com", "guess", **_from("198.51.100.99"))
     assert status == 429 and body["code"] == "too_many_attempts"
 
 
@@ -486,6 +619,11 @@ async def test_no_secret_reaches_the_logs(
     rasa.down = True
     await customer.say("are you there?", customData=claims)
     await customer.wait_for("conversation_state", lambda d: d["state"] == "queued")
+    # The customer comes back with its session id; the agent reads the conversation over REST (URLs name it).
+    again = await gateway.customer(sid)
+    assert again.of("session_confirm")[-1] == sid
+    for path in (f"/api/conversations/{sid}", f"/api/conversations/{sid}/customer"):
+        assert (await _http("GET", gateway.url + path, headers=_bearer(token)))[0] == 200
     await gateway.gw.idle()
 
     secrets = {
@@ -498,9 +636,13 @@ async def test_no_secret_reaches_the_logs(
         "forged token": forged,
         "identity signature": signature,
         "Rasa token": rasa_token,
+        # The session id resumes the conversation: a credential, in no log line at any level.
+        "customer session id": sid,
     }
     formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
     text = "\n".join(formatter.format(r) + repr(r.__dict__) for r in caplog.records)
     assert len(caplog.records) > 5  # the flow did log (the handoff loggers at least)
     leaked = [(name, line) for name, value in secrets.items() for line in text.splitlines() if value in line]
     assert leaked == []
+    # Lines about the conversation carry a short reference instead (sha256, 8 hex), the same in every line.
+    assert hashlib.sha256(sid.encode()).hexdigest()[:8] in text

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+from datetime import timedelta
 
+import pytest
+
+from contract.vouch import vouch, vouched_customer_id
+from handoff import store
 from handoff.identity import sign
-from tests.handoff.helpers import IDENTITY_SECRET, Client, FakeRasa, Running
+from handoff.models import Conversation, utcnow
+from handoff.settings import Settings
+from tests.handoff.helpers import IDENTITY_SECRET, VOUCH_SECRET, Client, FakeRasa, Running
 
 
 async def test_fresh_session_id_is_server_issued_and_unguessable(gateway: Running) -> None:
@@ -131,13 +139,10 @@ async def test_signed_identity_is_trusted_and_forged_one_is_not(gateway: Running
     assert rasa.messages[-1]["metadata"] == {
         "channel": "widget",
         "conversation_id": sid,
-        "customer": {
-            "id": "cus_1002",
-            "email": "ben.carter@example.com",
-            "name": "Ben Carter",
-            "verified": True,
-        },
+        # The action server trusts the identity only with the gateway's voucher for this conversation.
+        "customer": vouch(VOUCH_SECRET, sid, {"id": "cus_1002", "email": "ben.carter@example.com", "name": "Ben Carter"}),
     }
+    assert vouched_customer_id(VOUCH_SECRET, sid, rasa.messages[-1]["metadata"]["customer"]) == "cus_1002"
     forged = dict(good, customer_id="cus_1003")
     for custom in (
         forged,
@@ -231,3 +236,85 @@ async def test_messages_of_different_conversations_run_concurrently(gateway: Run
     await asyncio.gather(*(c.say("hello") for c in customers))
     await asyncio.gather(*(c.wait_for("bot_uttered") for c in customers))
     assert loop.time() - start < 1.2  # five 0.3 s bot calls did not queue behind each other
+
+
+async def test_non_ascii_identity_claims_are_checked_without_a_crash(
+    gateway: Running, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A signature or id outside ASCII is a wrong signature (anonymous), never an internal error or a traceback."""
+    signed = sign(IDENTITY_SECRET, "cus_é1", "zoé@example.com", "Zoé Çelik")
+    good = {"customer_id": "cus_é1", "email": "zoé@example.com", "name": "Zoé Çelik", "signature": signed}
+    hostile = [
+        {"customer_id": "cus_1002", "signature": "é"},
+        {"customer_id": "cus_1002", "signature": signed[:-1] + "é"},
+        {"customer_id": "cus_1002", "signature": "\U0001f600" * 64},
+        {**good, "signature": signed.upper() + "ß"},
+        {**good, "customer_id": "cus_é2"},  # signed for another id
+        # As a JSON string (what Rasa widgets send), escapes decode to lone surrogates no UTF-8 encoder takes.
+        json.dumps({"customer_id": "cus_\ud800", "signature": "ab"}),
+        json.dumps({**good, "name": "\udfff", "signature": "\ud800" * 3}),
+    ]
+    for custom in hostile:
+        c = await gateway.customer()
+        ack = await c.say("hello", customData=custom)
+        assert "seq" in ack, (custom, ack)
+        await c.wait_for("bot_uttered")
+        async with gateway.gw.db.read() as s:
+            conv = await store.get_conversation(s, c.of("session_confirm")[-1])
+        assert conv is not None and not conv.verified and conv.customer_id is None, custom
+    # A non-ASCII customer id signed correctly (UTF-8, as documented) is verified.
+    c = await gateway.customer()
+    assert "seq" in await c.say("hello", customData=good)
+    await c.wait_for("bot_uttered")
+    async with gateway.gw.db.read() as s:
+        conv = await store.get_conversation(s, c.of("session_confirm")[-1])
+    assert conv is not None and conv.verified and conv.customer_id == "cus_é1"
+    await gateway.gw.idle()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info], caplog.records
+
+
+async def _idle_for(gateway: Running, conversation_id: str, hours: float) -> None:
+    """Make the conversation's last activity ``hours`` old (instead of waiting a day)."""
+    async with gateway.gw.db.write() as s:
+        row = await s.get(Conversation, conversation_id)
+        row.updated_at = utcnow() - timedelta(hours=hours)
+
+
+async def test_an_idle_session_id_gets_a_fresh_conversation_and_a_recent_one_resumes(gateway_factory) -> None:  # type: ignore[no-untyped-def]
+    assert Settings().session_idle_hours == 24
+    assert Settings.from_env({"HANDOFF_SESSION_IDLE_HOURS": "2"}).session_idle_hours == 2
+    gateway = await gateway_factory()
+    ids = []
+    for _ in range(2):
+        c = await gateway.customer()
+        await c.say("hello")
+        await c.wait_for("bot_uttered")
+        ids.append(c.of("session_confirm")[-1])
+        await c.close()
+    old, recent = ids
+    await _idle_for(gateway, old, 25)
+    await _idle_for(gateway, recent, 23)
+    await gateway.gw.idle()
+
+    # The idle id is not resumed, by session_request or by resume: a fresh, empty conversation instead.
+    for how in ("session_request", "resume"):
+        c = Client("/")
+        await c.connect(gateway.url)
+        gateway.clients.append(c)
+        if how == "session_request":
+            fresh = await c.session(old, last_seq=0)
+        else:
+            fresh = (await c.call("resume", {"session_id": old, "last_seq": 0}))["session_id"]
+        assert fresh != old and fresh not in ids, how
+        assert (await c.wait_for("history"))["messages"] == [], how
+        assert "seq" in await c.call("user_uttered", {"message": "hi again", "session_id": fresh})
+        assert (await c.call("user_uttered", {"message": "x", "session_id": old}))["code"] == "session_mismatch"
+    # The old conversation stays, untouched, for agents and metrics.
+    detail = await gateway.gw.conversation_detail(old)
+    assert [m["text"] for m in detail["messages"]][:1] == ["hello"] and len(detail["messages"]) == 2
+
+    # Within the idle time, the id resumes with its history.
+    again = await gateway.customer(recent)
+    assert again.of("session_confirm")[-1] == recent
+    assert (await again.call("resume", {"session_id": recent, "last_seq": 0}))["count"] == 2
+    assert [m["text"] for m in (await again.wait_for("history"))["messages"]] == ["hello", "Hi! How can I help?"]

@@ -166,10 +166,11 @@ async def test_had_to_ask_again_is_one_flag_per_handoff(gateway: Running) -> Non
     async with gateway.gw.db.read() as s:
         flags = [e for e in await store.events_for(s, sid) if e.type == "context_loss"]
     assert len(flags) == 1 and flags[0].actor == f"agent:{lena.id}" and flags[0].data["handoff_id"] == first["handoff_id"]
-    # The REST twin, and a conversation that never reached a person.
+    # The REST twin, and a conversation that never reached a person (a lead's token: others may not even flag it).
     fresh = await gateway.customer()
     other = fresh.of("session_confirm")[-1]
-    token = auth.issue_token(TOKEN_SECRET, lena.id, lena.role, 3600)
+    omar = await gateway.add_agent("omar@example.com", role="lead")
+    token = auth.issue_token(TOKEN_SECRET, omar.id, omar.role, 3600)
     headers = {"Authorization": f"Bearer {token}"}
     status, _, body = await _http("POST", f"{gateway.url}/api/conversations/{other}/context_loss", json={}, headers=headers)
     assert status == 409 and "never handed" in body
@@ -210,8 +211,10 @@ async def test_customer_panel_has_contact_and_past_conversations(gateway: Runnin
     assert panel["contact"]["tier"] == "pro" and panel["contact"]["mrr"] == 49.0
     assert [p["id"] for p in panel["past_conversations"]] == [past.of("session_confirm")[-1]]
     anonymous = await gateway.customer()
-    status, _, body = await _http(
-        "GET", f"{gateway.url}/api/conversations/{anonymous.of('session_confirm')[-1]}/customer", headers=headers
-    )
+    url = f"{gateway.url}/api/conversations/{anonymous.of('session_confirm')[-1]}/customer"
+    assert (await _http("GET", url, headers=headers))[0] == 403  # a bot conversation: not Lena's to read
+    lead = await gateway.add_agent("omar@example.com", role="lead")
+    lead_headers = {"Authorization": f"Bearer {auth.issue_token(TOKEN_SECRET, lead.id, lead.role, 3600)}"}
+    status, _, body = await _http("GET", url, headers=lead_headers)
     assert status == 200 and json.loads(body)["contact"] is None
     assert (await _http("GET", f"{gateway.url}/api/conversations/{sid}/customer"))[0] == 401

@@ -16,12 +16,13 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import socketio
 from hypothesis import example, given, reject, settings
 from hypothesis import strategies as st
 
+from handoff import auth, store
 from handoff import events as ev
-from handoff import store
-from tests.handoff.helpers import Client, FakeRasa, Running
+from tests.handoff.helpers import TOKEN_SECRET, Client, FakeRasa, Running
 from tests.handoff.hostile import (
     FUZZ_SETTINGS,
     RELAXED,
@@ -29,13 +30,17 @@ from tests.handoff.hostile import (
     any_char,
     bystanders,
     bystanders_still_work,
+    credential_text,
     deep,
     gateway_serves,
+    identity_claims,
     junk,
     nasty_text,
     nest,
+    non_ascii_text,
     payloads,
     report,
+    scalars,
     text_ok,
     weighted,
     wire_size,
@@ -68,7 +73,18 @@ SUCCESS_KEYS: dict[str, set[str]] = {
 }
 
 ids = weighted((st.sampled_from([TARGET, TARGET, BOT]), 3), (nasty_text, 1))
-customer_overrides = {"session_id": weighted((st.sampled_from([OWN, None]), 3), (nasty_text, 1))}
+# customData / metadata: identity claims (non-ASCII signatures and ids, forged or signed), as objects or JSON strings.
+custom_data = weighted(
+    (identity_claims, 2),
+    (identity_claims.map(json.dumps), 1),
+    (st.dictionaries(nasty_text, scalars, max_size=4), 1),
+    (st.none(), 1),
+)
+customer_overrides = {
+    "session_id": weighted((st.sampled_from([OWN, None]), 3), (nasty_text, 1)),
+    "customData": custom_data,
+    "metadata": custom_data,
+}
 agent_overrides = {"conversation_id": ids, "to_team": st.sampled_from(["billing", "technical", "general"]) | nasty_text}
 
 
@@ -212,6 +228,9 @@ CUSTOMER_REGRESSIONS: list[tuple[str, tuple[Any, ...]]] = [
     ("user_uttered", ({"message": "hi", "metadata": nest(40)},)),  # deeper than MAX_DEPTH
     ("disconnect", ("client namespace disconnect",)),  # reached on_disconnect: rate limiter reset
     ("connect", ({"HTTP_HOST": "x"}, {"token": "x"})),  # reached on_connect: AttributeError / refused in a handler
+    # Non-ASCII signatures: hmac.compare_digest raised TypeError (internal_error and a traceback).
+    ("user_uttered", ({"message": "hi", "customData": {"customer_id": "cus_1002", "signature": "é"}},)),
+    ("user_uttered", ({"message": "hi", "metadata": json.dumps({"customer_id": "\ud800", "signature": "ab"})},)),
 ]
 AGENT_REGRESSIONS: list[tuple[str, tuple[Any, ...]]] = [
     ("disconnect", ("transport close",)),  # the agent was marked offline while connected
@@ -283,7 +302,8 @@ async def test_agent_events_survive_hostile_payloads(
     gw = await gateway_factory(**RELAXED)
     with ErrorRecords() as errors:
         customer, agent, conversation_id = await bystanders(gw)
-        max_ = await gw.add_agent("max@example.com", name="Max Fuzz", skills=["general"])
+        # A lead: Max gets his own conversations by taking them over from the bot, which is lead work.
+        max_ = await gw.add_agent("max@example.com", name="Max Fuzz", skills=["general"], role="lead")
         fuzz = await gw.agent_client(max_)
         await fuzz.call("presence", {"status": "away"})
         fuzzer = Fuzzer(asyncio.get_running_loop(), fuzz, ev.AGENT_NS, gw)
@@ -326,6 +346,92 @@ async def test_agent_events_survive_hostile_payloads(
     report("agent namespace /agents", fuzzer.counts, fuzzer.successes)
     assert all(fuzzer.counts[e] >= 25 for e in AGENT), fuzzer.counts  # about 80 each
     assert fuzzer.successes["agent_message"] >= 5 and fuzzer.successes["note"] >= 5, fuzzer.successes
+
+
+# Agent socket credentials: names of real tokens, literals, or ("splice", name, where, text, overwrite).
+agent_tokens = weighted(
+    (st.sampled_from(["valid", "expired", "forged"]), 2),
+    (credential_text, 3),
+    (st.sampled_from(["abc.é", "é.é", "x.\u00e9", "\U0001f600.\U0001f600"]), 1),
+    (st.tuples(st.just("splice"), st.sampled_from(["valid", "forged"]), st.integers(0, 300), non_ascii_text, st.booleans()),
+     3),
+)
+# Socket.IO's CONNECT carries a JSON object (or nothing): a bare number or binary data makes python-socketio's own
+# packet code fail (library errors; test_malformed_socketio_packets covers undecodable packets).
+json_junk = junk.map(lambda v: json.loads(json.dumps(v, default=lambda b: b.decode("latin-1"))))
+agent_auth = weighted(
+    (agent_tokens.map(lambda t: ("token", t)), 6),
+    (agent_tokens.map(lambda t: ("bare", t)), 1),
+    (st.dictionaries(nasty_text, json_junk, max_size=3) | st.dictionaries(st.just("token"), json_junk, min_size=1), 1),
+)
+
+
+async def test_agent_connect_survives_hostile_credentials(
+    gateway_factory: Callable[..., Awaitable[Running]], rasa: FakeRasa
+) -> None:
+    """Every connection to /agents with a bad credential is refused with a reason; the valid one connects; no ERROR."""
+    gw = await gateway_factory(**RELAXED)
+    loop = asyncio.get_running_loop()
+    with ErrorRecords() as errors:
+        customer, agent, conversation_id = await bystanders(gw)
+        max_ = await gw.add_agent("max@example.com", name="Max Fuzz", skills=["general"])
+        real = {
+            "valid": auth.issue_token(TOKEN_SECRET, max_.id, max_.role, 3600),
+            "expired": auth.issue_token(TOKEN_SECRET, max_.id, max_.role, 60, now=0),
+            "forged": auth.issue_token("not-the-secret", max_.id, "lead", 3600),
+        }
+        outcomes: Counter[str] = Counter()
+
+        def credential(generated: Any) -> tuple[Any, bool]:
+            """(auth data to send, whether it must be accepted)."""
+            if not (isinstance(generated, tuple) and generated[0] in ("token", "bare")):
+                return generated, False
+            kind, token = generated
+            if isinstance(token, tuple):
+                _, name, at, text, overwrite = token
+                at %= len(real[name]) + 1
+                token = real[name][:at] + text + real[name][at + len(text) if overwrite else at :]
+            else:
+                token = real.get(token, token)
+            # Only {"token": <valid>} opens the namespace; the bare token string is no auth object.
+            return ({"token": token} if kind == "token" else token), kind == "token" and token == real["valid"]
+
+        async def attempt(auth_data: Any, accept: bool) -> None:
+            c = Client("/agents")
+            refusal: list[Any] = []
+            c.sio.on("connect_error", lambda data: refusal.append(data), namespace="/agents")
+            try:
+                await c.sio.connect(gw.url, namespaces=["/agents"], transports=["websocket"], auth=auth_data, wait_timeout=5)
+            except socketio.exceptions.ConnectionError:
+                assert not accept, auth_data
+                assert refusal and isinstance(refusal[0], dict) and refusal[0].get("message"), (auth_data, refusal)
+                outcomes["refused"] += 1
+                return
+            assert accept, f"connected with {auth_data!r}"
+            outcomes["accepted"] += 1
+            # As consoles do: leaving before the connect work ran is a race of its own (a KeyError in enter_room).
+            await c.wait_for("queue_snapshot")
+            await c.close()
+
+        @settings(FUZZ_SETTINGS, max_examples=200)
+        @given(generated=agent_auth)
+        @example(generated=("token", "abc.é"))  # was a TypeError in on_connect, logged by engine.io, no reason
+        @example(generated=("token", ("splice", "valid", 300, "é", True)))
+        @example(generated=("token", "valid"))
+        def run(generated: Any) -> None:
+            auth_data, accept = credential(generated)
+            if wire_size(auth_data) > 60_000:
+                reject()
+            asyncio.run_coroutine_threadsafe(attempt(auth_data, accept), loop).result(timeout=30)
+
+        await asyncio.to_thread(run)
+        await gw.gw.idle()
+        await bystanders_still_work(gw, customer, agent, conversation_id)
+        await gateway_serves(gw)
+        await gw.gw.idle()
+    assert not errors.records, errors.describe()
+    print(f"\nagent connect credentials: {dict(outcomes)}")
+    assert outcomes["refused"] >= 100 and outcomes["accepted"] >= 1, outcomes
 
 
 async def test_oversize_frame_closes_only_that_connection(

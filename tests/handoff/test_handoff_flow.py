@@ -272,8 +272,9 @@ async def test_rest_api_login_and_conversation_detail(gateway: Running) -> None:
 
 
 async def test_watch_a_live_bot_conversation(gateway: Running) -> None:
-    lena = await gateway.add_agent("lena@example.com")
-    a = await gateway.agent_client(lena)
+    omar = await gateway.add_agent("omar@example.com", role="lead")
+    a = await gateway.agent_client(omar)
+    lena = await gateway.agent_client(await gateway.add_agent("lena@example.com", role="l2"))
     c = await gateway.customer()
     sid = c.of("session_confirm")[-1]
     await c.say("hello")
@@ -282,6 +283,8 @@ async def test_watch_a_live_bot_conversation(gateway: Running) -> None:
     assert snap == {"ok": True}
     live = await a.wait_for("queue_snapshot", lambda d: any(x["id"] == sid for x in d["live"]))
     assert live
+    # Watching the bot's conversations (to barge in) is lead work (handoff/access.py).
+    assert (await lena.call("watch", {"conversation_id": sid}))["code"] == "forbidden"
     watched = await a.call("watch", {"conversation_id": sid})
     assert [m["text"] for m in watched["conversation"]["messages"]] == ["hello", "Hi! How can I help?"]
     await c.say("buttons")

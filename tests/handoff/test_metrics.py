@@ -202,7 +202,9 @@ async def test_gateway_records_the_events_and_serves_metrics_csv_and_prometheus(
         report = await (await http.get(f"{gateway.url}/api/metrics?window=1d&group_by=agent", headers=headers)).json()
         csv_resp = await http.get(f"{gateway.url}/api/metrics?window=1d&group_by=tier&format=csv", headers=headers)
         csv_text = await csv_resp.text()
-        scrape = await http.get(f"{gateway.url}/metrics")
+        lead = await gateway.add_agent("omar@example.com", role="lead")
+        lead_headers = {"Authorization": f"Bearer {auth.issue_token(TOKEN_SECRET, lead.id, 'lead', 3600)}"}
+        scrape = await http.get(f"{gateway.url}/metrics", headers=lead_headers)
         scrape_text = await scrape.text()
         misses = await (await http.get(f"{gateway.url}/api/nlu_misses", headers=headers)).json()
     assert unauthorized.status == 401 and bad.status == 400

@@ -6,9 +6,9 @@ import copy
 import json
 from datetime import date, datetime
 
+from contract.redact import luhn_ok, redact
 from handoff.priority import decide
 from handoff.records import ContactRecord, MessageRecord
-from contract.redact import luhn_ok, redact
 from handoff.summary import SummaryInput, build_summary, render_text
 from tests.handoff.helpers import HANDOFF_PAYLOAD
 

@@ -188,6 +188,8 @@ class Console {
     this.main = el("main", { class: "conv", id: "conversation", tabindex: "-1" });
     this.side = el("aside", { class: "side", "aria-label": "Customer and notes" });
     this.l3Section = el("section", { class: "panel", hidden: true }, el("h2", { text: "Escalated to L3" }), this.l3List);
+    // Watching the bot's live conversations (to take one over) is lead work (handoff/access.py).
+    const lead = this.agent.role === "lead";
     this.pageView = el("div", { class: "pageview", id: "page", hidden: true });
     this.navLinks = Object.entries(PAGES).map(([hash, label]) =>
       el("a", { class: "nav__link", href: `#${hash}`, text: label, data: { page: hash } }),
@@ -203,7 +205,7 @@ class Console {
         this.l3Section,
         el(
           "section",
-          { class: "panel" },
+          { class: "panel", hidden: !lead },
           el(
             "h2",
             {},
@@ -352,6 +354,7 @@ class Console {
     s.on(P.NOTE_ADDED, (data) => this.onNote(data));
     s.on(P.TYPING, (data) => this.onTyping(data));
     s.on(P.CONVERSATION_UPDATED, (data) => this.onUpdated(data));
+    s.on(P.CONVERSATION_REMOVED, (data) => this.onRemoved(data));
     s.on(P.SLA_WARNING, (data) => this.toast(`SLA warning: ${this.nameOf(data.conversation_id)} must be picked up soon.`, "warn"));
     s.on(P.SLA_BREACHED, (data) => this.toast(`SLA breached: ${this.nameOf(data.conversation_id)}.`, "error"));
     s.on(P.STALE_ALERT, (data) => this.toast(`Stale ${data.tier.toUpperCase()} case: ${this.nameOf(data.conversation_id)}.`, "warn"));
@@ -588,6 +591,13 @@ class Console {
       this.renderConversation(detail);
     } catch (e) {
       this.toast(e.message, "error");
+      if ((e.status === 403 || e.status === 404) && this.isCurrent(id)) {
+        // No longer ours to read (moved to another team, say): close it rather than show a stale copy.
+        this.current = null;
+        this.view = null;
+        this.renderEmpty();
+        this.renderLists();
+      }
     }
   }
 
@@ -619,10 +629,13 @@ class Console {
     const actions = el("div", { class: "actions", role: "toolbar", "aria-label": "Conversation actions" });
     const add = (label, handler, cls = "btn--ghost") =>
       actions.append(el("button", { type: "button", class: `btn ${cls}`, text: label, on: { click: handler } }));
-    if (conv.state === "queued" || (conv.state === "escalated_l3" && !conv.assigned_agent_id && this.agent.role !== "l2")) {
+    // Only what handoff/access.py lets this agent do: L3 agents claim L3 escalations, L2 agents the queue,
+    // and taking over from the bot is for leads.
+    const role = this.agent.role;
+    if ((conv.state === "queued" && role !== "l3") || (conv.state === "escalated_l3" && !conv.assigned_agent_id && role !== "l2")) {
       add("Claim", () => this.claim(conv.id), "btn--primary");
     }
-    if (conv.state === "bot") add("Take over from the bot", () => this.bargeIn(conv.id), "btn--primary");
+    if (conv.state === "bot" && role === "lead") add("Take over from the bot", () => this.bargeIn(conv.id), "btn--primary");
     if (mine && conv.state === "assigned") {
       add("Transfer…", () => this.transfer(conv.id));
       add("Escalate to L3…", () => this.escalate(conv.id, detail));
@@ -833,6 +846,24 @@ class Console {
     if (on) this.customerTypingTimer = window.setTimeout(() => (this.typingLine.hidden = true), 6000);
   }
 
+  /** Someone else (a lead) moved one of my conversations away: the gateway took it off my sockets. */
+  onRemoved(data) {
+    if (!data) return;
+    const id = data.conversation_id;
+    const who = this.nameOf(id);
+    this.mine = this.mine.filter((c) => c.id !== id);
+    this.renderLists();
+    if (data.by_agent_id === this.agent.id) return; // my own action: its handler re-watches what it closed
+    this.toast(`${data.by} moved ${who} off your list (${data.state}).`, "warn");
+    if (this.isCurrent(id)) {
+      // Still on screen: follow it if I may still read it (my team's), else the refresh closes it.
+      this.current.watching = false;
+      this.rewatch(id).then(() => this.scheduleRefresh());
+    } else {
+      this.emit(P.UNWATCH, { conversation_id: id }).catch(() => {});
+    }
+  }
+
   onUpdated(data) {
     if (!data) return;
     if (this.current && data.conversation_id === this.current.id) this.scheduleRefresh();
@@ -902,10 +933,20 @@ class Console {
       submit: async (payload) => {
         await this.emit(P.RESOLVE, { conversation_id: id, ...payload });
         this.toast("Resolved. The customer is asked for a rating.", "ok");
-        await this.emit(P.WATCH, { conversation_id: id }).catch(() => {});
+        await this.rewatch(id);
         this.scheduleRefresh();
       },
     });
+  }
+
+  /** Keep following a conversation I just closed or handed back (the customer's rating, the bot's reply). */
+  async rewatch(id) {
+    try {
+      await this.emit(P.WATCH, { conversation_id: id });
+      if (this.isCurrent(id)) this.current.watching = true;
+    } catch {
+      // Not ours to follow any more: nothing to show.
+    }
   }
 
   handback(id) {
@@ -913,7 +954,7 @@ class Console {
       submit: async (payload) => {
         await this.emit(P.HANDBACK, { conversation_id: id, ...payload });
         this.toast("Handed back to the bot.", "ok");
-        await this.emit(P.WATCH, { conversation_id: id }).catch(() => {});
+        await this.rewatch(id);
         this.scheduleRefresh();
       },
     });

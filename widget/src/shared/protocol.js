@@ -42,6 +42,7 @@ export const SLA_WARNING = "sla_warning";
 export const SLA_BREACHED = "sla_breached";
 export const STALE_ALERT = "stale_alert";
 export const CONVERSATION_UPDATED = "conversation_updated";
+export const CONVERSATION_REMOVED = "conversation_removed";
 
 // Mandatory fields of an L3 escalation (the definition of ready; the server enforces them too).
 export const L3_FIELDS = ["repro_steps", "logs", "environment", "timestamps"];
