@@ -73,16 +73,16 @@ async def console_page(request: web.Request) -> web.StreamResponse:
 
 
 async def widget_script(request: web.Request) -> web.StreamResponse:
-    """The embeddable widget: ``<script src="/widget.js">`` then ``HelpdeskWidget.init({...})``."""
+    """The embeddable widget (``HelpdeskWidget``); aiohttp sends the precompressed twin the browser accepts."""
     return _file(request, "widget.js")
 
 
 async def asset(request: web.Request) -> web.StreamResponse:
-    """Other built files (console.js, styles, source maps)."""
+    """Other built files (console.js, styles, source maps; api.html, the embedding API demo, is a page)."""
     name = request.match_info["name"]
     if not ASSET_NAME.match(name) or ".." in name:
         raise web.HTTPNotFound(text="not found", content_type="text/plain")
-    return _file(request, name)
+    return _file(request, name, page=name.endswith(".html"))
 
 
 @functools.lru_cache(maxsize=4)

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import IDENTITY_SECRET, Gateway
-from tests.browser.ui import BOT_TIMEOUT, console, customer, open_widget, say
+from tests.browser.ui import BOT_TIMEOUT, console, customer, open_widget, say, session_id
 
 pytestmark = pytest.mark.rasa
 
@@ -204,3 +204,99 @@ def test_demo_page_switches_between_anonymous_and_signed_in_customers(gateway: G
         expect(page.locator("#snippet")).to_contain_text("signature:")
     assert IDENTITY_SECRET not in page.evaluate("document.documentElement.outerHTML + JSON.stringify(localStorage)")
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------- layout and state across reloads (issue 13, item 9)
+
+GEOMETRY = """() => {
+  const root = document.querySelector('[data-helpdesk-widget]').shadowRoot;
+  const box = (n) => { const r = n.getBoundingClientRect();
+                       return {top: r.top, bottom: r.bottom, left: r.left, right: r.right}; };
+  const log = root.querySelector('.hw-log');
+  const bubbles = root.querySelectorAll('.hw-log .hw-msg .hw-bubble');
+  const visible = box(log);
+  visible.bottom = visible.top + log.clientTop + log.clientHeight;  // the scrollport, without a scrollbar
+  return {log: visible, bubble: box(bubbles[bubbles.length - 1]), replies: box(root.querySelector('.hw-replies')),
+          panel: box(root.querySelector('.hw-panel')), overflow: log.scrollHeight > log.clientHeight};
+}"""
+
+
+def test_last_bubble_and_quick_replies_are_both_fully_visible(gateway: Gateway, contexts: Any) -> None:
+    # A short window, so the conversation overflows the message list before the quick replies appear under it.
+    page = customer(contexts(viewport={"width": 1280, "height": 560}), gateway)
+    open_widget(page)
+    say(page, "I forgot my password")
+    expect(page.locator(".hw-msg--bot").last).to_contain_text("email address", timeout=BOT_TIMEOUT)
+    say(page, "ana.ortiz@example.com")
+    expect(page.locator(".hw-msg--bot").last).to_contain_text("password reset link", timeout=BOT_TIMEOUT)
+    expect(page.locator(".hw-replies .hw-chip")).to_have_count(2)
+    expect(page.locator(".hw-replies")).to_be_visible()
+    page.wait_for_function(
+        "() => document.querySelector('[data-helpdesk-widget]').shadowRoot.querySelector('.hw-log').scrollTop > 0"
+    )
+    g = page.evaluate(GEOMETRY)
+    assert g["overflow"], f"the conversation should overflow the list for this check: {g}"
+    bubble, log, replies, panel = g["bubble"], g["log"], g["replies"], g["panel"]
+    assert log["top"] <= bubble["top"] and bubble["bottom"] <= log["bottom"], f"last bubble clipped: {g}"
+    assert bubble["bottom"] <= replies["top"], f"the quick replies cover the last bubble: {g}"
+    assert panel["top"] <= replies["top"] and replies["bottom"] <= panel["bottom"], f"replies outside the panel: {g}"
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def _hand_to_a_person(page: Page) -> None:
+    """Nonsense first (so the hand-off is general work any agent may take), then ask for a person."""
+    say(page, "?? qwx zzv")
+    say(page, "I want to talk to a human")
+    expect(page.locator("#hw-subtitle")).to_have_text("Connecting you to a person…", timeout=BOT_TIMEOUT)
+
+
+def test_reload_with_an_agent_keeps_the_agent_in_the_header_and_the_panel_as_it_was(
+    gateway: Gateway, contexts: Any, shots: Any
+) -> None:
+    context = contexts(viewport={"width": 1280, "height": 800})
+    page = customer(context, gateway)
+    open_widget(page)
+    _hand_to_a_person(page)
+    conversation = session_id(page)
+    token = gateway.login()
+    status, body = gateway.post(f"/api/conversations/{conversation}/claim", {}, token)
+    assert status == 200, body
+    expect(page.locator("#hw-subtitle")).to_have_text("Lena Park · Support agent")
+
+    page.reload()
+    expect(page.locator(".hw-panel")).to_be_visible()  # open before the reload: open after it, without a click
+    expect(page.locator("#hw-input")).to_be_focused()
+    expect(page.locator("#hw-subtitle")).to_have_text("Lena Park · Support agent")
+    expect(page.locator(".hw-avatar")).to_have_text("L")
+    shots(page, "25-widget-reload-with-agent")
+
+    page.locator(".hw-launcher").click()
+    expect(page.locator(".hw-panel")).to_be_hidden()
+    page.reload()
+    expect(page.locator(".hw-launcher")).to_be_visible()
+    expect(page.locator(".hw-panel")).to_be_hidden()  # closed before the reload: closed after it
+    open_widget(page)
+    expect(page.locator("#hw-subtitle")).to_have_text("Lena Park · Support agent")
+
+    # A browser that kept only the session id (an older widget, or storage cleared of the rest) still says a
+    # person is on it, and learns the agent's name from the history as soon as she writes.
+    other = contexts(viewport={"width": 1280, "height": 800})
+    other.add_init_script(
+        "localStorage.setItem('helpdesk-widget.' + location.origin.replace(/[^A-Za-z0-9]+/g, '_') + '.anon',"
+        f" JSON.stringify({{session_id: '{conversation}'}}))"
+    )
+    second = customer(other, gateway)
+    open_widget(second)
+    expect(second.locator("#hw-subtitle")).to_have_text("A person is helping you")
+    status, body = gateway.post(f"/api/conversations/{conversation}/messages", {"text": "Hi, Lena here."}, token)
+    assert status == 200, body
+    expect(second.locator(".hw-msg--agent .hw-bubble").last).to_have_text("Hi, Lena here.")
+    expect(second.locator("#hw-subtitle")).to_have_text("Lena Park · Support agent")
+    second.reload()
+    open_widget(second)
+    expect(second.locator("#hw-subtitle")).to_have_text("Lena Park · Support agent")
+
+    status, body = gateway.post(f"/api/conversations/{conversation}/resolve", {"resolution_code": "other"}, token)
+    assert status == 200, body
+    expect(page.locator("#hw-subtitle")).to_have_text("Conversation resolved")
+    assert page.errors == [] and second.errors == []  # type: ignore[attr-defined]

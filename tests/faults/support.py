@@ -20,6 +20,7 @@ from tests.servers import ROOT, BotServers, spawn_action_server, wait_until_up
 
 BOT = 30.0  # seconds a real bot reply may take (cold NLU, action server round trip)
 LENA = ("lena@example.com", "lena-demo-pass")
+OMAR = ("omar@example.com", "omar-demo-pass")  # a lead: reads any conversation, bot-only ones too
 
 
 def kill_action_server(servers: BotServers) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.faults.support import BOT, LENA, agent_console, login, rest, wait_until
+from tests.faults.support import BOT, LENA, OMAR, agent_console, login, rest, wait_until
 from tests.handoff.helpers import Client
 from tests.servers import BotServers, GatewayProcess, start_gateway_process
 
@@ -109,7 +109,8 @@ async def test_gateway_sigkilled_and_restarted_loses_and_doubles_nothing(tmp_pat
 
         # The ledger: stored exactly once, in order, and seen by the recipient (live or on replay).
         a_detail = await rest(gateway.url, token, f"/api/conversations/{a_sid}")
-        b_detail = await rest(gateway.url, token, f"/api/conversations/{b_sid}")
+        # B never left the bot: only a lead may read it (handoff/access.py).
+        b_detail = await rest(gateway.url, await login(gateway.url, *OMAR), f"/api/conversations/{b_sid}")
         for detail in (a_detail, b_detail):
             seqs = [m["seq"] for m in detail["messages"]]
             assert seqs == list(range(1, len(seqs) + 1))

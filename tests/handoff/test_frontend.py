@@ -3,6 +3,7 @@ the "had to ask again" flag, barge-in, and the customer panel."""
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,24 @@ async def test_built_front_ends_are_served_with_a_strict_csp(gateway_factory: An
     assert status == 200 and headers["Content-Type"].startswith("text/css")
     for bad in ("/assets/missing.js", "/assets/..%2Fsecret", "/assets/.env"):
         assert (await _http("GET", gateway.url + bad))[0] == 404, bad
+
+
+async def test_the_widget_goes_out_precompressed_and_the_api_demo_as_a_page(gateway_factory: Any, tmp_path: Path) -> None:
+    dist = _dist(tmp_path)
+    script = b"var HelpdeskWidget={};" * 50
+    (dist / "widget.js").write_bytes(script)
+    (dist / "widget.js.gz").write_bytes(gzip.compress(script))
+    (dist / "api.html").write_text("<!doctype html><title>api</title>")
+    gateway = await gateway_factory(widget_dist=str(dist))
+    async with aiohttp.ClientSession(auto_decompress=False) as http:
+        async with http.get(f"{gateway.url}/widget.js", headers={"Accept-Encoding": "gzip"}) as r:
+            assert r.status == 200 and r.headers["Content-Encoding"] == "gzip"
+            assert "Accept-Encoding" in r.headers.get("Vary", "")
+            assert gzip.decompress(await r.read()) == script
+        async with http.get(f"{gateway.url}/widget.js", headers={"Accept-Encoding": "identity"}) as r:
+            assert "Content-Encoding" not in r.headers and await r.read() == script
+    status, headers, body = await _http("GET", f"{gateway.url}/assets/api.html")
+    assert status == 200 and "api" in body and "script-src 'self'" in headers["Content-Security-Policy"]
 
 
 async def test_missing_build_says_how_to_build(gateway_factory: Any, tmp_path: Path) -> None:

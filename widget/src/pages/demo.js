@@ -32,9 +32,11 @@ async function signedIdentity(customerId) {
 
 function showSnippet(customer) {
   const lines = [
-    `<script src="${window.location.origin}/widget.js"></script>`,
     "<script>",
-    "  HelpdeskWidget.init({",
+    "  window.HelpdeskWidget = window.HelpdeskWidget || function () {",
+    "    (HelpdeskWidget.q = HelpdeskWidget.q || []).push(arguments);",
+    "  };",
+    '  HelpdeskWidget("init", {',
     `    url: "${window.location.origin}",`,
   ];
   if (customer) {
@@ -43,7 +45,12 @@ function showSnippet(customer) {
       `                signature: "${customer.signature.slice(0, 16)}…" },`,
     );
   }
-  lines.push('    title: "Northwind Cloud Support",', "  });", "</script>");
+  lines.push(
+    '    title: "Northwind Cloud Support",',
+    "  });",
+    "</script>",
+    `<script async src="${window.location.origin}/widget.js"></script>`,
+  );
   document.getElementById("snippet").textContent = lines.join("\n");
 }
 

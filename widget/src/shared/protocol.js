@@ -3,6 +3,10 @@
 export const CUSTOMER_NS = "/";
 export const AGENT_NS = "/agents";
 
+// The opt-in to the gateway's extras on the customer namespace: Socket.IO connect `auth: { protocol }`
+// (without it the gateway speaks stock Rasa: no acks, states, history or queue positions).
+export const FRONTLINE_PROTOCOL = "frontline.1";
+
 // Customer namespace (Rasa socketio protocol plus additive events).
 export const SESSION_REQUEST = "session_request";
 export const SESSION_CONFIRM = "session_confirm";

@@ -1,6 +1,7 @@
-// What the widget keeps in localStorage: the server-issued session id, the offline outbox, CSAT already given.
-// One record per gateway and per customer (anonymous visitors share "anon"), so switching identity on the
-// host page never mixes two people's conversations.
+// What the widget keeps in localStorage: the server-issued session id, the offline outbox, CSAT already given, the
+// agent on the conversation. One record per gateway and per customer (anonymous visitors share "anon"), so switching
+// identity on the host page never mixes two people's conversations; logging out forgets the records. Whether the
+// panel is open is kept per gateway (PanelState), so a reload or the next page of the site shows it as it was.
 
 const PREFIX = "helpdesk-widget";
 
@@ -15,11 +16,14 @@ function safeStorage() {
   }
 }
 
+function keyFor(url, name) {
+  return `${PREFIX}.${url.replace(/[^A-Za-z0-9]+/g, "_")}.${name}`;
+}
+
 export class WidgetStore {
   constructor(url, customerId) {
     this.storage = safeStorage();
-    const host = url.replace(/[^A-Za-z0-9]+/g, "_");
-    this.key = `${PREFIX}.${host}.${customerId || "anon"}`;
+    this.key = keyFor(url, customerId || "anon");
     this.memory = {};
   }
 
@@ -72,7 +76,48 @@ export class WidgetStore {
     this.write({ rated: [...this.rated.filter((k) => k !== key), key].slice(-20) });
   }
 
-  reset() {
-    this.write({ session_id: null, outbox: [], rated: [] });
+  /** The agent who joined last ({ name, seq }: seq is the newest message seq when they joined), or null. */
+  get agent() {
+    const agent = this.read().agent;
+    return agent && typeof agent.name === "string" && agent.name ? { name: agent.name, seq: Number(agent.seq) || 0 } : null;
+  }
+
+  set agent(value) {
+    this.write({ agent: value });
+  }
+
+  /** Drop the whole record (session id, outbox, ratings, agent): logging out, the next person starts clean. */
+  forget() {
+    this.memory = {};
+    try {
+      if (this.storage) this.storage.removeItem(this.key);
+    } catch {
+      // blocked storage: nothing was kept there
+    }
+  }
+}
+
+/** Open or closed, per gateway (not per customer): restored by the next page load. JSON like the other records. */
+export class PanelState {
+  constructor(url) {
+    this.storage = safeStorage();
+    this.key = keyFor(url, "panel");
+  }
+
+  get open() {
+    try {
+      const value = JSON.parse((this.storage && this.storage.getItem(this.key)) || "{}");
+      return Boolean(value && value.open === true);
+    } catch {
+      return false;
+    }
+  }
+
+  set open(value) {
+    try {
+      if (this.storage) this.storage.setItem(this.key, JSON.stringify({ open: Boolean(value) }));
+    } catch {
+      // full or blocked storage: the panel just starts closed next time
+    }
   }
 }
