@@ -45,7 +45,7 @@ $(MODEL): $(TRAINING_INPUTS) | $(INSTALLED)
 # (an older run.env) is added, so every process gets what it needs.
 RUN_SECRETS := RASA_TOKEN IDENTITY_SECRET TOKEN_SECRET VOUCH_SECRET ACTIONS_TOKEN
 RUN_DEFAULTS := RASA_PORT=5005 ACTIONS_PORT=5055 RASA_URL=http://127.0.0.1:5005 \
-	ACTIONS_URL=http://127.0.0.1:5055/webhook PYTHONUNBUFFERED=1
+	ACTIONS_URL=http://127.0.0.1:5055/webhook RASA_TRACKER_DB=var/rasa_tracker.db PYTHONUNBUFFERED=1
 
 run-env:
 	@mkdir -p var; umask 077; touch $(RUN_ENV); chmod 600 $(RUN_ENV); \
@@ -125,6 +125,8 @@ run-scaled: $(INSTALLED) $(MODEL) $(WIDGET_BUILT) run-env ## Two gateways + two 
 	@$(PY) -m actions.backend seed
 	@DATABASE_URL=$(SCALED_DB) $(PY) -m handoff migrate && DATABASE_URL=$(SCALED_DB) HANDOFF_DEMO=1 $(PY) -m handoff seed
 	@$(RASA_QUIET) DATABASE_URL=$(SCALED_DB) REDIS_URL=$(SCALED_REDIS) HANDOFF_DEMO=1 \
+		TRACKER_DB_HOST=127.0.0.1 TRACKER_DB_USER=postgres TRACKER_DB_PASSWORD= TRACKER_DB_NAME=rasa_tracker \
+		LOCK_STORE_HOST=127.0.0.1 LOCK_KEY_PREFIX=handoff \
 		RASA_URLS=http://127.0.0.1:5005,http://127.0.0.1:5006 HANDOFF_AUTO_MIGRATE=0 \
 		$(VENV)/bin/honcho start -f Procfile.scaled -e $(RUN_ENV)
 

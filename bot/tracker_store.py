@@ -4,7 +4,7 @@ The gateway redacts what it relays, but Rasa is also reached directly (``make sh
 whatever reaches it, the ``user`` events it keeps hold no card number, password, reset token or API key
 (:mod:`contract.redact`). The conversation in memory is untouched, so the current turn is understood as typed; bot
 and slot events are written as they are (the actions redact before they set a slot or say anything).
-Configured in ``bot/endpoints.yml``: ``tracker_store: {type: bot.tracker_store.RedactingSQLTrackerStore, ...}``, with
+Configured in ``endpoints.yml``: ``tracker_store: {type: bot.tracker_store.RedactingSQLTrackerStore, ...}``, with
 an optional ``redact:`` key (the classes, as ``HANDOFF_REDACT``; default all). Loading it also routes the Rasa
 server's own log records through the redaction (Rasa logs the user's text at DEBUG).
 """

@@ -6,7 +6,6 @@ import os
 import secrets
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -17,7 +16,13 @@ from contract.vouch import vouch
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "support.tar.gz"
-VENV_BIN = Path(sys.executable).parent
+# Each side runs from its own environment, whichever one runs the tests: Rasa and the action server from the bot's
+# (Python 3.10, `make` creates .venv), the gateway from its own (.venv-gateway, Python 3.13). BOT_VENV / GATEWAY_VENV
+# point elsewhere (another checkout's environments, e.g. to benchmark an older stack).
+BOT_BIN = Path(os.environ.get("BOT_VENV") or ROOT / ".venv") / "bin"
+GATEWAY_BIN = Path(os.environ.get("GATEWAY_VENV") or ROOT / ".venv-gateway") / "bin"
+BOT_PYTHON = BOT_BIN / "python"
+GATEWAY_PYTHON = GATEWAY_BIN / "python"
 STARTUP_SECONDS = 240
 
 
@@ -94,23 +99,28 @@ def _bot_env(backend_db: Path, token: str = "", actions_token: str = "", vouch_s
             "MAX_SENDS_PER_HOUR": "1000"}
 
 
-def rasa_command(port: int, token: str, endpoints: Path) -> list[str]:
-    """``rasa run`` as the Procfile runs it: loopback only, HTTP API behind ``token``, the gateway's channel."""
-    return [str(VENV_BIN / "rasa"), "run", "--interface", "127.0.0.1", "--enable-api", "--auth-token", token,
-            "--model", str(MODEL), "--credentials", str(ROOT / "bot" / "credentials.yml"),
-            "--endpoints", str(endpoints), "--port", str(port)]
+def rasa_command(port: int, token: str, endpoints: Path | None = None) -> list[str]:
+    """``rasa run`` as the Procfile runs it from the project root: loopback only, HTTP API behind ``token``.
+
+    Rasa reads the project's own ``credentials.yml`` (the gateway's channel) and ``endpoints.yml`` (or ``endpoints``,
+    e.g. bot/endpoints.scaled.yml) with their ``${VAR}`` values from the environment (:func:`rasa_env`).
+    """
+    command = [str(BOT_BIN / "rasa"), "run", "--interface", "127.0.0.1", "--enable-api", "--auth-token", token,
+               "--model", str(MODEL), "--port", str(port)]
+    return command + (["--endpoints", str(endpoints)] if endpoints else [])
 
 
-def action_endpoint(servers_actions_url: str, actions_token: str) -> str:
-    """The ``action_endpoint`` block of an endpoints.yml: where the action server is and its token."""
-    return f'action_endpoint:\n  url: "{servers_actions_url}/webhook"\n  token: "{actions_token}"\n'
+def rasa_env(servers: BotServers, **values: str) -> dict[str, str]:
+    """The environment the project's endpoint files read: where the action server is, its token, the stores."""
+    return {**_bot_env(servers.backend_db, servers.token), "ACTIONS_URL": f"{servers.actions_url}/webhook",
+            "ACTIONS_TOKEN": servers.actions_token, **values}
 
 
 def spawn_action_server(actions_url: str, backend_db: Path, actions_token: str, vouch_secret: str,
                         log: Path) -> subprocess.Popen[bytes]:
     """Launch ``python -m actions.server`` (loopback, token required) on the port of ``actions_url``."""
     return subprocess.Popen(
-        [sys.executable, "-m", "actions.server", "--port", actions_url.rsplit(":", 1)[1]],
+        [str(BOT_PYTHON), "-m", "actions.server", "--port", actions_url.rsplit(":", 1)[1]],
         cwd=ROOT, env=_bot_env(backend_db, actions_token=actions_token, vouch_secret=vouch_secret),
         stdout=log.open("ab"), stderr=subprocess.STDOUT,
     )
@@ -122,18 +132,14 @@ def _spawn_rasa(workdir: Path, actions_url: str, backend_db: Path, token: str, a
         raise RuntimeError(f"{MODEL} is missing: run `make train` (make test does it first)")
     workdir.mkdir(parents=True, exist_ok=True)
     rasa_port = free_port()
-    endpoints = workdir / "endpoints.yml"
-    endpoints.write_text(
-        action_endpoint(actions_url, actions_token)
-        # Rasa's SQL tracker store, writing customer messages redacted (as bot/endpoints.yml does).
-        + "tracker_store:\n  type: bot.tracker_store.RedactingSQLTrackerStore\n"
-        f'  dialect: "sqlite"\n  db: "{workdir / "tracker.db"}"\n'
-    )
-    rasa = subprocess.Popen(
-        rasa_command(rasa_port, token, endpoints),
-        cwd=ROOT, env=_bot_env(backend_db, token), stdout=(workdir / "rasa.log").open("wb"), stderr=subprocess.STDOUT,
-    )
-    return BotServers(f"http://127.0.0.1:{rasa_port}", actions_url, token, backend_db, [rasa], actions_token)
+    server = BotServers(f"http://127.0.0.1:{rasa_port}", actions_url, token, backend_db, [], actions_token)
+    # The project's endpoints.yml as it is (redacting SQL tracker store), on a tracker database of this run.
+    env = rasa_env(server, RASA_TRACKER_DB=str(workdir / "tracker.db"))
+    server.processes.append(subprocess.Popen(
+        rasa_command(rasa_port, token),
+        cwd=ROOT, env=env, stdout=(workdir / "rasa.log").open("wb"), stderr=subprocess.STDOUT,
+    ))
+    return server
 
 
 def start_rasa_server(workdir: Path, servers: BotServers) -> BotServers:
@@ -211,10 +217,10 @@ def start_gateway_process(workdir: Path, servers: BotServers, **settings: str) -
         "PYTHONWARNINGS": "ignore",
         **settings,
     }
-    subprocess.run([sys.executable, "-m", "handoff", "seed"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run([str(GATEWAY_PYTHON), "-m", "handoff", "seed"], cwd=ROOT, env=env, check=True, capture_output=True)
     log = workdir / "gateway.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "handoff"], cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+        [str(GATEWAY_PYTHON), "-m", "handoff"], cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
     )
     gateway = GatewayProcess(f"http://127.0.0.1:{port}", process, log, database_url)
     try:
@@ -225,36 +231,26 @@ def start_gateway_process(workdir: Path, servers: BotServers, **settings: str) -
     return gateway
 
 
-def shared_stores_endpoints(actions_url: str, actions_token: str, tracker_db: str, lock_prefix: str) -> str:
-    """endpoints.yml of scaled mode: SQL tracker store on PostgreSQL, RedisLockStore (as bot/endpoints.scaled.yml)."""
-    return (
-        action_endpoint(actions_url, actions_token)
-        + "tracker_store:\n  type: bot.tracker_store.RedactingSQLTrackerStore\n"
-        "  dialect: postgresql\n  url: 127.0.0.1\n  port: 5432\n"
-        f"  username: postgres\n  db: {tracker_db}\n"
-        f"lock_store:\n  type: redis\n  url: 127.0.0.1\n  port: 6379\n  db: 0\n  key_prefix: {lock_prefix}\n"
-    )
-
-
 def start_shared_store_rasa_servers(
     workdir: Path, servers: BotServers, tracker_db: str, lock_prefix: str, count: int = 2
 ) -> list[tuple[str, subprocess.Popen[bytes]]]:
     """``count`` Rasa servers on ``servers``' action server sharing a PostgreSQL tracker store and a lock store.
 
+    They run on the project's bot/endpoints.scaled.yml, its hosts and names given through the environment.
+
     Any of them can answer any conversation. Returns (url, process) pairs once every one answers.
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    endpoints = workdir / "endpoints.shared.yml"
-    endpoints.write_text(shared_stores_endpoints(servers.actions_url, servers.actions_token, tracker_db, lock_prefix))
+    env = rasa_env(servers, TRACKER_DB_HOST="127.0.0.1", TRACKER_DB_USER="postgres", TRACKER_DB_PASSWORD="",
+                   TRACKER_DB_NAME=tracker_db, LOCK_STORE_HOST="127.0.0.1", LOCK_KEY_PREFIX=lock_prefix)
     started: list[tuple[str, subprocess.Popen[bytes], Path]] = []
     try:
         for i in range(count):
             port = free_port()
             log = workdir / f"rasa-shared-{i}.log"
             process = subprocess.Popen(
-                rasa_command(port, servers.token, endpoints),
-                cwd=ROOT, env=_bot_env(servers.backend_db, servers.token), stdout=log.open("wb"),
-                stderr=subprocess.STDOUT,
+                rasa_command(port, servers.token, ROOT / "bot" / "endpoints.scaled.yml"),
+                cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
             )
             started.append((f"http://127.0.0.1:{port}", process, log))
         for url, process, log in started:
