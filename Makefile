@@ -14,11 +14,16 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find data -type f -name '*.yml'
 WIDGET_SOURCES := widget/package.json widget/package-lock.json widget/build.mjs $(shell find widget/src -type f 2>/dev/null)
 WIDGET_BUILT := widget/dist/.built
 CHROMIUM := /usr/bin/chromium
+# The stock Rasa widget the browser tests drive (tests/browser/test_stock_webchat.py): rasa-webchat's standalone UMD
+# bundle, from npm at test setup, checked against the registry's integrity (pinned here too), never committed.
+RASA_WEBCHAT_VERSION := 1.0.1
+RASA_WEBCHAT_INTEGRITY := sha512-Ld1zVJvTAaTrs6A5p8t70agNNrKYRyXlvqXZRgBoDvKKUXbA0jhJKECi5bdPGlaR6jsmqWtVylHS+YqIqo0x8w==
+STOCK_WEBCHAT := tests/browser/vendor/rasa-webchat-$(RASA_WEBCHAT_VERSION).js
 SCALED_DB := postgresql+asyncpg://postgres@127.0.0.1:5432/handoff
 SCALED_REDIS := redis://127.0.0.1:6379/0
 RASA_QUIET := TF_CPP_MIN_LOG_LEVEL=3 SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONWARNINGS=ignore
 
-.PHONY: help run run-env run-scaled test lint train nlu-report nlu-holdout nlu-review simulate predict shell clean bench bench-full soak widget
+.PHONY: help run run-env run-scaled test lint train nlu-report nlu-holdout nlu-review simulate predict shell clean bench bench-full soak widget stock-webchat
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -65,6 +70,20 @@ $(WIDGET_BUILT): $(WIDGET_SOURCES) widget/node_modules/.package-lock.json
 
 widget: $(WIDGET_BUILT) ## Build the customer widget, agent console and demo page into widget/dist/
 
+# npm pack verifies the tarball against the registry's dist.integrity; the pinned value catches a changed release.
+$(STOCK_WEBCHAT):
+	@command -v npm >/dev/null || { echo "npm is needed to fetch rasa-webchat for the browser tests (apt-get install nodejs npm)."; exit 1; }
+	@set -euo pipefail; tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
+	npm pack "rasa-webchat@$(RASA_WEBCHAT_VERSION)" --pack-destination "$$tmp" --silent >/dev/null; \
+	tgz="$$tmp/rasa-webchat-$(RASA_WEBCHAT_VERSION).tgz"; \
+	got="sha512-$$(openssl dgst -sha512 -binary "$$tgz" | base64 -w0)"; \
+	[ "$$got" = "$(RASA_WEBCHAT_INTEGRITY)" ] || { echo "rasa-webchat $(RASA_WEBCHAT_VERSION): integrity $$got, expected $(RASA_WEBCHAT_INTEGRITY)"; exit 1; }; \
+	tar -xzf "$$tgz" -C "$$tmp" package/lib/index.js package/LICENSE; \
+	mkdir -p $(@D); cp "$$tmp/package/LICENSE" $(@D)/rasa-webchat-LICENSE; cp "$$tmp/package/lib/index.js" $@.part; mv $@.part $@
+	@echo "rasa-webchat $(RASA_WEBCHAT_VERSION) (integrity verified) -> $@"
+
+stock-webchat: $(STOCK_WEBCHAT) ## Fetch the stock rasa-webchat bundle (npm, integrity-checked) for the browser tests
+
 $(CHROMIUM):
 	@[ "$$(id -u)" = 0 ] || { echo "Browser tests need Debian's Chromium: sudo apt-get install -y chromium"; exit 1; }
 	apt-get update -qq && apt-get install -y -qq chromium
@@ -80,7 +99,7 @@ run: $(INSTALLED) $(MODEL) $(WIDGET_BUILT) run-env ## Install, train if stale, s
 shell: $(INSTALLED) run-env ## Chat with the running bot in this terminal (start `make run` first)
 	@set -a; . ./$(RUN_ENV); set +a; $(PY) -m bot.chat $(if $(CUSTOMER),--customer $(CUSTOMER),)
 
-test: $(INSTALLED) $(MODEL) $(WIDGET_BUILT) $(CHROMIUM) ## Validate the data, replay the test stories, run every pytest suite
+test: $(INSTALLED) $(MODEL) $(WIDGET_BUILT) $(STOCK_WEBCHAT) $(CHROMIUM) ## Validate the data, replay the test stories, run every pytest suite
 	$(RASA_QUIET) $(RASA) data validate --domain domain.yml --data data --config config.yml --fail-on-warnings --quiet
 	$(RASA_QUIET) $(RASA) test core --stories tests/test_stories.yml --model $(MODEL) \
 		--fail-on-prediction-errors --out reports/core --quiet

@@ -154,7 +154,7 @@ class Customer:
 
     async def connect(self, url: str) -> None:
         """Websocket transport only."""
-        await self.sio.connect(url, transports=["websocket"], wait_timeout=10)
+        await self.sio.connect(url, transports=["websocket"], auth={"protocol": "frontline.1"}, wait_timeout=10)
 
     async def new_conversation(self) -> str:
         """A fresh server-issued session."""

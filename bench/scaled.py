@@ -234,7 +234,8 @@ async def connect_all(clients: list[socketio.AsyncClient], urls: list[str], batc
     for start in range(0, len(clients), batch):
         await asyncio.gather(
             *(
-                c.connect(urls[(start + i) % len(urls)], transports=["websocket"], wait_timeout=CONNECT_TIMEOUT)
+                c.connect(urls[(start + i) % len(urls)], transports=["websocket"], auth={"protocol": "frontline.1"},
+                          wait_timeout=CONNECT_TIMEOUT)
                 for i, c in enumerate(clients[start : start + batch])
             )
         )
@@ -359,7 +360,8 @@ async def handoff_notify(customer_url: str, agent_url: str, samples: int) -> dic
     agent = Agent()
     await agent.connect(agent_url, "bench0@example.com")
     customer = socketio.AsyncClient(reconnection=False)
-    await customer.connect(customer_url, transports=["websocket"], wait_timeout=CONNECT_TIMEOUT)
+    await customer.connect(customer_url, transports=["websocket"], auth={"protocol": "frontline.1"},
+                           wait_timeout=CONNECT_TIMEOUT)
     latencies = []
     try:
         for _ in range(samples):

@@ -126,7 +126,7 @@ class Customer:
             sio.on("conversation_state", on_state)
             sio.on("session_confirm", on_confirm)
             try:
-                await sio.connect(self.stack.url, transports=["websocket"], wait_timeout=5)
+                await sio.connect(self.stack.url, transports=["websocket"], auth={"protocol": "frontline.1"}, wait_timeout=5)
                 last = max(self.seen, default=0)
                 await sio.emit("session_request", {"session_id": self.sid, "last_seq": last})
                 self.sid = await asyncio.wait_for(confirmed, 10)
@@ -250,6 +250,8 @@ class Agent:
                 sio.on("queue_snapshot", self._on_snapshot, namespace="/agents")
                 await sio.connect(self.stack.url, namespaces=["/agents"], transports=["websocket"],
                                   auth={"token": self.token}, wait_timeout=5)
+                # A console (re)connects away; this agent takes work, so it goes online every time.
+                await sio.call("presence", {"status": "online"}, namespace="/agents", timeout=15)
                 self.sio = sio
                 for cid in list(self.mine):
                     await self.reload(cid)

@@ -87,14 +87,20 @@ async def _release(gw: Gateway, conv: ConversationRecord, actor: AgentRecord, st
 
 
 async def connected(gw: Gateway, agent: AgentRecord, sid: str) -> dict[str, Any] | None:
-    """A socket of the agent connected: online, rejoin own rooms, return the snapshot.
+    """A socket of the agent connected: keep the agent's status (a new session is away), rejoin own rooms, snapshot.
 
-    ``None`` when the socket closed while this ran (its disconnect may have been handled first): the socket is
-    forgotten again, so an agent is never left online by a socket that no longer exists.
+    Signing in is not going to work: a new session starts ``away`` and only going online (``presence``) pulls
+    conversations. A socket joining a live session (another tab) keeps ``online``/``away``; one coming back after the
+    last socket dropped turns ``offline`` into ``away``, which also ends the grace period (the agent keeps their
+    conversations, see :func:`requeue_dropped`). ``None`` when the socket closed while this ran (its disconnect may
+    have been handled first): the socket is forgotten again, so an agent is never left present by a socket that no
+    longer exists.
     """
     await gw.sockets.add(agent.id, sid)
     async with gw.db.write() as s:
-        await store.set_agent_status(s, agent.id, "online")
+        current = await store.get_agent(s, agent.id)
+        status = current.status if current is not None and current.status in ("online", "away") else "away"
+        await store.set_agent_status(s, agent.id, status)
         mine = await store.conversations_of_agent(s, agent.id)
     rooms = [agent_room(agent.id), "agents", access.role_room(agent.role), *(conv_room(c.id) for c in mine)]
     try:

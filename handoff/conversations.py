@@ -163,7 +163,11 @@ def metadata_for(conv: ConversationRecord, vouch_secret: str) -> dict[str, Any]:
 
 
 def reply_payload(reply: dict[str, Any]) -> tuple[str | None, dict[str, Any]] | None:
-    """Convert one Rasa REST reply into (text, payload) for ``bot_uttered``; None when empty."""
+    """Convert one Rasa REST reply into the stored (text, payload); None when empty.
+
+    The payload is what frontline.1 clients get besides id, seq and text; stock Rasa clients get it in Rasa's
+    socketio shapes (``gateway.rasa_views``), so what those need is kept too (``elements`` as Rasa sent them).
+    """
     text = reply.get("text") if isinstance(reply.get("text"), str) else None
     payload: dict[str, Any] = {"metadata": {"sender": "bot"}}
     buttons = reply.get("buttons")
@@ -182,6 +186,7 @@ def reply_payload(reply: dict[str, Any]) -> tuple[str | None, dict[str, Any]] | 
             "type": "template",
             "payload": {"template_type": "generic", "elements": reply["elements"]},
         }
+        payload["elements"] = reply["elements"]  # Rasa's socketio channel sends them one by one
     custom = reply.get("custom")
     if custom is not None and not signals.is_signal(custom):
         payload["custom"] = custom

@@ -2,6 +2,26 @@
 
 Incoming payloads are checked by :func:`validate`; outgoing shapes are described in :data:`OUTGOING`
 so that ``python -m handoff events`` can export the whole protocol as JSON.
+
+Two protocols share the customer namespace, chosen per socket by the Socket.IO handshake:
+
+- **Stock Rasa** (a connect without ``auth.protocol``, as rasa-webchat and every Rasa socketio client connects): exactly
+  what Rasa 3.6's socketio channel does. In: ``session_request {session_id?}``, ``user_uttered {message?, session_id,
+  customData | metadata}`` (see :data:`RASA_INCOMING`). Out: ``session_confirm`` (the bare session id) and
+  ``bot_uttered`` in the shapes of :data:`RASA_OUTGOING`, nothing else: no acks, ids, sequence numbers, senders, typing,
+  states, queue positions or replay. A person's messages and hand-off notices come as plain ``{text}``. A missing,
+  null or blank ``message`` is an empty init payload: ignored (not stored, not sent to the bot, no error); an init
+  payload with text (rasa-webchat's ``initPayload``, e.g. ``/greet``) is a customer message like any other.
+  What went wrong (a payload too large, an unknown event) comes as a ``bot_uttered {text}``, the only event a
+  stock widget shows.
+- **frontline.1** (connect with ``auth: {"protocol": "frontline.1"}``, our widget): the same events plus the
+  extras: acks with ``{id, seq}``, ``bot_uttered`` with ``id``, ``seq`` and ``metadata.sender``, ``resume`` and
+  ``history`` replay, ``conversation_state``, ``queue_update``, ``agent_joined``/``agent_left``, ``typing``, ``csat``,
+  and ``error`` events (see :data:`INCOMING` and :data:`OUTGOING`). ``message`` is required here: our widget sends
+  no init payload, so a missing one is a client bug and gets ``missing_fields``.
+
+Another ``auth.protocol`` value is refused at connect with the reason (a client asking for extras this gateway does
+not speak must not silently get the stock protocol).
 """
 
 from __future__ import annotations
@@ -13,6 +33,9 @@ from typing import Any
 
 CUSTOMER_NS = "/"
 AGENT_NS = "/agents"
+
+# The opt-in to the gateway's extras on the customer namespace: Socket.IO connect ``auth: {"protocol": ...}``.
+FRONTLINE_PROTOCOL = "frontline.1"
 
 # Customer namespace, Rasa socketio protocol.
 SESSION_REQUEST = "session_request"
@@ -165,6 +188,33 @@ INCOMING: dict[str, dict[str, tuple[Field, ...]]] = {
     },
 }
 
+# What a stock Rasa client may send (Rasa 3.6's socketio channel): ``message`` is optional, the rest of the
+# customer events are frontline.1 only.
+RASA_INCOMING: dict[str, tuple[Field, ...]] = {
+    SESSION_REQUEST: (Field("session_id", (str, type(None)), required=False, max_len=128),),
+    USER_UTTERED: (
+        Field("message", (str, type(None)), required=False, message_limit=True, max_len=None),
+        *(f for f in INCOMING[CUSTOMER_NS][USER_UTTERED] if f.name not in ("message", "client_id")),
+    ),
+}
+
+# What a stock Rasa client gets: ``bot_uttered`` payloads as rasa/core/channels/socketio.py (SocketIOOutput) emits
+# them, key for key (documentation; tests/handoff/test_stock_protocol.py asserts each shape).
+RASA_OUTGOING: dict[str, Any] = {
+    SESSION_CONFIRM: "the bare session id string",
+    BOT_UTTERED: {
+        "text": "{text}: one message per paragraph (text split on blank lines), as send_text_message",
+        "buttons": "{text, quick_replies: [{content_type: 'text', title, payload}]}: one per paragraph, the buttons on "
+        "the last one and [] on the others, as send_text_with_buttons (buttons and quick replies alike)",
+        "image": "{attachment: {type: 'image', payload: {src}}}, as send_image_url",
+        "attachment": "{attachment}: the bot's attachment as it is, as send_attachment",
+        "elements": "{attachment: {type: 'template', payload: {template_type: 'generic', elements: <one element>}}} "
+        "per element, as send_elements",
+        "custom": "the custom json's 'data' when it has one (Rasa emits custom['data']), else the custom json as it is",
+        "person": "a person's message or a hand-off notice: {text} (with quick_replies when it offers choices)",
+    },
+}
+
 # Outgoing payload shapes (documentation for clients; tests check the emitted keys against them).
 OUTGOING: dict[str, dict[str, str]] = {
     SESSION_CONFIRM: {"": "the bare session id string"},
@@ -242,14 +292,22 @@ def _strings(where: str, value: Any) -> Iterator[str]:
             stack.extend((part, depth + 1) for part in item)
 
 
-def validate(namespace: str, event: str, data: Any, *, max_message_bytes: int = 4096) -> dict[str, Any]:
+def validate(namespace: str, event: str, data: Any, *, max_message_bytes: int = 4096, stock: bool = False) -> dict[str, Any]:
     """Check ``data`` against the schema of ``event``; return only the known fields.
+
+    ``stock``: the sender speaks stock Rasa (:data:`RASA_INCOMING`), not frontline.1.
 
     Raises:
         PayloadError: unknown event, wrong type, missing field or oversize value.
     """
-    schema = INCOMING.get(namespace, {}).get(event)
+    schema = RASA_INCOMING.get(event) if stock else INCOMING.get(namespace, {}).get(event)
     if schema is None:
+        if stock and event in INCOMING[CUSTOMER_NS]:
+            raise PayloadError(
+                "unknown_event",
+                f"{event!r} is part of the {FRONTLINE_PROTOCOL} protocol: "
+                f'connect with auth {{"protocol": "{FRONTLINE_PROTOCOL}"}} to use it',
+            )
         raise PayloadError("unknown_event", f"unknown event {event!r}")
     if data is None and all(not f.required for f in schema):
         data = {}
@@ -316,4 +374,24 @@ def describe() -> dict[str, Any]:
         }
         for ns, events in INCOMING.items()
     }
-    return {"incoming": incoming, "outgoing": OUTGOING, "handoff_reasons": list(HANDOFF_REASONS)}
+    rasa_incoming = {
+        event: {
+            f.name: {"types": ["null" if t is type(None) else t.__name__ for t in f.types], "required": f.required}
+            for f in fields
+        }
+        for event, fields in RASA_INCOMING.items()
+    }
+    return {
+        "incoming": incoming,
+        "outgoing": OUTGOING,
+        "handoff_reasons": list(HANDOFF_REASONS),
+        # The customer namespace speaks stock Rasa unless the handshake asks for frontline.1 (module docstring).
+        "protocols": {
+            "rasa": {"handshake": "no auth.protocol", "incoming": rasa_incoming, "outgoing": RASA_OUTGOING},
+            FRONTLINE_PROTOCOL: {
+                "handshake": {"auth": {"protocol": FRONTLINE_PROTOCOL}},
+                "incoming": "the top-level 'incoming' (namespace '/'), acknowledged",
+                "outgoing": "the top-level 'outgoing'",
+            },
+        },
+    }

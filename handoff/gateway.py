@@ -49,9 +49,15 @@ def conv_room(conversation_id: str) -> str:
     return f"conv:{conversation_id}"
 
 
+def rasa_room(conversation_id: str) -> str:
+    """Customers' room of the stock Rasa clients of one conversation (frontline.1 clients are in ``conversation_id``)."""
+    return f"rasa:{conversation_id}"
+
+
 def message_view(m: MessageRecord) -> dict[str, Any]:
     """A stored message as clients see it (history, console)."""
     payload = dict(m.payload or {})
+    payload.pop("elements", None)  # Rasa's elements as they came, for stock clients; ``attachment`` holds them here
     meta = payload.pop("metadata", None) or {"sender": m.sender}
     view: dict[str, Any] = {"id": m.id, "seq": m.seq, "sender": m.sender, "metadata": meta}
     if m.text is not None:
@@ -67,6 +73,44 @@ def bot_uttered_view(m: MessageRecord) -> dict[str, Any]:
     view.pop("sender", None)
     view.pop("created_at", None)
     return view
+
+
+def rasa_views(m: MessageRecord) -> list[Any]:
+    """A stored bot/agent/system message as stock Rasa 3.6's socketio channel emits it: ``bot_uttered`` payloads.
+
+    ``OutputChannel.send_response`` with ``SocketIOOutput``, key for key: buttons (quick replies), else text, split in
+    paragraphs; then custom json (Rasa emits its ``data``), the image or attachment, the elements one by one. A person's
+    message or a notice is text, so it is ``{text}`` (or ``{text, quick_replies}`` when it offers choices).
+    """
+    payload = m.payload or {}
+    views: list[Any] = []
+    quick_replies = payload.get("quick_replies")
+    if isinstance(quick_replies, list) and quick_replies:
+        parts = (m.text or "").strip().split("\n\n")
+        views.extend({"text": part, "quick_replies": []} for part in parts)
+        views[-1]["quick_replies"] = [
+            {"content_type": "text", "title": q.get("title"), "payload": q.get("payload")}
+            for q in quick_replies
+            if isinstance(q, dict)
+        ]
+    elif m.text:
+        views.extend({"text": part} for part in m.text.strip().split("\n\n"))
+    custom = payload.get("custom")
+    if custom:
+        # Rasa calls ``sio.emit(event, **custom)``: the payload is ``custom["data"]`` (the convention rasa-webchat users
+        # follow). Custom json without ``data`` (Rasa would fail or emit nothing) goes as it is.
+        data = custom["data"] if isinstance(custom, dict) and "data" in custom else custom
+        if data is not None:
+            views.append(data)
+    elements = payload.get("elements")
+    if isinstance(elements, list):
+        views.extend(
+            {"attachment": {"type": "template", "payload": {"template_type": "generic", "elements": element}}}
+            for element in elements
+        )
+    elif payload.get("attachment"):
+        views.append({"attachment": payload["attachment"]})
+    return views
 
 
 class RecentSet:
@@ -154,7 +198,10 @@ class Gateway:
     # ------------------------------------------------------------ emits
 
     async def to_customer(self, conversation_id: str, event: str, data: Any) -> None:
-        """Emit to every customer socket of a conversation."""
+        """Emit an extra (typing, state, queue, agent events) to the conversation's frontline.1 customer sockets.
+
+        Stock Rasa clients get none of these: only ``bot_uttered`` in Rasa's shapes (:meth:`publish`).
+        """
         await self.sio.emit(event, data, room=conversation_id, namespace=ev.CUSTOMER_NS)
 
     async def to_agents(self, event: str, data: Any, room: str | list[str] = AGENTS_ROOM) -> None:
@@ -162,7 +209,7 @@ class Gateway:
         await self.sio.emit(event, data, room=room, namespace=ev.AGENT_NS)
 
     async def publish(self, m: MessageRecord) -> None:
-        """Deliver a stored message: customers get ``bot_uttered``, agents of the room a copy."""
+        """Deliver a stored message: customers get ``bot_uttered`` (each protocol its shapes), agents a copy."""
         if m.sender == "customer":
             await self.to_agents(
                 ev.CUSTOMER_MESSAGE,
@@ -171,6 +218,8 @@ class Gateway:
             )
             return
         await self.to_customer(m.conversation_id, ev.BOT_UTTERED, bot_uttered_view(m))
+        for view in rasa_views(m):
+            await self.sio.emit(ev.BOT_UTTERED, view, room=rasa_room(m.conversation_id), namespace=ev.CUSTOMER_NS)
         await self.to_agents(
             ev.CONVERSATION_MESSAGE,
             {"conversation_id": m.conversation_id, "message": message_view(m)},

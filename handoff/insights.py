@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from handoff import metrics, prometheus, review, series
+from handoff import metrics, prometheus, review, series, store
 from handoff.models import utcnow
 from handoff.views import _agent, _gw, error
 
@@ -37,6 +37,11 @@ async def metrics_view(request: web.Request) -> web.StreamResponse:
         return error(400, f"group_by must be one of {', '.join(metrics.GROUPS)}", "invalid_value")
     async with _gw(request).db.read() as s:
         report = await metrics.metrics_for(s, window[0], window[1], group_by)
+        if group_by == "agent":
+            # Groups are keyed "agent:<id>" (event rows); people read names. The CSV keeps the stable keys.
+            names = {f"agent:{a.id}": a.name for a in await store.agents_with_load(s)}
+            for g in report["groups"]:
+                g["label"] = names.get(g["key"], g["key"])
     if request.query.get("format") == "csv":
         return web.Response(
             text=metrics.to_csv(report),

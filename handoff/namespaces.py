@@ -1,7 +1,8 @@
 """Socket.IO namespaces: customers on ``/`` (Rasa socketio protocol) and agents on ``/agents``.
 
 Handlers validate, call the service, and emit; every failure becomes an ``error`` event plus an ack
-``{"error": ...}`` and never reaches another conversation.
+``{"error": ...}`` (for a stock Rasa client, a ``bot_uttered`` text) and never reaches another conversation.
+A customer socket speaks stock Rasa unless its handshake asks for frontline.1 (``handoff.events``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import socketio
 from handoff import access, agents, auth, conversations, logref, store
 from handoff import events as ev
 from handoff.events import PayloadError
-from handoff.gateway import Gateway
+from handoff.gateway import Gateway, rasa_room
 from handoff.ratelimit import ClientLimits, RateLimiter
 from handoff.records import AgentRecord
 
@@ -30,6 +31,7 @@ class _Base(socketio.AsyncNamespace):
         self.limiter = RateLimiter(gw.settings.rate_limit_events, gw.settings.rate_limit_window_seconds)
         self.limits = limits or ClientLimits(gw.settings)
         self.ips: dict[str, str] = {}  # sid -> client IP, for the per-IP event limit
+        self.stock: set[str] = set()  # sockets speaking stock Rasa: no acks, no extras, errors as text
 
     def _admit(self, environ: dict[str, Any]) -> str:
         """Count the connection against its client IP; refuse it (with a reason the client sees) over the limit."""
@@ -57,6 +59,7 @@ class _Base(socketio.AsyncNamespace):
                 event,
                 args[1] if len(args) > 1 else None,
                 max_message_bytes=self.gw.settings.max_message_bytes,
+                stock=sid in self.stock,
             )
             return await getattr(self, f"on_{event}")(sid, data)
         except PayloadError as exc:
@@ -79,40 +82,71 @@ class _Base(socketio.AsyncNamespace):
             return len(args) > 1 and args[1] is self.server.get_environ(sid, self.namespace)
         return not self.server.manager.is_connected(sid, self.namespace)
 
-    async def _fail(self, sid: str, event: str, code: str, message: str) -> dict[str, str]:
+    async def _fail(self, sid: str, event: str, code: str, message: str) -> dict[str, str] | None:
+        if sid in self.stock:  # a stock widget shows bot_uttered only, and Rasa acknowledges nothing
+            await self.emit(ev.BOT_UTTERED, {"text": f"Sorry, that did not go through: {message}"}, to=sid)
+            return None
         await self.emit(ev.ERROR, {"code": code, "message": message, "event": str(event)[:64]}, to=sid)
         return {"error": message, "code": code}
 
 
+def speaks_stock_rasa(auth: Any) -> bool:
+    """Whether a customer's handshake is a stock Rasa client's (no ``auth.protocol``) rather than frontline.1's.
+
+    Raises:
+        socketio.exceptions.ConnectionRefusedError: a protocol this gateway does not speak.
+    """
+    protocol = auth.get("protocol") if isinstance(auth, dict) else None
+    if protocol is None:
+        return True
+    if protocol == ev.FRONTLINE_PROTOCOL:
+        return False
+    raise socketio.exceptions.ConnectionRefusedError(
+        f"unsupported protocol {str(protocol)[:64]!r}: this gateway speaks {ev.FRONTLINE_PROTOCOL} "
+        f'(auth {{"protocol": "{ev.FRONTLINE_PROTOCOL}"}}) or stock Rasa (no protocol)',
+        {"code": "unsupported_protocol"},
+    )
+
+
 class CustomerNamespace(_Base):
-    """``/``: session_request, user_uttered (Rasa protocol) plus resume and typing."""
+    """``/``: session_request, user_uttered (Rasa protocol) plus, for frontline.1 sockets, resume, typing and csat."""
 
     def __init__(self, gw: Gateway, limits: ClientLimits | None = None) -> None:
         """Bind to the gateway."""
         super().__init__(ev.CUSTOMER_NS, gw, limits)
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
-        """Anyone may connect (within the per-IP limit); identity comes with the messages."""
-        self.ips[sid] = self._admit(environ)
+        """Anyone may connect (within the per-IP limit); identity comes with the messages, the protocol with ``auth``."""
+        ip = self._admit(environ)
+        stock = speaks_stock_rasa(auth)
+        self.ips[sid] = ip
+        if stock:
+            self.stock.add(sid)
         return True
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         """Forget per-connection state."""
         self.limiter.forget(sid)
         self.ips.pop(sid, None)
+        self.stock.discard(sid)
 
     async def _bind(self, sid: str, requested: str | None, last_seq: int | None) -> str:
         session = await self.get_session(sid)
         conv, resumed = await conversations.open_session(self.gw, requested)
         previous = session.get("conversation_id")
+        stock = sid in self.stock
+        # A stock client's room gets bot_uttered in Rasa's shapes only; the conversation's own room, the extras.
+        room = rasa_room if stock else str
         async with self.gw.sequencer.lock(conv.id):
             if resumed and conv.id != previous:
                 self._check_tabs(sid, conv.id)
             if previous and previous != conv.id:
-                await self.leave_room(sid, previous)
-            await self.enter_room(sid, conv.id)
+                await self.leave_room(sid, room(previous))
+            await self.enter_room(sid, room(conv.id))
             await self.save_session(sid, {"conversation_id": conv.id})
             await self.emit(ev.SESSION_CONFIRM, conv.id, to=sid)
+            if stock:  # Rasa confirms the session and says nothing else (no state, no replay, no queue position)
+                return conv.id
             await self.emit(ev.CONVERSATION_STATE, {"state": conv.state}, to=sid)
             if last_seq is not None and (resumed or last_seq == 0):
                 messages = await conversations.history(self.gw, conv.id, last_seq if resumed else 0)
@@ -125,17 +159,21 @@ class CustomerNamespace(_Base):
 
     def _check_tabs(self, sid: str, conversation_id: str) -> None:
         """At most ``max_sockets_per_session`` sockets (tabs) of this gateway on one conversation."""
-        present = {s for s, _ in self.server.manager.get_participants(self.namespace, conversation_id)}
+        present = {
+            s
+            for room in (conversation_id, rasa_room(conversation_id))
+            for s, _ in self.server.manager.get_participants(self.namespace, room)
+        }
         limit = self.gw.settings.max_sockets_per_session
         if sid not in present and len(present) >= limit:
             raise PayloadError(
                 "too_many_sockets", f"this conversation is open in {limit} tabs already; close one and try again"
             )
 
-    async def on_session_request(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
+    async def on_session_request(self, sid: str, data: dict[str, Any]) -> dict[str, Any] | None:
         """Confirm the session: resume a known id, else issue a fresh one."""
         conversation_id = await self._bind(sid, data.get("session_id"), data.get("last_seq"))
-        return {"session_id": conversation_id}
+        return None if sid in self.stock else {"session_id": conversation_id}
 
     async def on_resume(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
         """Replay the messages after ``last_seq`` (binding the session first if needed)."""
@@ -156,18 +194,29 @@ class CustomerNamespace(_Base):
             raise PayloadError("session_mismatch", "session_id does not belong to this connection")
         return str(conversation_id)
 
-    async def on_user_uttered(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
-        """Persist, ack with id and seq, then deliver in order (bot or humans)."""
+    async def on_user_uttered(self, sid: str, data: dict[str, Any]) -> dict[str, Any] | None:
+        """Persist, ack with id and seq (frontline.1), then deliver in order (bot or humans).
+
+        From a stock Rasa client a missing, null or blank message is an empty init payload: ignored, as an empty
+        text has nothing for the bot (stock Rasa would run it through NLU and likely answer with a fallback). An init
+        payload with text (``/greet``) is a message like any other.
+        """
         conversation_id = await self._conversation(sid, data.get("session_id"))
-        if not data["message"].strip():
+        message = data.get("message")
+        stock = sid in self.stock
+        if stock and (message is None or not message.strip()):
+            log.debug("conversation %s: empty init payload ignored", logref.ref(conversation_id))
+            return None
+        if message is None or not message.strip():
             raise PayloadError("empty_message", "message is empty")
-        return await conversations.receive(
+        ack = await conversations.receive(
             self.gw,
             conversation_id,
-            data["message"],
+            message,
             conversations.parse_custom_data(data),
             data.get("client_id"),
         )
+        return None if stock else ack
 
     async def on_csat(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
         """Post-chat rating (1-5) with an optional comment."""

@@ -2,6 +2,11 @@
 
 Deterministic: the same inputs give the same summary (no clock reads, sorted keys). Every free-text value
 is redacted (cards, passwords, tokens) before it enters the block.
+
+True before complete: each statement is derived from what happened (the customer's turns as the bot's NLU read them,
+the steps the bot took) and carries its evidence, the turn indices and transcript seqs behind it (``lines``; see
+:mod:`handoff.evidence`). What the bot's payload asserts in prose (problem, hypothesis) is checked against the turns
+and replaced when they do not support it; where the turns do not say, the summary says it is not sure.
 """
 
 from __future__ import annotations
@@ -13,11 +18,14 @@ from datetime import date, datetime
 from typing import Any
 
 from contract.redact import redact, redact_value
+from handoff import evidence as ev
+from handoff.evidence import SUPPORT_INTENTS, Turn
 from handoff.priority import Priority
 from handoff.records import ContactRecord, MessageRecord, iso
 
-SUMMARY_VERSION = 1
+SUMMARY_VERSION = 2
 LAST_TURNS = 6
+MAX_QUOTES = 3
 
 REASON_TEXT: dict[str, str] = {
     "three_strikes": "bot failed three times (three-strike rule)",
@@ -40,30 +48,56 @@ INTENT_PROBLEM: dict[str, str] = {
     "close_account": "Customer wants to close their account",
     "billing_invoice": "Customer has a question about an invoice",
     "billing_charge_dispute": "Customer disputes a charge",
-    "billing_refund": "Customer is asking about a refund",
+    "billing_refund": "Customer asked about a refund",
     "billing_payment_method": "Customer can't update their payment method",
     "technical_issue": "Customer reports a technical problem",
-    "request_human": "Customer asked for a person",
-    "express_frustration": "Customer is frustrated",
+    "request_human": "Customer asked for a person before saying what it is about",
     "out_of_scope": "Customer's request is outside what the bot handles",
 }
-GENERIC_INTENTS = (
-    "greet",
-    "goodbye",
-    "thank",
-    "affirm",
-    "deny",
-    "inform",
-    "bot_challenge",
-    "nlu_fallback",
-    "step_failed",
-    "something_else",
+TOPIC_NAME: dict[str, str] = {
+    "reset_password": "a password reset",
+    "account_locked": "a locked account",
+    "create_account": "opening an account",
+    "update_account": "changing account details",
+    "close_account": "closing their account",
+    "billing_invoice": "an invoice",
+    "billing_charge_dispute": "a charge",
+    "billing_refund": "a refund",
+    "billing_payment_method": "their payment method",
+    "technical_issue": "a technical problem",
+}
+# The topics the bot's own problem sentence may name, found by its words (the clause before any ";" or "(").
+PROSE_TOPICS: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), frozenset(intents))
+    for pattern, intents in (
+        (r"password|log ?in|sign ?in|locked|lock(ed)? out|unlock", ("reset_password", "account_locked")),
+        (r"new account|open(ing)? an? (new )?account|creat\w* (an |a |their )?account|sign(ing)? up|regist",
+         ("create_account",)),
+        (r"change (to )?(their|the|his|her) (account|email|address|name|plan|details)|account details|"
+         r"update (their|the) account", ("update_account",)),
+        (r"(clos\w*|delet\w*|cancel\w*) (their|the|his|her) account", ("close_account",)),
+        (r"invoice|receipt|\bbill\b", ("billing_invoice",)),
+        (r"disput|\bcharge", ("billing_charge_dispute",)),
+        (r"refund|money back", ("billing_refund",)),
+        (r"payment method|card on file", ("billing_payment_method",)),
+        (r"technical|fault|crash|\bbug\b|\berror\b", ("technical_issue",)),
+    )
 )
+PROSE_REFUND_STATUS = re.compile(r"where|status|still|not (yet )?(arrived|received)", re.IGNORECASE)
+PROSE_REFUND_REQUEST = re.compile(r"wants?|request|money back", re.IGNORECASE)
+# Identifiers and amounts in the bot's prose: each must be something the customer said or a step found.
+PROSE_FACT = re.compile(r"\$\s?\d[\d,]*(?:\.\d+)?|\b[A-Z]{2,5}-\d{2,}\b|\b[A-Z]\d{3,4}\b")
 FAILED_OUTCOMES = ("failed", "error", "blocked", "not found", "declined")
 VAGUE = re.compile(
     r"(?i)^\s*(it'?s?|this|that|thing|stuff)?\s*(is\s+)?(broken|not working|doesn'?t work|"
     r"(a\s+)?problem|help|issue|error)\W*$"
 )
+# A bot hypothesis that blames email delivery; one about understanding; one about scope.
+DELIVERY = re.compile(r"not reaching|not received|not arriving|never arriv|spam|junk|outdated address", re.IGNORECASE)
+UNDERSTANDING = re.compile(r"could not understand|did not understand|not understood", re.IGNORECASE)
+SCOPE = re.compile(r"outside what|out of scope", re.IGNORECASE)
+# Steps that send the customer an email or a link.
+LINK_STEP = re.compile(r"link|e-?mail|verification|reset", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -182,61 +216,295 @@ def _steps(handoff: Mapping[str, Any]) -> list[dict[str, Any]]:
     return result
 
 
-def _sentiment(handoff: Mapping[str, Any], turns: list[dict[str, Any]]) -> dict[str, Any]:
-    raw = handoff.get("sentiment") if isinstance(handoff.get("sentiment"), dict) else {}
-    assert isinstance(raw, dict)
-    trend = [v for v in (_float(x) for x in raw.get("trend") or []) if v is not None]
-    if not trend:
-        trend = [t["sentiment"] for t in turns if t["sentiment"] is not None]
-    latest = _float(raw.get("latest"), trend[-1] if trend else None)
-    direction = "unknown"
-    if len(trend) >= 2:
-        delta = trend[-1] - trend[0]
-        direction = "worsening" if delta <= -0.2 else "improving" if delta >= 0.2 else "stable"
-    elif trend:
-        direction = "stable"
-    frustration = _float(handoff.get("frustration"))
-    if frustration is None:
-        values = [t["frustration"] for t in turns if t["frustration"] is not None]
-        frustration = max(values) if values else None
-    return {"latest": latest, "trend": trend, "direction": direction, "frustration": frustration}
+@dataclass
+class Line:
+    """One statement of the summary with the turns (and steps) that support it."""
+
+    key: str
+    label: str
+    text: str
+    turns: Sequence[Turn] = ()
+    steps: Sequence[int] = ()
+    certain: bool = True
+    seqs: Sequence[int] = ()  # transcript messages with no NLU turn (the bot never read them)
+    short: str | None = None  # a hypothesis as the tail of the problem sentence, when its first clause will not do
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form: the text, whether the bot is sure, and the evidence (turn indices, seqs, step indices)."""
+        found = ev.refs(self.turns)
+        return {
+            "key": self.key,
+            "label": self.label,
+            "text": self.text,
+            "certain": self.certain,
+            "turns": found["turns"],
+            "seqs": sorted({*found["seqs"], *self.seqs}),
+            "steps": sorted(set(self.steps)),
+        }
 
 
-def _main_intent(turns: list[dict[str, Any]]) -> str | None:
-    """The most telling intent: the latest non-generic one, else the latest."""
-    for turn in reversed(turns):
-        if turn["intent"] and turn["intent"] not in GENERIC_INTENTS:
-            return str(turn["intent"])
-    return next((str(t["intent"]) for t in reversed(turns) if t["intent"]), None)
+@dataclass(frozen=True)
+class Topic:
+    """What the customer wants, as far as the turns show it."""
+
+    intent: str | None
+    sentence: str
+    turns: tuple[Turn, ...]
+    certain: bool
+    others: tuple[str, ...] = ()
+    doubtful: tuple[tuple[str, tuple[Turn, ...]], ...] = ()  # topics the bot read but the words do not make
 
 
-def _first_customer_words(transcript: Sequence[MessageRecord]) -> str | None:
-    for m in transcript:
-        if m.sender == "customer" and m.text and not m.text.startswith("/") and len(m.text.split()) >= 3:
-            return _str(m.text, 160)
-    return None
+def _evidence_turns(raw: list[dict[str, Any]], transcript: Sequence[MessageRecord]) -> list[Turn]:
+    seqs = ev.link_seqs([t["text"] for t in raw], [(m.seq, m.sender, m.text or "") for m in transcript])
+    return [
+        Turn(
+            index=i,
+            text=t["text"],
+            intent=t["intent"],
+            confidence=ev.intent_confidence(t["intent"], t["confidence"], t["ranking"]),
+            seq=seqs[i],
+            sentiment=t["sentiment"],
+            frustration=t["frustration"],
+            entities=tuple((e["entity"], e["value"] or "") for e in t["entities"]),
+        )
+        for i, t in enumerate(raw)
+    ]
+
+
+def _refund_sentence(turns: Sequence[Turn]) -> str:
+    status = bool(ev.find(turns, ev.REFUND_STATUS))
+    request = bool(ev.find(turns, ev.REFUND_REQUEST))
+    if request and status:
+        return "Customer wants a refund and asked about its status"
+    if status:
+        return "Customer asked where their refund is"
+    if request:
+        return "Customer wants a refund"
+    return INTENT_PROBLEM["billing_refund"]
+
+
+# A confident intent whose claim the customer's words must also make (or a pressed button), and what to say if not.
+ALSO_UNCORROBORATED: dict[str, str] = {
+    "billing_charge_dispute": "also asked about a charge (the bot read it as a dispute; they did not say they dispute it)",
+    "close_account": "the bot read one turn as closing their account; the customer did not say so",
+}
+UNCORROBORATED: dict[str, str] = {
+    "billing_charge_dispute": (
+        "Customer asked about a charge; the bot read it as a dispute, but the customer did not say they dispute it"
+    ),
+    "close_account": (
+        "Not sure what the customer wants: the bot read it as closing their account, but the customer did not say so"
+    ),
+}
+
+
+def corroborated(intent: str, turns: Sequence[Turn]) -> bool:
+    """Whether the turns that raised ``intent`` make its claim in words (a confident intent alone is not a claim)."""
+    if any(t.button for t in turns):
+        return True
+    if intent == "billing_charge_dispute":
+        return any(ev.claims_dispute(t) for t in turns)
+    if intent == "close_account":
+        return bool(ev.find(turns, ev.CLOSE_WORDS))
+    return True
+
+
+def _topic_sentence(intent: str, turns: Sequence[Turn]) -> str:
+    if intent == "billing_refund":
+        return _refund_sentence(turns)
+    return INTENT_PROBLEM[intent]
+
+
+def topic_of(turns: Sequence[Turn]) -> Topic:
+    """The latest support topic the customer raised in words the bot understood; else what little is known."""
+    raised: dict[str, list[Turn]] = {}
+    for t in turns:
+        if t.understood and t.intent in SUPPORT_INTENTS:
+            raised.setdefault(str(t.intent), []).append(t)
+    latest_first = sorted(raised, key=lambda i: raised[i][-1].index, reverse=True)
+    sure = [i for i in latest_first if corroborated(i, raised[i])]
+    if sure:
+        main = sure[0]
+        others = tuple(sorted(sure[1:], key=lambda i: raised[i][-1].index))
+        # A misread the customer's own words reject ("I don't want to dispute anything") is no topic at all.
+        doubtful = tuple(
+            (i, tuple(raised[i]))
+            for i in latest_first
+            if i not in sure and not any(ev.matches(t, ev.DISPUTE_NEGATED) for t in raised[i])
+        )
+        return Topic(main, _topic_sentence(main, raised[main]), tuple(raised[main]), True, others, doubtful)
+    if latest_first:
+        main = latest_first[0]
+        return Topic(None, UNCORROBORATED[main], tuple(raised[main]), False)
+    unclear = ev.not_understood(turns)
+    if turns and unclear:
+        understood = len(turns) - len(unclear)
+        sentence = f"Not sure what the customer wants: the bot understood {understood} of {len(turns)} turns"
+        return Topic(None, sentence, tuple(unclear), False)
+    other = [t for t in turns if t.understood and t.intent in INTENT_PROBLEM]
+    if other:
+        intent = str(other[-1].intent)
+        return Topic(intent, INTENT_PROBLEM[intent], tuple(t for t in other if t.intent == intent), True)
+    if turns:
+        return Topic(None, "Not sure what the customer wants: they did not name a topic the bot knows", (), False)
+    return Topic(None, "Customer needs help the bot could not give", (), False)
+
+
+def _supported_facts(text: str, turns: Sequence[Turn], steps: list[dict[str, Any]]) -> tuple[bool, list[Turn]]:
+    """Whether every identifier or amount in ``text`` was said by the customer or found by a step."""
+    support: list[Turn] = []
+    details = " ".join(f"{s['step']} {s['detail']}" for s in steps)
+    for fact in PROSE_FACT.findall(text):
+        if fact.startswith("$"):
+            values = ev.amounts(fact)
+            said = [t for t in turns if not t.button and values & ev.amounts(t.text)]
+            found = bool(values & ev.amounts(details))
+        else:
+            said = ev.mentioning(turns, fact)
+            found = fact.casefold() in details.casefold()
+        if not said and not found:
+            return False, []
+        support.extend(said)
+    return True, support
+
+
+def verified_prose(given: str | None, topic: Topic, turns: Sequence[Turn], steps: list[dict[str, Any]]) -> Line | None:
+    """The bot's own problem sentence, if the turns support it: its topic, its wording, each fact in it."""
+    if not given or VAGUE.match(given) or len(given.split()) < 3 or not topic.certain or topic.intent is None:
+        return None
+    clause = re.sub(r"\([^)]*\)", " ", given.split(";")[0])
+    named = [intents for pattern, intents in PROSE_TOPICS if pattern.search(clause)]
+    known = {topic.intent, *topic.others}
+    if not named or any(not (intents & known) for intents in named):
+        return None
+    # The wording must not claim more than the turns: a refund's status, or a refund the customer did not ask for.
+    if any("billing_refund" in intents for intents in named):
+        derived = _refund_sentence([t for t in turns if t.intent == "billing_refund" and t.understood])
+        if PROSE_REFUND_STATUS.search(clause) and "status" not in derived and "where" not in derived:
+            return None
+        if PROSE_REFUND_REQUEST.search(clause) and "wants" not in derived:
+            return None
+    ok, fact_turns = _supported_facts(given, turns, steps)
+    if not ok:
+        return None
+    return Line("problem", "Problem", given.rstrip("."), (*topic.turns, *fact_turns))
+
+
+def _facts(topic: Topic, turns: Sequence[Turn], entities: Mapping[str, list[str]]) -> tuple[str, list[Turn]]:
+    """Identifiers the customer gave for this topic, as ``(invoice INV-1071, amount 49.00)``."""
+    wanted = {
+        "billing_invoice": (("invoice_id", "invoice"), ("amount", "amount")),
+        "billing_charge_dispute": (("invoice_id", "invoice"), ("amount", "amount")),
+        "billing_refund": (("invoice_id", "invoice"), ("amount", "amount")),
+        "technical_issue": (("error_code", "error"),),
+    }.get(topic.intent or "", ())
+    parts, support = [], []
+    for name, label in wanted:
+        for value in entities.get(name) or []:
+            said = ev.mentioning(turns, value)
+            if said:
+                parts.append(f"{label} {value}")
+                support.extend(said)
+    return (f" ({', '.join(parts)})" if parts else ""), support
+
+
+def _failed_steps(steps: list[dict[str, Any]]) -> list[int]:
+    return [i for i, s in enumerate(steps) if s["outcome"].lower() in FAILED_OUTCOMES]
+
+
+def _unsure_step_line(steps: list[dict[str, Any]], failed: list[int], turns: Sequence[Turn]) -> Line:
+    name = steps[failed[-1]]["step"] if failed else "step the bot offered"
+    reports = [t for t in turns if t.intent in ("deny", "step_failed") or not t.understood]
+    return Line(
+        "hypothesis",
+        "Hypothesis",
+        f"Not sure why: the {name} did not work and the customer did not say why "
+        "(ask whether the email arrived and what the link showed)",
+        reports,
+        failed,
+        certain=False,
+    )
 
 
 def hypothesis_for(
     handoff: Mapping[str, Any],
-    intent: str | None,
+    topic: Topic,
+    turns: Sequence[Turn],
     entities: Mapping[str, list[str]],
     steps: list[dict[str, Any]],
-) -> str | None:
-    """The bot's hypothesis, else one derived from entities and failed steps."""
+    reason: str,
+) -> Line | None:
+    """The hypothesis the turns and steps support: the bot's when they bear it out, else one derived from them."""
     given = _str(handoff.get("hypothesis"), 300)
+    failed = _failed_steps(steps)
+    link_steps = [i for i, s in enumerate(steps) if LINK_STEP.search(s["step"])]
+    link_failed = [i for i in failed if i in link_steps]
+    page = ev.find(turns, ev.PAGE_ERROR)
+    no_mail = ev.find(turns, ev.NO_EMAIL)
+
+    # The customer describes the page the link opens: the email arrived, whatever the bot assumed.
+    if page and (link_steps or (given and DELIVERY.search(given))):
+        name = steps[(link_failed or link_steps)[-1]]["step"] if link_steps else "link"
+        text = (
+            f'The {name} reaches the customer but the page it opens fails ("{ev.quote(page[-1].text, 80)}"); '
+            "suspect a broken or expired link page, not email delivery"
+        )
+        short = f"suspect the {name} opens a broken or expired page (the link itself arrives)"
+        return Line("hypothesis", "Hypothesis", text, page, link_failed or link_steps, short=short)
     if given:
-        return given
-    failed = [s for s in steps if s["outcome"].lower() in FAILED_OUTCOMES]
+        if DELIVERY.search(given):
+            if no_mail:
+                return Line("hypothesis", "Hypothesis", given, no_mail, link_failed)
+            return _unsure_step_line(steps, link_failed or failed, turns)
+        if UNDERSTANDING.search(given):
+            unclear = ev.not_understood(turns)
+            if unclear:
+                return Line("hypothesis", "Hypothesis", "The bot could not understand the request; read the "
+                            "customer's own words", unclear)
+        elif ev.LOCK_WORDS[0].search(given):
+            locked_steps = [i for i, s in enumerate(steps) if ev.LOCK_WORDS[0].search(f"{s['step']} {s['detail']}")]
+            locked_turns = ev.find(turns, ev.LOCK_WORDS)
+            if locked_steps or locked_turns:
+                return Line("hypothesis", "Hypothesis", given, locked_turns, [*locked_steps, *failed])
+        elif SCOPE.search(given):
+            outside = ev.confirmed(turns, ("out_of_scope",))
+            if outside:
+                return Line("hypothesis", "Hypothesis", given, outside)
+        else:
+            named = {*PROSE_FACT.findall(given), *(c for c in entities.get("error_code") or [] if c in given)}
+            said = [t for c in sorted(named) for t in ev.mentioning(turns, c)]
+            if said:
+                return Line("hypothesis", "Hypothesis", given, said)
+            if steps or reason == "backend_unavailable":
+                # What the bot's own checks found (a charge lookup, an account hold): the steps are the evidence.
+                return Line("hypothesis", "Hypothesis", given, (), failed or list(range(len(steps))))
+            return Line("hypothesis", "Hypothesis", f"Unchecked guess of the bot: {given}", (), certain=False)
     codes = entities.get("error_code") or []
-    if codes:
-        return f"error code {codes[0]} points to a server-side fault rather than user error"
-    if intent in ("reset_password", "account_locked") and failed:
-        return "account lockout or security hold is blocking the self-service reset"
-    if intent == "billing_charge_dispute":
-        return "possible duplicate or unexpected charge; check the charge history"
-    if handoff.get("reason") == "backend_unavailable":
-        return "the business backend was unreachable; the request itself may be routine"
+    said_codes = [t for c in codes for t in ev.mentioning(turns, c)]
+    if codes and said_codes:
+        return Line("hypothesis", "Hypothesis",
+                    f"error code {codes[0]} points to a server-side fault rather than user error", said_codes)
+    if topic.intent in ("reset_password", "account_locked") and failed:
+        locked_steps = [i for i, s in enumerate(steps) if ev.LOCK_WORDS[0].search(f"{s['step']} {s['detail']}")]
+        locked_turns = ev.find(turns, ev.LOCK_WORDS)
+        if locked_steps or locked_turns:
+            return Line("hypothesis", "Hypothesis",
+                        "account lockout or security hold is blocking the self-service reset",
+                        locked_turns, [*failed, *locked_steps])
+    if link_failed and no_mail:
+        name = steps[link_failed[-1]]["step"]
+        return Line("hypothesis", "Hypothesis",
+                    f"The {name} email is not reaching the customer; suspect spam filtering or an outdated address",
+                    no_mail, link_failed)
+    if link_failed:
+        return _unsure_step_line(steps, link_failed, turns)
+    twice = [t for t in topic.turns if re.search(r"twice|double|duplicate|two times", t.text, re.IGNORECASE)]
+    if topic.intent == "billing_charge_dispute" and twice:
+        return Line("hypothesis", "Hypothesis", "possible duplicate charge; check the charge history", twice)
+    if reason == "backend_unavailable":
+        return Line("hypothesis", "Hypothesis",
+                    "the business backend was unreachable; the request itself may be routine", (), failed)
     return None
 
 
@@ -248,27 +516,38 @@ def _suspicion(hypothesis: str) -> str:
     return clause if clause.lower().startswith("suspect") else f"suspect {clause}"
 
 
-def problem_statement(
+def problem_line(
     handoff: Mapping[str, Any],
-    intent: str | None,
+    topic: Topic,
+    turns: Sequence[Turn],
+    entities: Mapping[str, list[str]],
     steps: list[dict[str, Any]],
-    hypothesis: str | None,
-    transcript: Sequence[MessageRecord],
+    hypothesis: Line | None,
     reason: str,
-) -> str:
-    """One or two sentences an L2 agent can act on, never "customer says it's broken"."""
-    given = _str(handoff.get("problem"), 300)
-    if given and not VAGUE.match(given) and len(given.split()) >= 3:
-        head = given.rstrip(".")
-    elif intent in INTENT_PROBLEM:
-        head = INTENT_PROBLEM[intent]
-    else:
-        words = _first_customer_words(transcript)
-        head = f'Customer wrote: "{words}"' if words else "Customer needs help the bot could not give"
-    parts = [head]
-    mentioned = head.lower().replace("_", " ")
-    for step in steps:
-        if step["outcome"].lower() not in FAILED_OUTCOMES or step["step"].lower() in mentioned:
+    transcript: Sequence[MessageRecord] = (),
+) -> Line:
+    """One or two sentences an L2 agent can act on, never "customer says it's broken", and nothing unsupported."""
+    line = verified_prose(_str(handoff.get("problem"), 300), topic, turns, steps)
+    first = None if turns else _first_words(transcript)
+    if first is not None:  # the bot read nothing (it was down, or an agent took over): the customer's words it is
+        line = Line("problem", "Problem", f'Customer wrote: "{ev.quote(_str(first.text) or "")}"', seqs=(first.seq,),
+                    certain=False)
+    elif line is None:
+        facts, fact_turns = _facts(topic, turns, entities)
+        line = Line("problem", "Problem", topic.sentence + facts, (*topic.turns, *fact_turns), certain=topic.certain)
+    parts = [line.text]
+    mentioned = line.text.lower().replace("_", " ")
+    others = [o for o in topic.others if TOPIC_NAME[o].split()[-1] not in mentioned]
+    if others:
+        parts.append("also asked about " + " and ".join(TOPIC_NAME[o] for o in others))
+    support = list(line.turns)
+    for intent, raised in topic.doubtful:
+        parts.append(ALSO_UNCORROBORATED[intent])
+        support.extend(raised)
+    step_refs = list(line.steps)
+    for i in _failed_steps(steps):
+        step = steps[i]
+        if step["step"].lower() in mentioned:
             continue
         text = f"{step['step']} {step['outcome']}"
         if step["count"] > 1:
@@ -276,22 +555,175 @@ def problem_statement(
         if step["detail"]:
             text += f" ({step['detail']})"
         parts.append(text)
+        step_refs.append(i)
         mentioned += " " + step["step"].lower()
-    if hypothesis and "suspect" not in head.lower():
-        parts.append(_suspicion(hypothesis))
-    if reason == "bot_unavailable" and len(parts) == 1:
+    shown = " ".join(steps[i]["detail"] for i in step_refs).casefold()
+    if (
+        hypothesis is not None
+        and hypothesis.certain
+        and "suspect" not in line.text.lower()
+        and not UNDERSTANDING.search(hypothesis.text)  # the problem says so already
+        and hypothesis.text.casefold() not in shown  # a failed step's detail said it already
+    ):
+        parts.append(hypothesis.short or _suspicion(hypothesis.text))
+        support.extend(hypothesis.turns)
+        step_refs.extend(hypothesis.steps)
+    if reason == "bot_unavailable" and not turns and not steps:
         parts.append("the bot was unavailable, so nothing was tried yet")
-    return "; ".join(parts)
+    return Line("problem", "Problem", "; ".join(parts), support, step_refs, line.certain, line.seqs)
+
+
+def _first_words(transcript: Sequence[MessageRecord]) -> MessageRecord | None:
+    """The customer's first typed message of three words or more."""
+    for m in transcript:
+        if m.sender == "customer" and m.text and not m.text.startswith("/") and len(m.text.split()) >= 3:
+            return m
+    return None
+
+
+def quotes(topic: Topic, turns: Sequence[Turn]) -> list[Line]:
+    """The customer's own words: the turn that raised the topic, then what the bot did not understand or the failure."""
+    if not turns:
+        return []  # the problem line quotes the transcript then
+    wanted = [t for t in topic.turns if t.substantive][:1]
+    wanted += [t for t in ev.find(turns, (*ev.PAGE_ERROR, *ev.NO_EMAIL)) if t.substantive][-1:]
+    wanted += [t for t in reversed(ev.not_understood(turns)) if t.substantive]
+    wanted += [t for t in turns if t.substantive][:1]
+    chosen = sorted({t.index: t for t in wanted[: MAX_QUOTES * 2]}.values(), key=lambda t: t.index)
+    # Keep the topic turn and the latest others when there are too many.
+    if len(chosen) > MAX_QUOTES:
+        first = [t for t in chosen if t in topic.turns][:1]
+        rest = [t for t in chosen if t not in first][-(MAX_QUOTES - len(first)) :]
+        chosen = sorted([*first, *rest], key=lambda t: t.index)
+    return [Line("words", "In their words", f'"{ev.quote(t.text)}"', (t,)) for t in chosen]
+
+
+def understood_line(turns: Sequence[Turn]) -> Line:
+    """How much of the conversation the bot understood: "every turn" only when no turn fell back."""
+    unclear = ev.not_understood(turns)
+    n = len(turns)
+    if not n:
+        return Line("understood", "Bot understood", "no customer turn reached the bot", certain=False)
+    if not unclear:
+        return Line("understood", "Bot understood", f"every turn ({n} of {n})", turns)
+    text = f"{n - len(unclear)} of {n} turns (not understood: {ev.numbers(unclear)})"
+    return Line("understood", "Bot understood", text, unclear, certain=False)
+
+
+def reason_line(reason: str, strikes: int, turns: Sequence[Turn]) -> Line:
+    """Why the conversation was handed off, pointing at the turns that triggered it."""
+    text = REASON_TEXT.get(reason, reason) + (f" ({strikes} strikes)" if strikes else "")
+    support: list[Turn] = []
+    if reason == "customer_request":
+        # Asked in words, or said yes when the bot offered a person.
+        support = ev.confirmed(turns, ("request_human",)) or [t for t in turns[-1:] if t.intent == "affirm" and t.understood]
+    elif reason == "frustration":
+        support = ev.frustrated(turns) or list(turns[-1:])
+    elif reason in ("three_strikes", "low_confidence"):
+        failures = ev.confirmed(turns, ("deny", "step_failed", "something_else", "out_of_scope"))
+        support = [*ev.not_understood(turns), *failures]
+    elif reason == "technical_issue":
+        support = ev.confirmed(turns, ("technical_issue",))
+    return Line("reason", "Why handed off", text, support)
+
+
+def tried_line(handoff: Mapping[str, Any], turns: Sequence[Turn], steps: list[dict[str, Any]]) -> Line:
+    """What the customer says they already tried (their words, linked); "nothing tried" only when nobody tried anything."""
+    said = ev.find(turns, ev.TRIED)
+    slots = handoff.get("slots") if isinstance(handoff.get("slots"), dict) else {}
+    assert isinstance(slots, dict)
+    listed = _str(slots.get("steps_tried"), 300)
+    if listed:
+        said += [t for t in turns if ev.quote(listed, 60).rstrip("…") in t.text or listed in t.text]
+    said = sorted({t.index: t for t in said}.values(), key=lambda t: t.index)
+    if said:
+        words = " / ".join(f'"{ev.quote(t.text, 120)}"' for t in said[-3:])
+        return Line("tried", "Customer tried", f"Customer says they tried: {words}", said)
+    if listed:
+        return Line("tried", "Customer tried", f'Customer says they tried: "{ev.quote(listed, 120)}"')
+    if steps:
+        return Line("tried", "Customer tried", "Customer did not mention trying anything themselves")
+    return Line("tried", "Customer tried", "Nothing tried yet: the bot took no step and the customer mentioned none")
+
+
+def sentiment_of(handoff: Mapping[str, Any], turns: Sequence[Turn], reason: str) -> tuple[dict[str, Any], Line]:
+    """Sentiment trend whose label agrees with the frustration flag (a sarcastic "great, thanks" is not improving)."""
+    raw = handoff.get("sentiment") if isinstance(handoff.get("sentiment"), dict) else {}
+    assert isinstance(raw, dict)
+    flagged = ev.frustrated(turns)
+    flagged_at = {t.index for t in flagged}
+    scored = [t for t in turns if t.sentiment is not None or t.frustration is not None or t.index in flagged_at]
+
+    def mood(t: Turn) -> float:
+        """Sentiment, but never above minus the frustration of a flagged turn (VADER reads sarcasm as praise)."""
+        value = t.sentiment if t.sentiment is not None else 0.0
+        if t.index in flagged_at:
+            value = min(value, -max(t.frustration or 0.0, ev.FRUSTRATED_SCORE))
+        return round(value, 2)
+
+    if scored:
+        trend = [mood(t) for t in scored]
+    else:
+        trend = [v for v in (_float(x) for x in raw.get("trend") or []) if v is not None]
+    sentiments = [t.sentiment for t in turns if t.sentiment is not None]
+    latest = sentiments[-1] if sentiments else _float(raw.get("latest"))
+    frustration = _float(handoff.get("frustration"))
+    if frustration is None:
+        values = [t.frustration for t in turns if t.frustration is not None]
+        frustration = max(values) if values else None
+    now = (
+        reason == "frustration"
+        or (frustration is not None and frustration >= ev.FRUSTRATED_SCORE)
+        or bool(scored and scored[-1].index in flagged_at)
+    )
+    delta = trend[-1] - trend[0] if len(trend) >= 2 else 0.0
+    direction = "unknown" if not trend else "worsening" if delta <= -0.2 else "improving" if delta >= 0.2 else "stable"
+    if now:
+        label = "frustrated"
+        if direction == "improving":
+            direction = "stable"  # still frustrated at the hand-off: not getting better
+    elif flagged:
+        label = "was frustrated earlier"
+    elif not trend:
+        label = "no signal"
+    else:
+        label = "negative" if trend[-1] <= -0.3 else "positive" if trend[-1] >= 0.3 else "neutral"
+    data = {
+        # The mood of the last scored turn: a flagged turn's sentiment never reads as positive.
+        "latest": trend[-1] if scored and trend else latest,
+        "vader_latest": latest,
+        "trend": trend,
+        "direction": direction,
+        "frustration": frustration,
+        "frustrated": now,
+        "label": label,
+    }
+    if label == "no signal":
+        return data, Line("sentiment", "Sentiment", "no signal", certain=False)
+    scores = [t.frustration for t in flagged if t.frustration is not None and t.frustration >= ev.FRUSTRATED_SCORE]
+    detail = (
+        (f"frustration {max(scores):.2f}, {ev.numbers(flagged)}" if scores else f"said so in {ev.numbers(flagged)}")
+        if flagged
+        else "the bot's reason for the hand-off"
+        if now
+        else f"sentiment {trend[-1]:.2f}"
+    )
+    support = flagged or ([t for t in scored if mood(t) == min(trend)] if direction == "worsening" else scored[-1:])
+    if now and not flagged and reason == "frustration":
+        support = list(turns[-1:])
+    return data, Line("sentiment", "Sentiment", f"{label}, {direction} ({detail})", support)
 
 
 def build_summary(data: SummaryInput) -> dict[str, Any]:
     """The context block as a JSON-safe dict."""
     handoff = data.handoff if isinstance(data.handoff, Mapping) else {}
-    turns = _turns(handoff)
-    entities = _entities(handoff, turns)
+    raw_turns = _turns(handoff)
+    turns = _evidence_turns(raw_turns, data.transcript)
+    entities = _entities(handoff, raw_turns)
     steps = _steps(handoff)
-    intent = _main_intent(turns)
-    hypothesis = hypothesis_for(handoff, intent, entities, steps)
+    topic = topic_of(turns)
+    hypothesis = hypothesis_for(handoff, topic, turns, entities, steps, data.reason)
+    problem = problem_line(handoff, topic, turns, entities, steps, hypothesis, data.reason, data.transcript)
     contact = data.contact
     customer: dict[str, Any] = {
         "id": data.customer_id,
@@ -308,40 +740,71 @@ def build_summary(data: SummaryInput) -> dict[str, Any]:
         # What an unverified customer told the bot: a lead for the agent, not an identity.
         "stated_email": None if data.verified else next(iter(entities.get("email") or []), None),
     }
-    strikes = handoff.get("strikes")
+    raw_strikes = handoff.get("strikes")
+    strikes = raw_strikes if isinstance(raw_strikes, int) and not isinstance(raw_strikes, bool) else 0
     last_turns = [
         {"seq": m.seq, "sender": m.sender, "text": redact(m.text or _payload_text(m.payload))}
         for m in list(data.transcript)[-LAST_TURNS:]
+    ]
+    sentiment, sentiment_line = sentiment_of(handoff, turns, data.reason)
+    lines = [
+        problem,
+        *quotes(topic, turns),
+        *([hypothesis] if hypothesis else []),
+        understood_line(turns),
+        reason_line(data.reason, strikes, turns),
+        tried_line(handoff, turns, steps),
+        sentiment_line,
     ]
     summary = {
         "version": SUMMARY_VERSION,
         "conversation_id": data.conversation_id,
         "customer": customer,
-        "problem": problem_statement(handoff, intent, steps, hypothesis, data.transcript, data.reason),
-        "hypothesis": hypothesis,
+        "problem": problem.text,
+        "hypothesis": hypothesis.text if hypothesis else None,
         "escalation": {
             "reason": data.reason,
             "reason_text": REASON_TEXT.get(data.reason, data.reason),
-            "strikes": strikes if isinstance(strikes, int) and not isinstance(strikes, bool) else 0,
+            "strikes": strikes,
         },
-        "intent": intent,
+        "intent": topic.intent,
         "intents": [
-            {"text": t["text"], "intent": t["intent"], "confidence": t["confidence"], "ranking": t["ranking"]} for t in turns
+            {
+                "text": t["text"],
+                "intent": t["intent"],
+                "confidence": t["confidence"],
+                "ranking": t["ranking"],
+                "understood": turn.understood,
+                "seq": turn.seq,
+            }
+            for t, turn in zip(raw_turns, turns, strict=True)
         ],
         "entities": entities,
+        "entity_sources": _entity_sources(entities, turns),
         "slots": redact_value(
             {k: v for k, v in sorted((handoff.get("slots") or {}).items()) if v is not None}
             if isinstance(handoff.get("slots"), dict)
             else {}
         ),
         "steps": steps,
-        "sentiment": _sentiment(handoff, turns),
+        "sentiment": sentiment,
+        "lines": [line.as_dict() for line in lines],
         "priority": {"level": data.priority.level, "reasons": list(data.priority.reasons)},
         "sla": {"deadline": iso(data.sla_deadline), "minutes": data.sla_minutes},
         "skills": list(data.skills),
         "last_turns": last_turns,
     }
     return summary
+
+
+def _entity_sources(entities: Mapping[str, list[str]], turns: Sequence[Turn]) -> list[dict[str, Any]]:
+    """Per entity value: said by the customer (with the turns) or known only to the bot (slots, records)."""
+    out = []
+    for name, values in entities.items():
+        for value in values:
+            said = ev.mentioning(turns, value)
+            out.append({"entity": name, "value": value, "source": "customer" if said else "bot", **ev.refs(said)})
+    return out
 
 
 def _payload_text(payload: Mapping[str, Any] | None) -> str:
@@ -352,12 +815,30 @@ def _payload_text(payload: Mapping[str, Any] | None) -> str:
     return ""
 
 
+def _refs_text(line: Mapping[str, Any]) -> str:
+    nums = [i + 1 for i in line.get("turns") or [] if isinstance(i, int) and i >= 0]
+    if not nums:
+        return ""
+    return f" [turn{'s' if len(nums) > 1 else ''} {', '.join(str(n) for n in nums)}]"
+
+
 def render_text(summary: Mapping[str, Any]) -> str:
-    """The context block as text for the console and exports."""
+    """The context block as text for the console and exports; each statement names its turns."""
     c = summary.get("customer") or {}
     esc = summary.get("escalation") or {}
     pri = summary.get("priority") or {}
     sla = summary.get("sla") or {}
+    lines_by_key: dict[str, list[Mapping[str, Any]]] = {}
+    for line in summary.get("lines") or []:
+        if isinstance(line, Mapping):
+            lines_by_key.setdefault(str(line.get("key")), []).append(line)
+
+    def stated(key: str, label: str, fallback: str | None) -> list[str]:
+        found = lines_by_key.get(key)
+        if not found:
+            return [f"{label}: {fallback}"] if fallback is not None else []
+        return [f"{label}: {line.get('text')}{_refs_text(line)}" for line in found]
+
     who = c.get("name") or "Anonymous customer"
     if c.get("email"):
         who += f" <{c['email']}>"
@@ -378,9 +859,14 @@ def render_text(summary: Mapping[str, Any]) -> str:
         + (f" ({esc['strikes']} strikes)" if esc.get("strikes") else ""),
         f"Customer: {who} ({', '.join(facts)})"
         + (" FAST LANE: " + "; ".join(c["fast_lane_reasons"]) if c.get("fast_lane") else ""),
-        f"Problem: {summary.get('problem')}",
-        f"Hypothesis: {summary.get('hypothesis') or 'none from L1'}",
+        *stated("problem", "Problem", str(summary.get("problem"))),
+        *stated("words", "In their words", None),
+        *stated("hypothesis", "Hypothesis", summary.get("hypothesis") or "none from L1"),
+        *stated("understood", "Bot understood", None),
+        *stated("tried", "Customer tried", None),
     ]
+    if "hypothesis" not in lines_by_key and summary.get("lines"):
+        lines.insert(4 + len(lines_by_key.get("words", [])), "Hypothesis: none from L1")
     if summary.get("steps"):
         lines.append("Steps tried:")
         for s in summary["steps"]:
@@ -396,7 +882,9 @@ def render_text(summary: Mapping[str, Any]) -> str:
     if summary.get("entities"):
         lines.append("Entities: " + ", ".join(f"{k}={'/'.join(v)}" for k, v in summary["entities"].items()))
     sent = summary.get("sentiment") or {}
-    if sent.get("latest") is not None or sent.get("frustration") is not None:
+    if "sentiment" in lines_by_key:
+        lines.extend(stated("sentiment", "Sentiment", None))
+    elif sent.get("latest") is not None or sent.get("frustration") is not None:
         lines.append(
             f"Sentiment: {sent.get('latest')} ({sent.get('direction')})"
             + (f", frustration {sent['frustration']}" if sent.get("frustration") is not None else "")

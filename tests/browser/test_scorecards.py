@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-import subprocess
+import re
 import sys
+import subprocess
 from typing import Any
 
 from playwright.sync_api import expect
@@ -13,6 +14,7 @@ from tests.browser.conftest import Gateway
 from tests.browser.ui import console, customer, open_widget, say
 from tests.servers import ROOT
 
+MIN_SAMPLE = 20  # widget/src/console/scorecards.js
 CANVAS_PAINTED = """(id) => {
   const c = document.getElementById(id);
   if (!c || c.width === 0 || c.height === 0) return false;
@@ -59,6 +61,13 @@ def test_scorecards_and_needs_training(gateway: Gateway, contexts: Any, shots: A
     agent.locator("#sc-group").select_option("tier")
     expect(agent.locator("#sc-group-table thead")).to_contain_text("tier")
     expect(agent.locator("#sc-group-table tbody")).to_contain_text("enterprise")
+    # No verdict on a handful of cases: below n = 20 a card says "sample too small" instead of ok/warn/alarm.
+    for card in cards.all():
+        n = re.search(r"n = (\d+)", card.locator(".sc-card__n").inner_text())
+        status = card.locator(".chip--status").inner_text().lower()
+        if n and int(n.group(1)) < MIN_SAMPLE:
+            assert status == "sample too small", (card.get_attribute("data-metric"), n.group(0), status)
+
     with agent.expect_download() as download:
         agent.locator("#sc-csv").click()
     path = download.value.path()
@@ -66,6 +75,20 @@ def test_scorecards_and_needs_training(gateway: Gateway, contexts: Any, shots: A
     csv = path.read_text(encoding="utf-8").splitlines()
     assert csv[0].startswith("window_since,window_until,group_by,group,metric,value")
     assert any(",tier,enterprise,containment," in line for line in csv)
+    # By agent: people's names, not "agent:1", and "sample too small" wherever an agent has fewer than 20 cases.
+    agent.locator("#sc-group").select_option("agent")
+    table = agent.locator("#sc-group-table tbody")
+    expect(table).to_contain_text(re.compile("Lena Park|Omar Haddad"))
+    expect(table).not_to_contain_text("agent:")
+    verdicts = []
+    for row in table.locator("tr").all():
+        cells = row.locator("td").all_inner_texts()
+        verdicts.append((cells[0], cells[2], cells[3].lower()))
+        if cells[2] and int(cells[2]) < MIN_SAMPLE:
+            assert cells[3].lower() == "sample too small", cells
+        assert cells[3].lower() in ("ok", "warn", "alarm", "n/a", "sample too small"), cells
+    assert any(v == "sample too small" for _, _, v in verdicts), verdicts  # a few escalations each in 7 days
+    shots(agent, "32-console-scorecards-by-agent")
     assert not agent.errors  # type: ignore[attr-defined]
     shots(agent, "21-console-scorecards", full_page=True)
 

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import Gateway
-from tests.browser.ui import BOT_TIMEOUT, console, count, customer, events_of, open_widget, say, session_id, set_away
+from tests.browser.ui import BOT_TIMEOUT, console, count, customer, events_of, open_widget, say, session_id
 
 pytestmark = pytest.mark.rasa
 OMAR = ("omar@example.com", "omar-demo-pass", "Omar Haddad")  # seeded lead (technical, general)
@@ -23,7 +23,8 @@ OMAR = ("omar@example.com", "omar-demo-pass", "Omar Haddad")  # seeded lead (tec
 
 def test_customer_and_agent_go_through_the_whole_loop(gateway: Gateway, contexts: Any, shots: Any) -> None:
     agent = console(contexts(viewport={"width": 1440, "height": 900}), gateway, shots)
-    set_away(agent)  # so the hand-off waits in the queue and the agent claims it by hand
+    # Signed in is not at work: the agent starts away, so the hand-off waits in the queue and is claimed by hand.
+    expect(agent.locator(".presence")).to_have_text("Away")
 
     ana = customer(contexts(viewport={"width": 1280, "height": 800}), gateway, "cus_1001")
     expect(ana.locator("#identity-status")).to_contain_text("Signed in as Ana Ortiz")

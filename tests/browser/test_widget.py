@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import IDENTITY_SECRET, Gateway
-from tests.browser.ui import BOT_TIMEOUT, console, customer, open_widget, say, session_id
+from tests.browser.ui import BOT_TIMEOUT, console, customer, go_online, open_widget, say, session_id
 
 pytestmark = pytest.mark.rasa
 
@@ -105,6 +105,7 @@ def test_reload_and_network_drop_keep_history_once(gateway: Gateway, contexts: A
 def test_hostile_text_is_shown_as_text_in_both_uis(gateway: Gateway, contexts: Any, shots: Any) -> None:
     # No CSP here: if rendering were unsafe, the payloads would really run.
     agent = console(contexts(viewport={"width": 1440, "height": 900}, bypass_csp=True), gateway)
+    go_online(agent)
     page = customer(contexts(viewport={"width": 1280, "height": 800}, bypass_csp=True), gateway)
     open_widget(page)
     # Nonsense to the bot, so the hand-off is general work that any online agent (Lena) can take.

@@ -76,12 +76,13 @@ def console(
     return page
 
 
-def set_away(agent: Page) -> None:
+def go_online(agent: Page) -> None:
+    """A console signs in away; the presence switch puts the agent online (and so in line for work)."""
     presence = agent.locator(".presence")
-    expect(presence).to_have_text("Online")
-    presence.click()
-    expect(presence).to_have_attribute("aria-checked", "false")
     expect(presence).to_have_text("Away")
+    presence.click()
+    expect(presence).to_have_attribute("aria-checked", "true")
+    expect(presence).to_have_text("Online")
 
 
 def events_of(gateway: Gateway, conversation_id: str) -> list[dict[str, Any]]:

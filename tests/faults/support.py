@@ -81,6 +81,7 @@ async def agent_console(url: str, token: str) -> Client:
     agent = Client("/agents")
     await agent.connect(url, {"token": token})
     await agent.wait_for("queue_snapshot")
+    await agent.call("presence", {"status": "online"})  # a console signs in away
     return agent
 
 

@@ -13,6 +13,7 @@ import socketio
 from aiohttp import web
 
 from handoff import auth, store
+from handoff import events as ev
 from handoff.app import create_app
 from handoff.appkeys import GATEWAY
 from handoff.gateway import Gateway
@@ -25,6 +26,8 @@ VOUCH_SECRET = "test-vouch-secret-for-actions"
 RASA_TOKEN = "test-rasa-token-0123456789"
 PASSWORD = "correct horse battery"
 PASSWORD_HASH = auth.hash_password(PASSWORD)
+# The customer handshake of our widget: the gateway's extras (acks, ids, seq, states, replay) instead of stock Rasa.
+FRONTLINE_AUTH = {"protocol": ev.FRONTLINE_PROTOCOL}
 
 HANDOFF_PAYLOAD: dict[str, Any] = {
     "reason": "three_strikes",
@@ -99,6 +102,21 @@ class FakeRasa:
             return [{"text": "Pick a topic", "buttons": [{"title": "Billing", "payload": "/billing_invoice"}]}]
         if message == "image":
             return [{"image": "https://example.com/help.png"}]
+        if message == "paragraphs":  # Rasa's REST channel keeps text with buttons whole; socketio splits it
+            return [
+                {
+                    "text": "First paragraph.\n\nSecond paragraph.",
+                    "buttons": [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}],
+                }
+            ]
+        if message == "custom":
+            return [{"custom": {"data": {"kind": "map", "city": "Lisbon"}}}]
+        if message == "custom_raw":
+            return [{"custom": {"blocks": [{"type": "divider"}]}}]
+        if message == "attachment":
+            return [{"attachment": {"type": "video", "payload": {"src": "https://example.com/help.mp4", "title": "Help"}}}]
+        if message == "elements":
+            return [{"elements": [{"title": "A"}, {"title": "B"}]}]
         if message == "/request_human":
             return [
                 {"text": "Let me get a person for you."},
@@ -173,7 +191,11 @@ class FakeRasa:
 
 
 class Client:
-    """A Socket.IO client (websocket transport) that records every event of its namespace."""
+    """A Socket.IO client (websocket transport) that records every event of its namespace.
+
+    On the customer namespace it connects as our widget does, asking for frontline.1 (see :meth:`handshake`);
+    tests/handoff/test_stock_protocol.py uses plain clients for stock Rasa.
+    """
 
     def __init__(self, namespace: str = "/") -> None:
         """Not connected yet."""
@@ -187,9 +209,15 @@ class Client:
         self.received.append((event, args[0] if args else None))
         self._new.set()
 
+    def handshake(self, auth_data: Any = None) -> Any:
+        """The ``auth`` to connect with: ``auth_data`` when given, else the frontline.1 opt-in on ``/``."""
+        return FRONTLINE_AUTH if auth_data is None and self.ns == ev.CUSTOMER_NS else auth_data
+
     async def connect(self, url: str, auth_data: Any = None) -> None:
         """Connect with the websocket transport."""
-        await self.sio.connect(url, namespaces=[self.ns], transports=["websocket"], auth=auth_data, wait_timeout=5)
+        await self.sio.connect(
+            url, namespaces=[self.ns], transports=["websocket"], auth=self.handshake(auth_data), wait_timeout=5
+        )
 
     def of(self, event: str) -> list[Any]:
         """Payloads received for ``event`` so far."""
@@ -274,6 +302,7 @@ class Running:
         await c.connect(self.url, {"token": token})
         self.clients.append(c)
         await c.wait_for("queue_snapshot")
+        await c.call("presence", {"status": "online"})  # a console signs in away; going online pulls work
         return c
 
     async def add_agent(self, email: str, **kw: Any) -> AgentRecord:

@@ -58,7 +58,7 @@ async def _connect(
             gateway.url,
             namespaces=[namespace],
             transports=["websocket"],
-            auth=auth_data,
+            auth=c.handshake(auth_data),
             headers={"Origin": origin} if origin else {},
             wait_timeout=5,
         )

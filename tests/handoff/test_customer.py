@@ -112,17 +112,24 @@ async def test_reconnect_replay_after_last_seq_without_loss_or_duplicate(gateway
     assert [m["seq"] for m in full["messages"]] == list(range(1, seen + 3))
 
 
-async def test_stock_rasa_client_chats(gateway: Running) -> None:
-    """Only session_request / user_uttered / bot_uttered, without acks, like rasa-webchat."""
-    c = Client("/")
-    await c.connect(gateway.url)
-    gateway.clients.append(c)
-    await c.emit("session_request", {"session_id": None})
-    sid = await c.wait_for("session_confirm")
-    await c.emit("user_uttered", {"message": "hello", "session_id": sid, "customData": {"language": "en"}})
-    assert (await c.wait_for("bot_uttered"))["text"] == "Hi! How can I help?"
-    await c.emit("user_uttered", {"message": "buttons", "session_id": sid})
-    assert (await c.wait_for("bot_uttered", count=2))["quick_replies"][0]["title"] == "Billing"
+async def test_the_extras_go_to_clients_that_ask_for_them_in_the_handshake(gateway: Running) -> None:
+    """Our clients connect with auth {"protocol": "frontline.1"}; the same client without it speaks stock Rasa."""
+    ours = await gateway.customer()
+    assert ours.handshake() == {"protocol": "frontline.1"}
+    ack = await ours.say("hello")
+    assert set(ack) == {"id", "seq"}
+    reply = await ours.wait_for("bot_uttered")
+    assert set(reply) == {"id", "seq", "metadata", "text"} and reply["metadata"] == {"sender": "bot"}
+    assert await ours.wait_for("conversation_state") == {"state": "bot"}
+
+    plain = Client("/")
+    await plain.connect(gateway.url, {})  # an auth without a protocol: stock Rasa
+    gateway.clients.append(plain)
+    sid = await plain.session()
+    assert await plain.call("user_uttered", {"message": "hello", "session_id": sid}) is None
+    assert await plain.wait_for("bot_uttered") == {"text": "Hi! How can I help?"}
+    await gateway.gw.idle()
+    assert {e for e, _ in plain.received} == {"session_confirm", "bot_uttered"}
 
 
 async def test_signed_identity_is_trusted_and_forged_one_is_not(gateway: Running, rasa: FakeRasa) -> None:

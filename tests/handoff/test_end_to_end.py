@@ -66,6 +66,7 @@ async def agent_socket(gateway: Running, email: str, password: str) -> Client:
     await agent.connect(gateway.url, {"token": token})
     gateway.clients.append(agent)
     await agent.wait_for("queue_snapshot")
+    await agent.call("presence", {"status": "online"})  # a console signs in away
     return agent
 
 

@@ -113,7 +113,11 @@ def _substitute(value: Any, names: dict[str, str]) -> Any:
 
 def _as_received(args: tuple[Any, ...]) -> tuple[Any, ...]:
     """The arguments as the server decodes them: the client sends JSON, and JSON joins a high and a low surrogate
-    written one after the other into one character (``"\ud800\udc00"`` is U+10000), valid text."""
+    written one after the other into one character (``"\\ud800\\udc00"`` is U+10000), valid text.
+
+    The docstring spells the escapes with two backslashes: a lone surrogate in a docstring is not valid UTF-8, and
+    Python 3.13 encodes docstrings when it compiles them (it strips their indentation).
+    """
     try:
         return tuple(json.loads(json.dumps(list(args))))
     except (TypeError, ValueError):  # binary attachments and the like travel as they are

@@ -25,7 +25,12 @@ async def _connect(gateway: Running, namespace: str = "/", forwarded_for: str | 
     headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
     try:
         await c.sio.connect(
-            gateway.url, namespaces=[namespace], transports=["websocket"], headers=headers, auth=auth_data, wait_timeout=5
+            gateway.url,
+            namespaces=[namespace],
+            transports=["websocket"],
+            headers=headers,
+            auth=c.handshake(auth_data),
+            wait_timeout=5,
         )
     except socketio.exceptions.ConnectionError as exc:
         return refusal[0] if refusal else str(exc)

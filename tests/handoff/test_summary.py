@@ -90,6 +90,8 @@ def test_problem_statement_and_hypothesis_read_like_an_l1_escalation() -> None:
             {"name": "reset_password", "confidence": 0.91},
             {"name": "account_locked", "confidence": 0.05},
         ],
+        "understood": True,
+        "seq": None,  # the transcript of _input holds other words
     }
     text = render_text(s)
     for line in (
@@ -98,25 +100,29 @@ def test_problem_statement_and_hypothesis_read_like_an_l1_escalation() -> None:
         "Steps tried:",
         "  - password reset: failed (reset email not received)",
         "Intents: reset_password 0.91",
-        "Sentiment: -0.5 (worsening), frustration 0.6",
+        "Sentiment: negative, worsening (sentiment -0.50) [turn 2]",
+        "Bot understood: 1 of 2 turns (not understood: turn 2) [turn 2]",
         "Last turns:",
     ):
         assert line in text, line
 
 
-def test_vague_problem_is_replaced_and_bot_hypothesis_wins() -> None:
+def test_vague_problem_is_replaced_and_a_checked_bot_hypothesis_wins() -> None:
     payload = copy.deepcopy(HANDOFF_PAYLOAD)
+    payload["turns"][1]["text"] = "the export says error E503 every time"
     payload.update(problem="it's broken", hypothesis="suspected database timeout based on error code E503")
     s = build_summary(_input(payload))
     assert "broken" not in s["problem"]
     assert s["problem"].startswith("Customer can't log in and needs a password reset")
     assert s["hypothesis"] == "suspected database timeout based on error code E503"
+    hypothesis = next(line for line in s["lines"] if line["key"] == "hypothesis")
+    assert hypothesis["turns"] == [1] and hypothesis["certain"]
 
 
 def test_error_code_hypothesis_and_empty_payload() -> None:
     payload = {
         "reason": "technical_issue",
-        "turns": [{"text": "export fails", "intent": "technical_issue", "confidence": 0.8}],
+        "turns": [{"text": "export fails with E503", "intent": "technical_issue", "confidence": 0.8}],
         "entities": {"error_code": "E503"},
     }
     s = build_summary(_input(payload, reason="technical_issue"))
@@ -125,6 +131,8 @@ def test_error_code_hypothesis_and_empty_payload() -> None:
     empty = build_summary(_input({}, reason="bot_unavailable", contact=None, verified=False, customer_id=None))
     assert empty["problem"].startswith('Customer wrote: "I can\'t log in, password: [REDACTED]"')
     assert "bot was unavailable" in empty["problem"]
+    problem = empty["lines"][0]
+    assert problem["seqs"] == [1] and problem["turns"] == [] and problem["certain"] is False
     assert empty["customer"]["verified"] is False
     garbage = build_summary(_input({"turns": "nope", "steps": [1, None], "sentiment": 3, "strikes": "x"}))
     assert garbage["steps"] == [] and garbage["intents"] == []
@@ -138,8 +146,9 @@ def test_repeated_steps_are_merged_and_an_unverified_email_is_a_lead() -> None:
         {"step": "password_reset_link", "outcome": "sent", "detail": "link emailed"},
         {"step": "password_reset_link", "outcome": "failed", "detail": ""},
     ] * 3
-    anonymous = {"contact": None, "verified": False, "customer_id": None, "customer_name": None, "customer_email": None}
-    s = build_summary(_input(payload, **anonymous))
+    s = build_summary(
+        _input(payload, contact=None, verified=False, customer_id=None, customer_name=None, customer_email=None)
+    )
     assert s["steps"] == [
         {"step": "password reset link", "outcome": "sent", "detail": "link emailed", "count": 3},
         {"step": "password reset link", "outcome": "failed", "detail": "", "count": 3},
@@ -152,3 +161,78 @@ def test_repeated_steps_are_merged_and_an_unverified_email_is_a_lead() -> None:
     text = render_text(s)
     assert "Customer: Anonymous customer, says they are ben.carter@example.com (unverified)" in text
     assert "  - password reset link: failed x3" in text
+
+
+def _turn(text: str, intent: str | None, confidence: float | None, **kw: object) -> dict[str, object]:
+    return {"text": text, "intent": intent, "confidence": confidence, "ranking": [], "entities": [], **kw}
+
+
+def _said(*texts: str) -> list[MessageRecord]:
+    out, seq = [], 0
+    for text in texts:
+        seq += 1
+        out.append(MessageRecord(f"m{seq}", "c1", seq, "customer", text, None, None, None, "done", NOW))
+        seq += 1
+        out.append(MessageRecord(f"m{seq}", "c1", seq, "bot", "ok", None, None, None, "done", NOW))
+    return out
+
+
+def test_turns_link_to_transcript_seqs_newest_first_even_when_repeated_or_cut_off() -> None:
+    payload = {"turns": [_turn("forgot my password", "reset_password", 0.95), _turn("no", "deny", 0.97),
+                         _turn("still no email", "step_failed", 0.8), _turn("no", "deny", 0.96)]}
+    # The transcript window starts after the first turn (the gateway passes the last messages only).
+    transcript = _said("no", "still no email", "no")
+    s = build_summary(_input(payload, transcript=transcript))
+    assert [t["seq"] for t in s["intents"]] == [None, 1, 3, 5]
+    problem = s["lines"][0]
+    assert problem["turns"] == [0] and problem["seqs"] == []  # the console finds turn 1 by its text
+
+
+def test_a_fallback_turn_is_never_understood_whatever_its_confidence() -> None:
+    # FallbackClassifier gives nlu_fallback the threshold (0.7) as confidence; a frustration override gives its score.
+    payload = {"turns": [_turn("hello", "greet", 0.98), _turn("the sync thing", "nlu_fallback", 0.7),
+                         _turn("NO!!! useless", "nlu_fallback", 1.0, frustration=1.0, sentiment=-0.7)]}
+    s = build_summary(_input(payload, reason="frustration", transcript=_said("hello", "the sync thing", "NO!!! useless")))
+    understood = next(line for line in s["lines"] if line["key"] == "understood")
+    assert understood["text"] == "1 of 3 turns (not understood: turns 2, 3)" and understood["seqs"] == [3, 5]
+    assert [t["understood"] for t in s["intents"]] == [True, False, False]
+    assert s["problem"] == "Not sure what the customer wants: the bot understood 1 of 3 turns"
+    assert s["intent"] is None and not s["lines"][0]["certain"]
+
+
+def test_the_bots_own_sentence_stays_only_when_the_turns_bear_it_out() -> None:
+    dispute = _turn("I was charged twice for march", "billing_charge_dispute", 0.93)
+    invoice = _turn("it is INV-2231", "inform", 0.86, entities=[{"entity": "invoice_id", "value": "INV-2231"}])
+    said = _said("I was charged twice for march", "it is INV-2231")
+    kept = build_summary(_input({"turns": [dispute, invoice], "problem": "Customer disputes a charge (invoice INV-2231)."},
+                                transcript=said))
+    assert kept["problem"] == "Customer disputes a charge (invoice INV-2231); suspect possible duplicate charge"
+    assert kept["lines"][0]["seqs"] == [1, 3]
+    # An amount the customer never gave (the bot's records) makes the sentence unsupported: it is derived instead.
+    amount = build_summary(_input({"turns": [dispute, invoice], "problem": "Customer disputes a charge ($49.00)."},
+                                  transcript=said, contact=None))
+    assert "$49" not in amount["problem"] and amount["problem"].startswith("Customer disputes a charge (invoice INV-2231")
+    # "Why did my bill go up" read as a dispute at 0.81 is not a dispute.
+    question = _turn("why did my bill go up this month?", "billing_charge_dispute", 0.81)
+    misread = build_summary(_input({"turns": [question], "problem": "Customer disputes a charge."},
+                                   transcript=_said("why did my bill go up this month?")))
+    assert "disputes a charge" not in misread["problem"] and "did not say they dispute it" in misread["problem"]
+
+
+def test_patterns_stay_fast_on_hostile_text() -> None:
+    hostile = ("not " * 60 + "x" * 200)[:500]
+    payload = {"turns": [_turn(hostile, "nlu_fallback", 0.7), _turn("a" * 500, "nlu_fallback", 0.7),
+                         _turn("page " * 100, "nlu_fallback", 0.7), _turn("i " * 250, "nlu_fallback", 0.7)],
+               "steps": [{"step": "password_reset_link", "outcome": "failed"}]}
+    s = build_summary(_input(payload))  # pytest-timeout stops a runaway pattern
+    assert s["lines"][0]["text"].startswith("Not sure what the customer wants")
+
+
+def test_a_refund_is_asked_for_or_asked_after_in_the_customers_words() -> None:
+    def problem(text: str) -> str:
+        turn = _turn(text, "billing_refund", 0.9)
+        return str(build_summary(_input({"turns": [turn]}, transcript=_said(text)))["problem"])
+
+    assert problem("I'd like my money back for last month") == "Customer wants a refund"
+    assert problem("when will I get my refund?") == "Customer asked where their refund is"
+    assert problem("refund") == "Customer asked about a refund"

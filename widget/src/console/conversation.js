@@ -1,6 +1,7 @@
-// Rendering of one conversation: summary card, transcript (bot turns marked, low confidence flagged), customer panel.
+// Rendering of one conversation: chips, transcript (bot turns marked, turns the bot did not understand flagged, each
+// customer turn numbered as the summary cites it), customer panel. The summary card is in summary.js.
 import { el, formatTime, richText } from "../shared/dom.js";
-import { LOW_CONFIDENCE, STATES, ago, customerLabel, money, normalize, reasonLabel, slaStatus } from "./format.js";
+import { STATES, ago, customerLabel, money, reasonLabel, slaStatus, understood } from "./format.js";
 
 export function stateChip(state) {
   return el("span", { class: `chip chip--state chip--${state}`, text: STATES[state] || state });
@@ -30,127 +31,6 @@ function row(label, ...value) {
   return el("div", { class: "kv" }, el("dt", { text: label }), el("dd", {}, ...value));
 }
 
-/** The context block on top of the conversation: what L1 learned, so the agent never asks again. */
-export function summaryCard(summary, handoff, flagged, onFlag) {
-  const c = summary.customer || {};
-  const esc = summary.escalation || {};
-  const sentiment = summary.sentiment || {};
-  const steps = summary.steps || [];
-  const entities = summary.entities || {};
-  const sla = summary.sla || {};
-  const flagButton = !onFlag && !flagged ? null : el("button", {
-    type: "button",
-    class: `btn btn--flag${flagged ? " is-flagged" : ""}`,
-    "aria-pressed": flagged ? "true" : "false",
-    disabled: flagged || !onFlag,
-    text: flagged ? "Flagged: had to ask again" : "Had to ask the customer again",
-    title: "One click: the summary missed something and you had to ask the customer (context-loss metric)",
-    on: { click: () => onFlag && onFlag(flagButton) },
-  });
-  const lowTurns = (summary.intents || []).filter((t) => typeof t.confidence === "number" && t.confidence < LOW_CONFIDENCE);
-  const tier = c.tier ? `${c.tier}${c.fast_lane ? " · fast lane" : ""}` : c.verified ? "unknown" : "anonymous (unverified)";
-  const sentimentText =
-    sentiment.latest === null || sentiment.latest === undefined
-      ? "no signal"
-      : `${Number(sentiment.latest).toFixed(2)} (${sentiment.direction || "?"})` +
-        (sentiment.frustration !== null && sentiment.frustration !== undefined
-          ? ` · frustration ${Number(sentiment.frustration).toFixed(2)}`
-          : "");
-  const deadline = (handoff && handoff.sla_deadline) || sla.deadline;
-  return el(
-    "section",
-    { class: "summary", "aria-labelledby": "summary-title" },
-    el(
-      "header",
-      { class: "summary__head" },
-      el("h2", { id: "summary-title", text: "Hand-off summary" }),
-      reasonBadge(esc.reason),
-      esc.strikes ? el("span", { class: "chip", text: `${esc.strikes} strike${esc.strikes === 1 ? "" : "s"}` }) : null,
-      priorityChip((summary.priority || {}).level),
-      el("span", { class: "summary__spacer" }),
-      flagButton,
-    ),
-    el("p", { class: "summary__problem" }, el("strong", { text: "Problem: " }), el("bdi", { text: summary.problem || "—" })),
-    el("p", { class: "summary__hypothesis" }, el("strong", { text: "Hypothesis: " }), el("bdi", { text: summary.hypothesis || "none from L1" })),
-    el(
-      "dl",
-      { class: "summary__grid" },
-      row("Why handed off", esc.reason_text || reasonLabel(esc.reason)),
-      row("Tier", tier),
-      row("Bot understood", lowTurns.length ? `${lowTurns.length} low-confidence turn${lowTurns.length > 1 ? "s" : ""}` : "every turn"),
-      row("Sentiment", sentimentText),
-      row(
-        "SLA",
-        handoff && handoff.assigned_at
-          ? el("span", { text: Date.parse(handoff.assigned_at) <= Date.parse(deadline) ? "picked up in time" : "picked up late" })
-          : slaNode(deadline, sla.minutes),
-      ),
-    ),
-    el(
-      "div",
-      { class: "summary__cols" },
-      el(
-        "div",
-        {},
-        el("h3", { text: "Steps tried" }),
-        steps.length
-          ? el(
-              "ol",
-              { class: "steps" },
-              steps.map((s) =>
-                el(
-                  "li",
-                  {},
-                  el("span", { class: `outcome outcome--${s.outcome}`, text: s.outcome }),
-                  " ",
-                  el("span", { text: String(s.step || "").replace(/_/g, " ") }),
-                  s.count > 1 ? el("span", { class: "chip", text: `×${s.count}` }) : null,
-                  s.detail ? el("span", { class: "muted" }, " — ", el("bdi", { text: s.detail })) : null,
-                ),
-              ),
-            )
-          : el("p", { class: "muted", text: "Nothing tried yet." }),
-      ),
-      el(
-        "div",
-        {},
-        el("h3", { text: "Entities" }),
-        Object.keys(entities).length
-          ? el(
-              "ul",
-              { class: "entities" },
-              Object.entries(entities).flatMap(([name, values]) =>
-                (Array.isArray(values) ? values : [values]).map((v) =>
-                  el("li", { class: "entity" }, el("span", { class: "entity__name", text: name }), el("bdi", { text: String(v) })),
-                ),
-              ),
-            )
-          : el("p", { class: "muted", text: "None found." }),
-      ),
-    ),
-  );
-}
-
-/** Attach NLU data (intent, confidence) from the hand-off summaries to the customer's turns, in order. */
-export function nluByMessage(messages, handoffs) {
-  const pool = new Map();
-  for (const h of handoffs || []) {
-    for (const turn of (h.summary && h.summary.intents) || []) {
-      const key = normalize(turn.text);
-      if (!key) continue;
-      if (!pool.has(key)) pool.set(key, []);
-      pool.get(key).push(turn);
-    }
-  }
-  const result = new Map();
-  for (const m of messages) {
-    if (m.sender !== "customer") continue;
-    const list = pool.get(normalize(m.text));
-    if (list && list.length) result.set(m.seq, list.shift());
-  }
-  return result;
-}
-
 /** A customer turn that is a button press ("/affirm") shows the button's title, like the widget did. */
 export function buttonTitles(messages) {
   const titles = new Map();
@@ -167,13 +47,14 @@ export function messageNode(m, nlu, titles = new Map()) {
     sender === "customer" ? "Customer" : sender === "agent" ? (m.metadata && m.metadata.agent_name) || "Agent" : "Bot";
   const flags = [];
   if (sender === "bot") flags.push(el("span", { class: "tag tag--bot", text: "BOT" }));
+  const low = Boolean(nlu && nlu.intent !== undefined && !understood(nlu));
+  if (nlu && nlu.number) flags.push(el("span", { class: "tag tag--turn", text: `turn ${nlu.number}` }));
   if (nlu && nlu.intent) {
-    const low = typeof nlu.confidence === "number" && nlu.confidence < LOW_CONFIDENCE;
     flags.push(
       el("span", {
         class: `tag ${low ? "tag--low" : "tag--nlu"}`,
-        title: low ? "The bot was not confident it understood this turn" : "What the bot understood",
-        text: `${low ? "⚠ low confidence · " : ""}${nlu.intent} ${typeof nlu.confidence === "number" ? nlu.confidence.toFixed(2) : ""}`,
+        title: low ? "The bot did not understand this turn" : "What the bot understood",
+        text: `${low ? "⚠ not understood · " : ""}${nlu.intent} ${typeof nlu.confidence === "number" ? nlu.confidence.toFixed(2) : ""}`,
       }),
     );
   }
@@ -190,10 +71,9 @@ export function messageNode(m, nlu, titles = new Map()) {
       ),
     );
   }
-  const nluLow = nlu && typeof nlu.confidence === "number" && nlu.confidence < LOW_CONFIDENCE;
   return el(
     "article",
-    { class: `tmsg tmsg--${sender}${nluLow ? " tmsg--low" : ""}`, data: { seq: m.seq, sender } },
+    { class: `tmsg tmsg--${sender}${low ? " tmsg--low" : ""}`, data: { seq: m.seq, sender } },
     el(
       "header",
       { class: "tmsg__head" },

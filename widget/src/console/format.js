@@ -82,3 +82,10 @@ export function customerLabel(name, id) {
 export function normalize(text) {
   return String(text || "").split(/\s+/).filter(Boolean).join(" ").slice(0, 500);
 }
+
+/** Whether the bot understood a turn (older summaries have no `understood`: nlu_fallback or below the threshold). */
+export function understood(turn) {
+  if (typeof turn.understood === "boolean") return turn.understood;
+  if (!turn.intent || turn.intent === "nlu_fallback") return false;
+  return typeof turn.confidence === "number" && turn.confidence >= LOW_CONFIDENCE;
+}

@@ -1,6 +1,6 @@
-// The Scorecards page: the article's metrics with their targets and ok/warn/alarm status, a daily time series
-// and bars cut by reason, tier, intent or agent (Chart.js, bundled; no inline script, so it runs under the CSP),
-// and a CSV export of the same numbers (/api/metrics?format=csv).
+// The Scorecards page: the article's metrics with their targets and ok/warn/alarm status ("sample too small" under
+// MIN_SAMPLE cases instead of a verdict), a daily time series and bars cut by reason, tier, intent or agent (by name;
+// Chart.js, bundled; no inline script, so it runs under the CSP), and a CSV export of the same numbers.
 import {
   BarController,
   BarElement,
@@ -30,7 +30,16 @@ export const METRICS = {
   csat: { label: "CSAT (1-5)", kind: "number" },
 };
 const GROUPS = { reason: "escalations", tier: "containment", intent: "escalation_rate", agent: "handoff_delay_p90_high_seconds" };
-const STATUS_COLOR = { ok: "#12805c", warn: "#d98a0b", alarm: "#c0271c", "n/a": "#9aa3b2" };
+const STATUS_COLOR = { ok: "#12805c", warn: "#d98a0b", alarm: "#c0271c", "n/a": "#9aa3b2", small: "#c6cdda" };
+// Below this many cases a rate is anecdote: no ok/warn/alarm verdict, "sample too small" instead.
+export const MIN_SAMPLE = 20;
+
+/** The verdict to show: the metric's status, or "small" when its sample (denominator) is under MIN_SAMPLE. */
+export function verdict(metric) {
+  if (!metric || metric.status === "n/a") return "n/a";
+  const n = metric.denominator;
+  return typeof n === "number" && n < MIN_SAMPLE ? "small" : metric.status;
+}
 
 export function formatValue(kind, value) {
   if (value === null || value === undefined) return "–";
@@ -48,6 +57,9 @@ function chartValue(kind, value) {
 }
 
 function statusChip(status) {
+  if (status === "small") {
+    return el("span", { class: "chip chip--status chip--small-n", text: "sample too small", title: `Fewer than ${MIN_SAMPLE} cases: no verdict` });
+  }
   return el("span", { class: `chip chip--status chip--${status === "n/a" ? "na" : status}`, text: status });
 }
 
@@ -143,11 +155,15 @@ export class Scorecards {
     clear(this.cards).append(
       ...Object.entries(METRICS).map(([name, meta]) => {
         const m = o.metrics[name];
-        const n = m.denominator === null || m.denominator === undefined ? "" : `n = ${m.denominator}`;
+        const status = verdict(m);
+        const n =
+          m.denominator === null || m.denominator === undefined
+            ? ""
+            : `n = ${m.denominator}${status === "small" ? ` (fewer than ${MIN_SAMPLE}: no verdict)` : ""}`;
         return el(
           "article",
-          { class: `sc-card sc-card--${m.status === "n/a" ? "na" : m.status}`, data: { metric: name } },
-          el("div", { class: "sc-card__top" }, el("h3", { text: meta.label }), statusChip(m.status)),
+          { class: `sc-card sc-card--${status === "n/a" ? "na" : status === "small" ? "small-n" : status}`, data: { metric: name } },
+          el("div", { class: "sc-card__top" }, el("h3", { text: meta.label }), statusChip(status)),
           el("div", { class: "sc-card__value", text: formatValue(meta.kind, m.value) }),
           el("div", { class: "muted sc-card__target", text: `Target: ${m.target || "–"}` }),
           el("div", { class: "muted sc-card__n", text: n }),
@@ -205,10 +221,12 @@ export class Scorecards {
   renderGroups() {
     if (!this.groups) return;
     const meta = this.metric === "escalations" ? { label: "Escalations", kind: "count" } : METRICS[this.metric];
+    // Agents are named (the gateway joins them; "agent:7" only if the agent is gone).
     const rows = this.groups.groups.map((g) => {
-      if (this.metric === "escalations") return { key: g.key, value: g.escalations, status: "n/a", target: "–", n: g.escalations };
+      const key = g.label || g.key;
+      if (this.metric === "escalations") return { key, value: g.escalations, status: "n/a", target: "–", n: g.escalations };
       const m = g.metrics[this.metric];
-      return { key: g.key, value: m.value, status: m.status, target: m.target || "–", n: m.denominator };
+      return { key, value: m.value, status: verdict(m), target: m.target || "–", n: m.denominator };
     });
     const shown = rows.filter((r) => r.value !== null && r.value !== undefined);
     const data = {
