@@ -6,6 +6,7 @@ import os
 import secrets
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -16,13 +17,8 @@ from contract.vouch import vouch
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "support.tar.gz"
-# Each side runs from its own environment, whichever one runs the tests: Rasa and the action server from the bot's
-# (Python 3.10, `make` creates .venv), the gateway from its own (.venv-gateway, Python 3.13). BOT_VENV / GATEWAY_VENV
-# point elsewhere (another checkout's environments, e.g. to benchmark an older stack).
-BOT_BIN = Path(os.environ.get("BOT_VENV") or ROOT / ".venv") / "bin"
-GATEWAY_BIN = Path(os.environ.get("GATEWAY_VENV") or ROOT / ".venv-gateway") / "bin"
-BOT_PYTHON = BOT_BIN / "python"
-GATEWAY_PYTHON = GATEWAY_BIN / "python"
+# One environment (.venv, Python 3.10) runs Rasa, the action server, the gateway and the tests.
+VENV_BIN = Path(sys.executable).parent
 STARTUP_SECONDS = 240
 
 
@@ -105,7 +101,7 @@ def rasa_command(port: int, token: str, endpoints: Path | None = None) -> list[s
     Rasa reads the project's own ``credentials.yml`` (the gateway's channel) and ``endpoints.yml`` (or ``endpoints``,
     e.g. bot/endpoints.scaled.yml) with their ``${VAR}`` values from the environment (:func:`rasa_env`).
     """
-    command = [str(BOT_BIN / "rasa"), "run", "--interface", "127.0.0.1", "--enable-api", "--auth-token", token,
+    command = [str(VENV_BIN / "rasa"), "run", "--interface", "127.0.0.1", "--enable-api", "--auth-token", token,
                "--model", str(MODEL), "--port", str(port)]
     return command + (["--endpoints", str(endpoints)] if endpoints else [])
 
@@ -120,7 +116,7 @@ def spawn_action_server(actions_url: str, backend_db: Path, actions_token: str, 
                         log: Path) -> subprocess.Popen[bytes]:
     """Launch ``python -m actions.server`` (loopback, token required) on the port of ``actions_url``."""
     return subprocess.Popen(
-        [str(BOT_PYTHON), "-m", "actions.server", "--port", actions_url.rsplit(":", 1)[1]],
+        [sys.executable, "-m", "actions.server", "--port", actions_url.rsplit(":", 1)[1]],
         cwd=ROOT, env=_bot_env(backend_db, actions_token=actions_token, vouch_secret=vouch_secret),
         stdout=log.open("ab"), stderr=subprocess.STDOUT,
     )
@@ -217,10 +213,10 @@ def start_gateway_process(workdir: Path, servers: BotServers, **settings: str) -
         "PYTHONWARNINGS": "ignore",
         **settings,
     }
-    subprocess.run([str(GATEWAY_PYTHON), "-m", "handoff", "seed"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "handoff", "seed"], cwd=ROOT, env=env, check=True, capture_output=True)
     log = workdir / "gateway.log"
     process = subprocess.Popen(
-        [str(GATEWAY_PYTHON), "-m", "handoff"], cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+        [sys.executable, "-m", "handoff"], cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
     )
     gateway = GatewayProcess(f"http://127.0.0.1:{port}", process, log, database_url)
     try:
