@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.browser.conftest import AGENT_EMAIL, AGENT_PASSWORD, CHROMIUM, CHROMIUM_ARGS, Gateway
+from tests.browser.conftest import AGENT_EMAIL, AGENT_PASSWORD, Gateway
 from tests.servers import ROOT, BotServers, start_gateway_process
 
 HERE = Path(__file__).parent
@@ -85,21 +85,11 @@ def stock_gateway(bot_servers: BotServers, site: str, tmp_path_factory: pytest.T
         started.stop()
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    """Debian's Chromium (this module does not need our widget built, unlike the package's ``browser``)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (make test does it)")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
-def context(chromium: Browser) -> Iterator[BrowserContext]:
-    """A fresh browser profile (its own localStorage)."""
-    opened = chromium.new_context(viewport={"width": 1100, "height": 820})
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    """A fresh profile (its own localStorage) in the session's Chromium: one Playwright per process (a second
+    sync_playwright() inside the first fails)."""
+    opened = browser.new_context(viewport={"width": 1100, "height": 820})
     opened.set_default_timeout(10_000)
     yield opened
     opened.close()

@@ -205,7 +205,8 @@ def test_lead_watches_a_bot_conversation_takes_over_and_transfers(gateway: Gatew
 
     # Live bot conversations: watch it, then take over (barge in).
     omar.get_by_role("button", name="Refresh live bot conversations").click()
-    omar.locator("#live-list .litem").filter(has_text="Ben Carter").click()
+    # Ben's conversation of this test (another test's Ben may still be talking to the bot).
+    omar.locator(f'#live-list .litem[data-conversation-id="{session_id(ben)}"]').click()
     expect(omar.locator(".conv__head")).to_contain_text("With the bot")
     expect(omar.locator(".tmsg--bot").last).to_contain_text("INV-1060")
     say(ben, "and when is it due?")

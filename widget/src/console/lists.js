@@ -78,7 +78,13 @@ export const listMethods = {
           { class: this.isCurrent(c.id) ? "is-current" : "" },
           el(
             "button",
-            { type: "button", class: "litem", "aria-label": `Watch ${customerLabel(c.customer_name, c.id)}`, on: { click: () => this.openConversation(c.id) } },
+            {
+              type: "button",
+              class: "litem",
+              "data-conversation-id": c.id,
+              "aria-label": `Watch ${customerLabel(c.customer_name, c.id)}`,
+              on: { click: () => this.openConversation(c.id) },
+            },
             el("span", { class: "litem__name", text: customerLabel(c.customer_name, c.id) }),
             el("span", { class: "muted", text: `${c.last_seq} msgs · ${ago(c.updated_at)}` }),
             el("span", { class: "watch", text: "Watch" }),
