@@ -1,9 +1,10 @@
 """Rasa's SQL tracker store, with the customer's words redacted before they are written.
 
 The gateway redacts what it relays, but Rasa is also reached directly (``make shell``, the REST channel, tests):
-whatever reaches it, the ``user`` events it keeps hold no card number, password, reset token or API key
-(:mod:`contract.redact`). The conversation in memory is untouched, so the current turn is understood as typed; bot
-and slot events are written as they are (the actions redact before they set a slot or say anything).
+whatever reaches it, the events it keeps hold no card number, password, reset token or API key
+(:mod:`contract.redact`): the customer's ``user`` events, the ``slot`` events (a ``from_text`` slot holds the
+customer's words as typed) and the ``bot`` events (a reply may quote the customer). The conversation in memory is
+untouched, so the current turn is understood as typed.
 Configured in ``endpoints.yml``: ``tracker_store: {type: bot.tracker_store.RedactingSQLTrackerStore, ...}``, with
 an optional ``redact:`` key (the classes, as ``HANDOFF_REDACT``; default all). Loading it also routes the Rasa
 server's own log records through the redaction (Rasa logs the user's text at DEBUG).
@@ -15,19 +16,32 @@ from collections.abc import Iterator
 from typing import Any
 
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import Event, UserUttered
+from rasa.shared.core.events import BotUttered, Event, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from contract.redact import install, redact, redact_value
+from contract.redact import install, redact_value
+
+
+# The fields of each kind of event that can hold the customer's words.
+_CUSTOMER_FIELDS: dict[type, tuple[str, ...]] = {
+    UserUttered: ("text", "parse_data"),
+    SlotSet: ("value",),
+    BotUttered: ("text", "data"),
+}
 
 
 def redacted(event: Event) -> Event:
-    """A copy of a ``user`` event with its text, parse data and entities redacted (other events as they are)."""
-    if not isinstance(event, UserUttered):
+    """A copy of a user, slot or bot event with the fields that can hold the customer's words redacted.
+
+    Other events (actions, forms, sessions) carry only names and are returned as they are.
+    """
+    fields = _CUSTOMER_FIELDS.get(type(event))
+    if fields is None:
         return event
     data: dict[str, Any] = event.as_dict()
-    data["text"] = redact(data["text"]) if isinstance(data.get("text"), str) else data.get("text")
-    data["parse_data"] = redact_value(data.get("parse_data") or {})
+    for field in fields:
+        if data.get(field) is not None:
+            data[field] = redact_value(data[field])
     copy = Event.from_parameters(data)
     return copy if copy is not None else event
 
