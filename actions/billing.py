@@ -83,19 +83,45 @@ class ValidateChargeDisputeForm(IdentifyingFormValidation):
     async def validate_dispute_reference(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """Needs an invoice number or an amount."""
+        """Needs an invoice number or an amount; without one, the recent charges are offered as buttons."""
         text = redact(str(value or ""))
         invoice, amount = parse_reference(text)
         if invoice is None and amount is None:
-            dispatcher.utter_message(text="I need the invoice number (like INV-1071) or the amount (like $49.00).")
+            buttons = recent_charge_buttons(tracker.get_slot("customer_id"))
+            if buttons and DONT_KNOW.search(text):
+                dispatcher.utter_message(text=RECENT_CHARGES, buttons=buttons)
+            elif buttons:
+                dispatcher.utter_message(text=f"{NEED_REFERENCE} Or pick one of your recent charges:", buttons=buttons)
+            else:
+                dispatcher.utter_message(text=NEED_REFERENCE)
             return {"dispute_reference": None}
         return {"dispute_reference": invoice or f"${amount:.2f}"}
+
+
+RECENT_CHARGES = "No problem, here are your most recent charges. Which one is it?"
+NEED_REFERENCE = "I need the invoice number (like INV-1071) or the amount (like $49.00)."
+DONT_KNOW = re.compile(r"(?i)\b(?:d(?:o|o')?n'?t\s+(?:know|remember|have)|dunno|no\s+idea|not\s+sure|can'?t\s+"
+                       r"(?:find|remember|see)|idk|forgot)\b")
+
+
+def recent_charge_buttons(customer_id: str | None, limit: int = 4) -> list[dict[str, str]]:
+    """The verified customer's latest charges as buttons ("INV-1071 · $49.00 on Oct 3"), newest first."""
+    if not customer_id:
+        return []
+    buttons: dict[str, dict[str, str]] = {}
+    for charge in reversed(backend().find_charges(customer_id)):
+        reference = f"{charge.invoice_id} ${charge.amount:.2f}" if charge.invoice_id else f"${charge.amount:.2f}"
+        label = charge.invoice_id or charge.description
+        title = f"{label} · ${charge.amount:,.2f} on {charge.charged_on:%b} {charge.charged_on.day}"
+        buttons.setdefault(reference, {"title": title, "payload": reference})
+    return list(buttons.values())[:limit]
 
 
 class ActionBillingInvoice(AccountRequestAction):
     """Amount, dates and status of the latest invoice."""
 
     doing = "looking up an invoice"
+    answer_step = "invoice_lookup"
 
     def name(self) -> str:
         """Submit action of invoice_form."""
@@ -118,6 +144,7 @@ class ActionRefundStatus(AccountRequestAction):
     """Where each refund stands."""
 
     doing = "looking up refunds"
+    answer_step = "refund_lookup"
 
     def name(self) -> str:
         """Submit action of refund_status_form."""
@@ -127,10 +154,7 @@ class ActionRefundStatus(AccountRequestAction):
         """List the refunds with status and expected date."""
         refunds = backend().refunds(customer.id)
         if not refunds:
-            dispatcher.utter_message(
-                text="I don't see any refunds on your account. If you think a charge is wrong, tell me "
-                "\"I want to dispute a charge\" and I'll look into it."
-            )
+            dispatcher.utter_message(text=NO_REFUNDS, buttons=[CHECK_A_CHARGE, messages.TALK_TO_PERSON])
             return [record_step(tracker, "refund_lookup", "resolved", "none")]
         lines = [
             f"Refund {refund.id} of ${refund.amount:,.2f} is {refund.status}"
@@ -140,6 +164,12 @@ class ActionRefundStatus(AccountRequestAction):
         dispatcher.utter_message(text=". ".join(lines) + f". {messages.ANYTHING_ELSE}")
         return [record_step(tracker, "refund_lookup", "resolved", refunds[0].id), *reset_strikes()]
 
+
+NO_REFUNDS = (
+    "I don't see any refunds on your account yet. If a charge looks wrong, I can check it with you now, or a person "
+    "from our billing team can look at it."
+)
+CHECK_A_CHARGE = {"title": "Check a charge with me", "payload": "/billing_charge_dispute"}
 
 PAYMENT_LINK_SENT = (
     "I've emailed a secure link to {masked} where you can change the card or payment method, if there's an account "

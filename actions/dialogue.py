@@ -125,6 +125,15 @@ def first_support_intent(tracker: Tracker) -> str | None:
     return None
 
 
+def person_declined(tracker: Tracker) -> bool:
+    """The gateway says the customer declined its early offer of a person (metadata of the latest message)."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            metadata = event.get("metadata") or {}
+            return isinstance(metadata, dict) and metadata.get("person_declined") is True
+    return False
+
+
 def strikes(tracker: Tracker) -> int:
     """Failed turns counted so far by the three-strike rule."""
     return int(tracker.get_slot("strikes") or 0)
@@ -146,7 +155,13 @@ def register_strike(tracker: Tracker, kind: str, settings: ActionSettings, hypot
     """
     count = strikes(tracker) + 1
     kinds = [*(tracker.get_slot("strike_kinds") or []), kind]
-    events: list[EventType] = [SlotSet("strikes", float(count)), SlotSet("strike_kinds", kinds)]
+    events: list[EventType] = []
+    if person_declined(tracker) and not tracker.get_slot("person_declined"):
+        # "No, keep going" to the early offer of a person: the customer chose the bot, so the count starts again
+        # (once per conversation; a person stays one button away).
+        count, kinds = 1, [kind]
+        events.append(SlotSet("person_declined", True))
+    events += [SlotSet("strikes", float(count)), SlotSet("strike_kinds", kinds)]
     hand_off = count >= settings.max_strikes
     if hand_off:
         reason = "low_confidence" if set(kinds) <= UNDERSTANDING_STRIKES else "three_strikes"

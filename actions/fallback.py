@@ -22,6 +22,7 @@ from actions.dialogue import (
     request_handoff,
     reset_strikes,
 )
+from actions.form_loop import has_words
 from actions.password import send_reset_link
 from actions.services import current_customer, settings
 
@@ -76,6 +77,10 @@ class ActionClarify(Action):
     ) -> list[EventType]:
         """Count the strike and ask, or hand off on the last one; report the miss either way."""
         rejected = latest_intent(tracker) == "something_else"
+        if not rejected and not has_words(str(tracker.latest_message.get("text") or "")):
+            # An emoji or a "?" is not a failed attempt: nothing to understand, so nothing counts.
+            dispatcher.utter_message(text=messages.NO_WORDS, buttons=messages.TOPIC_BUTTONS)
+            return []
         events = self._clarify(dispatcher, tracker, rejected)
         report_miss(dispatcher, tracker, "clarification_rejected" if rejected else "nlu_fallback")
         return events

@@ -5,14 +5,15 @@ from __future__ import annotations
 from abc import ABCMeta, abstractmethod
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import messages
 from actions.backend import BackendUnavailable, CodeCheck, Customer
-from actions.dialogue import find_email, mask_email, register_strike, request_handoff
+from actions.dialogue import find_email, mask_email, record_step, register_strike, request_handoff
+from actions.form_loop import LeavableFormValidation
 from actions.services import backend, current_customer, settings
 from contract.redact import contains_secret
 
@@ -43,7 +44,7 @@ def identity_events(customer: Customer, verified: bool) -> dict[str, Any]:
             "fast_lane": backend().is_fast_lane(customer)}
 
 
-class HandoffAwareValidation(FormValidationAction, metaclass=ABCMeta):
+class HandoffAwareValidation(LeavableFormValidation, metaclass=ABCMeta):
     """Ends the form at once (no more questions) when a validation step has asked for a person."""
 
     @abstractmethod
@@ -247,6 +248,8 @@ class AccountRequestAction(Action, metaclass=ABCMeta):
     """
 
     doing = "handling the request"
+    # The step serve() records when it answers (a lookup): after a hand-back, that answer is not simply repeated.
+    answer_step: str | None = None
 
     @abstractmethod
     def name(self) -> str:
@@ -265,12 +268,25 @@ class AccountRequestAction(Action, metaclass=ABCMeta):
         dispatcher.utter_message(text="I couldn't find that account.")
         return request_handoff("policy", f"Account could not be found while {self.doing}")
 
+    def not_repeating(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        """Asked again after a hand-back: say what the agent left open and offer a person, not the same answer."""
+        open_ = tracker.get_slot("handback_open") or {}
+        text = messages.NOT_REPEATING
+        if open_.get("note"):
+            text += f" Our team noted: {open_['note']}"
+        dispatcher.utter_message(text=text, buttons=[messages.TALK_TO_PERSON, *messages.TOPIC_BUTTONS[:3]])
+        answers = [a for a in open_.get("answers", []) if a != self.answer_step]
+        return [SlotSet("handback_open", {**open_, "answers": answers}),
+                record_step(tracker, str(self.answer_step), "not_repeated", "answer given before the hand-back")]
+
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """Find the customer, then serve the request; hand off when that is impossible."""
         if tracker.get_slot("handoff_requested"):
             return []
+        if self.answer_step and self.answer_step in (tracker.get_slot("handback_open") or {}).get("answers", []):
+            return self.not_repeating(dispatcher, tracker)
         try:
             customer = current_customer(tracker)
             if customer is None:

@@ -38,7 +38,7 @@ PROBLEMS = {
     "close_account": "Customer wants to close their account",
     "billing_invoice": "Customer asked about their latest invoice",
     "billing_charge_dispute": "Customer disputes a charge",
-    "billing_refund": "Customer asked where their refund is",
+    "billing_refund": "Customer asked about a refund",
     "billing_payment_method": "Customer wants to update their payment method",
     "technical_issue": "Customer reports a technical fault",
 }
@@ -136,8 +136,28 @@ class ActionHandoff(Action):
         ]
 
 
+def handback_entities(tracker: Tracker) -> dict[str, str]:
+    """What the gateway passed with the hand-back: ``open_question`` (redacted there) and ``agent_name``."""
+    found: dict[str, str] = {}
+    for entity in tracker.latest_message.get("entities") or []:
+        name, value = entity.get("entity"), entity.get("value")
+        if name in ("open_question", "agent_name") and isinstance(value, str) and value.strip():
+            found[name] = redact(value.strip())[:500]
+    return found
+
+
+def answers_before_handoff(tracker: Tracker) -> list[str]:
+    """The steps the bot completed in the case an agent just handed back: answers that did not settle it."""
+    return [str(step["step"]) for step in tracker.get_slot("steps_attempted") or []
+            if step.get("outcome") == "resolved" and step.get("step")]
+
+
 class ActionHandback(Action):
-    """Resumes the bot after an agent hands the conversation back (the return path)."""
+    """Resumes the bot after an agent hands the conversation back (the return path).
+
+    The bot picks up where the agent left off: it says who handed back and what is still open, and remembers the
+    answers it gave before the hand-off, so the same answer is not simply repeated (``AccountRequestAction``).
+    """
 
     def name(self) -> str:
         """Triggered by the gateway through the handback intent."""
@@ -146,14 +166,21 @@ class ActionHandback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Greet the customer again with a clean slate: no strikes, no pending step, no open hand-off."""
-        dispatcher.utter_message(text=messages.HANDBACK_GREETING)
+        """Greet the customer again with what is open; no strikes, no pending step, no open hand-off."""
+        given = handback_entities(tracker)
+        who = given.get("agent_name") or "Our team"
+        text = f"Hi again, it's the assistant. {who} handed this chat back to me."
+        if given.get("open_question"):
+            text += f" Where we left off: {given['open_question']}"
+            text += "" if text.endswith((".", "?", "!")) else "."
+        dispatcher.utter_message(text=f"{text} {messages.HANDBACK_QUESTION}")
         return [
             *reset_strikes(),
             SlotSet("pending_step", None),
             SlotSet("handoff_requested", None),
             SlotSet("handoff_reason", None),
             SlotSet("hypothesis", None),
+            SlotSet("form_misses", None),
+            SlotSet("handback_open", {"note": given.get("open_question"), "answers": answers_before_handoff(tracker)}),
             SlotSet("steps_attempted", []),
         ]
-

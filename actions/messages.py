@@ -36,31 +36,43 @@ REPHRASE = (
     "\"I never got the password reset email\" or \"I was charged twice\"."
 )
 NOT_UNDERSTOOD_EMPTY = "I didn't catch that. What can I help you with?"
+NO_WORDS = "I'm here. Tell me in a few words what you need, or pick a topic."
 OUT_OF_SCOPE = (
     "That's outside what I can help with here, sorry. I can help with passwords and signing in, your account, "
     "and billing, or I can bring in a person."
 )
 CASE_STATUS_LOOKUP = "Let me look up your case."
 ANYTHING_ELSE = "Is there anything else I can help you with?"
+STOPPED = "Okay, I've stopped that. What else can I help you with?"
+NOTHING_PENDING = "Okay. What can I help you with?"
+GAVE_UP_ASKING = (
+    "Sorry, I still couldn't get that, and I don't want to keep asking. You can pick a topic below, or talk to a "
+    "person who can look it up with you."
+)
 GLAD_IT_WORKED = "Great, glad that's sorted! Is there anything else I can help you with?"
 
+# One sentence each: why a person takes over (and that one does); HANDOFF_NEXT then says what happens next.
 HANDOFF_LEAD = {
-    "customer_request": "Of course. I'm connecting you with a person from our support team now.",
+    "customer_request": "Of course, I'm bringing in a person from our support team.",
     "frustration": "I'm sorry this has been so frustrating. I'm bringing in a person from our team right away.",
-    "three_strikes": "I haven't managed to solve this, and I don't want to keep you going in circles.",
-    "low_confidence": "I'm having trouble understanding, and I don't want to keep you going in circles.",
-    "technical_issue": "Thanks, that's exactly what our technical team needs.",
+    "three_strikes": "I haven't managed to solve this, and I don't want to keep you going in circles, so I'm "
+    "bringing in a person from our team.",
+    "low_confidence": "I'm having trouble understanding, and I don't want to keep you going in circles, so I'm "
+    "bringing in a person from our team.",
+    "technical_issue": "Thanks, that's exactly what our technical team needs; I'm passing this to a person there.",
     "fast_lane": "Your account has priority support, so I'm connecting you with a specialist.",
-    "policy": "This one needs a person from our team to review.",
+    "policy": "This one needs a person from our team to review, so I'm passing it on.",
     # Every backend_unavailable path has just said BACKEND_DOWN: say what happens next, not the fault again.
     "backend_unavailable": "So that you're not left waiting, I'm handing you to a person who can check it for you.",
 }
 HANDOFF_NEXT = (
-    "A person from our support team will take over this chat. They'll see everything we've discussed, "
-    "so you won't need to repeat yourself. You'll see your place in the queue here."
+    "They'll see everything we've discussed, so you won't need to repeat yourself. You'll see your place in the "
+    "queue here."
 )
-HANDBACK_GREETING = (
-    "Hi again, it's the assistant. Our team handed this chat back to me. Is there anything else I can help with?"
+HANDBACK_QUESTION = "What else can I help with?"
+NOT_REPEATING = (
+    "Before you talked with our team I already gave you that answer, and it didn't settle things, so I won't just "
+    "repeat it."
 )
 BACKEND_DOWN = "Sorry, I can't reach our account system right now."
 

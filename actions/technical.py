@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import messages
 from actions.dialogue import latest_intent, request_handoff
+from actions.form_loop import LeavableFormValidation
 from actions.forms import slot_dict
 from contract.redact import contains_secret, redact
 
@@ -26,6 +27,12 @@ KNOWN_ERRORS = {
     "HTTP 503": "suspected service overload or maintenance",
 }
 
+# Words that say the customer already tried something ("I restarted it and cleared the cache"): not asked again.
+ALREADY_TRIED = re.compile(
+    r"\b(?:tried|already|re-?start(?:ed)?|re-?boot(?:ed)?|re-?install(?:ed)?|clear(?:ed)?\s+(?:the\s+|my\s+)?"
+    r"(?:cache|cookies)|(?:another|different|other)\s+(?:browser|device|phone|computer|laptop)|"
+    r"(?:signed|logged)\s+(?:out|off)|updated\s+the\s+app)\b", re.I)
+
 
 def hypothesis_for(details: str) -> str:
     """Start L2 off with a hypothesis from the error code, never "customer says it's broken"."""
@@ -37,7 +44,7 @@ def hypothesis_for(details: str) -> str:
     return f"{KNOWN_ERRORS.get(code, 'unrecognised error code')} based on error code {code}"
 
 
-class ValidateTechnicalIssueForm(FormValidationAction):
+class ValidateTechnicalIssueForm(LeavableFormValidation):
     """The definition of done for L1 on a fault: the error as seen and what was already tried."""
 
     def name(self) -> str:
@@ -56,6 +63,15 @@ class ValidateTechnicalIssueForm(FormValidationAction):
             return {"error_details": text}
         return {}
 
+    async def extract_steps_tried(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Take what was tried from any message of the form that already says it, so it is not asked."""
+        text = tracker.latest_message.get("text") or ""
+        if tracker.get_slot("steps_tried") or tracker.get_slot("requested_slot") == "steps_tried":
+            return {}
+        return {"steps_tried": text} if ALREADY_TRIED.search(text) else {}
+
     async def validate_error_details(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
@@ -66,12 +82,15 @@ class ValidateTechnicalIssueForm(FormValidationAction):
             return {"error_details": None}
         if contains_secret(text):
             dispatcher.utter_message(text=messages.NO_SECRETS)
-        return {"error_details": redact(text[:1000])}
+        details = redact(text[:1000])
+        done = request_handoff("technical_issue", hypothesis_for(details)) if tracker.get_slot("steps_tried") else []
+        return {"error_details": details, **slot_dict(done)}
 
     async def validate_steps_tried(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """Anything goes ("nothing yet" is an answer); with it, L1 is done and asks for the hand-off."""
+        """Anything goes ("nothing yet" is an answer); with the error details too, L1 is done and asks for the hand-off."""
         text = redact(str(value or "").strip()[:1000]) or "nothing yet"
-        details = tracker.get_slot("error_details") or ""
-        return {"steps_tried": text, **slot_dict(request_handoff("technical_issue", hypothesis_for(details)))}
+        details = tracker.get_slot("error_details")
+        done = request_handoff("technical_issue", hypothesis_for(details)) if details else []
+        return {"steps_tried": text, **slot_dict(done)}

@@ -122,8 +122,8 @@ def form_tracker(
 ) -> Tracker:
     """The tracker a form's validation action gets: slot candidates appended after the user message."""
     text = text if text is not None else " ".join(str(value) for value in candidates.values())
-    latest = parse_data(text, intent, kwargs.pop("confidence", 0.95), kwargs.pop("ranking", None),
-                        kwargs.pop("entities", None))
+    confidence = kwargs.pop("confidence", 0.95)
+    latest = parse_data(text, intent, confidence, kwargs.get("ranking"), kwargs.get("entities"))
     events = [
         action_event(form),
         {"event": "active_loop", "timestamp": None, "name": form},
@@ -133,7 +133,8 @@ def form_tracker(
         *[slot_event(name, value) for name, value in candidates.items()],
     ]
     all_slots = {**(slots or {}), **candidates, "requested_slot": requested_slot}
-    return make_tracker(all_slots, intent, text, events=events, active_loop=form, latest_action_name=form, **kwargs)
+    return make_tracker(all_slots, intent, text, confidence=confidence, events=events, active_loop=form,
+                        latest_action_name=form, **kwargs)
 
 
 async def run_action(action: Action, tracker: Tracker) -> tuple[CollectingDispatcher, list[dict[str, Any]]]:

@@ -125,7 +125,7 @@ async def test_frustrated_turn_keeps_the_intent_it_replaced() -> None:
     assert payload["reason"] == "frustration"
     assert payload["turns"][-1]["intent"] == "billing_refund"
     assert payload["intent"] == "billing_refund"
-    assert payload["problem"] == "Customer asked where their refund is."
+    assert payload["problem"] == "Customer asked about a refund."
 
 
 async def test_problem_statement_names_the_identifiers() -> None:
@@ -142,10 +142,12 @@ async def test_handback_resets_and_greets() -> None:
                             "handoff_reason": "three_strikes", "hypothesis": "x", "steps_attempted": STEPS},
                            "handback", "/handback")
     dispatcher, events = await run_action(ActionHandback(), tracker)
-    assert said(dispatcher) == messages.HANDBACK_GREETING
+    assert said(dispatcher) == (
+        f"Hi again, it's the assistant. Our team handed this chat back to me. {messages.HANDBACK_QUESTION}")
     assert slot_values(events) == {
         "strikes": 0.0, "strike_kinds": [], "pending_step": None, "handoff_requested": None,
-        "handoff_reason": None, "hypothesis": None, "steps_attempted": []}
+        "handoff_reason": None, "hypothesis": None, "steps_attempted": [], "form_misses": None,
+        "handback_open": {"note": None, "answers": [s["step"] for s in STEPS if s["outcome"] == "resolved"]}}
 
 
 async def test_a_second_handoff_only_carries_turns_since_the_handback() -> None:

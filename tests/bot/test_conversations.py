@@ -96,7 +96,7 @@ async def test_three_failed_attempts_hand_off_with_the_story(bot_servers: BotSer
     assert "password reset" in handoff["problem"]
     assert "Reset emails not reaching" in handoff["hypothesis"]
     assert [s["outcome"] for s in handoff["steps"]].count("failed") == 3
-    assert "support team will take over" in texts(replies)
+    assert "won't need to repeat yourself" in texts(replies)
     assert (await tracker(bot_servers, sender))["paused"] is True
 
 

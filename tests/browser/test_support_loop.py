@@ -42,9 +42,9 @@ def test_customer_and_agent_go_through_the_whole_loop(gateway: Gateway, contexts
     # Three strikes with the real bot: the link never came, three times -> hand-off.
     for _ in range(3):
         say(ana, "the link never came")
-    expect(ana.locator(".hw-msg--bot").last).to_contain_text("support team will take over")
+    expect(ana.locator(".hw-msg--bot").last).to_contain_text("won't need to repeat yourself")
     queue_banner = ana.locator(".hw-banner--queue")
-    expect(queue_banner).to_contain_text("You are #1 in the queue, about")
+    expect(queue_banner).to_contain_text("You are #1 in the queue; a person will pick up here when one joins.")
     expect(ana.locator("#hw-subtitle")).to_have_text("Connecting you to a person…")
     shots(ana, "05-widget-queued")
     conversation_id = session_id(ana)
