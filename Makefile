@@ -49,8 +49,10 @@ $(MODEL): $(TRAINING_INPUTS) | $(INSTALLED)
 # Local secrets, mode 600, never committed. A key already there is kept (a changed secret survives); a missing one
 # (an older run.env) is added, so every process gets what it needs.
 RUN_SECRETS := RASA_TOKEN IDENTITY_SECRET TOKEN_SECRET VOUCH_SECRET ACTIONS_TOKEN
+# PUBLIC_URL: the emailed links open the demo company's site (`python -m actions.backend site`, DEMO_SITE_PORT).
 RUN_DEFAULTS := RASA_PORT=5005 ACTIONS_PORT=5055 RASA_URL=http://127.0.0.1:5005 \
-	ACTIONS_URL=http://127.0.0.1:5055/webhook RASA_TRACKER_DB=var/rasa_tracker.db PYTHONUNBUFFERED=1
+	ACTIONS_URL=http://127.0.0.1:5055/webhook RASA_TRACKER_DB=var/rasa_tracker.db PYTHONUNBUFFERED=1 \
+	DEMO_SITE_PORT=8090 PUBLIC_URL=http://127.0.0.1:8090
 
 run-env:
 	@mkdir -p var; umask 077; touch $(RUN_ENV); chmod 600 $(RUN_ENV); \
@@ -91,7 +93,7 @@ $(CHROMIUM):
 train: $(MODEL) ## Train the model if config.yml, domain.yml, data/ or the NLU components changed
 
 # `make run` is the loopback demo (HANDOFF_DEMO=1): demo agents, the demo page's identity signer.
-run: $(INSTALLED) $(MODEL) $(WIDGET_BUILT) run-env ## Install, train if stale, start Rasa, action server and gateway, print the URLs
+run: $(INSTALLED) $(MODEL) $(WIDGET_BUILT) run-env ## Install, train if stale, start Rasa, action server, gateway and demo site, print the URLs
 	@$(PY) -m actions.backend seed
 	@HANDOFF_DEMO=1 $(PY) -m handoff seed
 	@$(RASA_QUIET) HANDOFF_DEMO=1 $(VENV)/bin/honcho start -f Procfile -e $(RUN_ENV)

@@ -15,7 +15,6 @@ from actions.backend import BackendUnavailable, Customer
 from actions.dialogue import (
     await_confirmation,
     find_email,
-    mask_email,
     record_step,
     request_handoff,
     reset_strikes,
@@ -28,7 +27,7 @@ from actions.forms import (
     forget_slots,
 )
 from actions.services import backend, current_customer, settings
-from contract.redact import contains_secret
+from contract.redact import contains_secret, mask_email
 
 PLANS = ("free", "pro", "business")
 NAME_PATTERN = re.compile(r"^[^\W\d_][\w .'-]{0,79}$", re.UNICODE)

@@ -13,10 +13,16 @@ from rasa_sdk.types import DomainDict
 from actions import messages
 from actions.backend import Customer
 from actions.backend.store import duplicate_of
-from actions.dialogue import await_confirmation, mask_email, record_step, request_handoff, reset_strikes
+from actions.dialogue import (
+    await_confirmation,
+    failures_of,
+    record_step,
+    request_handoff,
+    reset_strikes,
+)
 from actions.forms import AccountRequestAction, IdentifyingFormValidation
 from actions.services import backend, settings
-from contract.redact import redact
+from contract.redact import mask_email, redact
 
 INVOICE_PATTERN = re.compile(r"(?i)\binv(?:oice)?[\s#:-]*(\d{3,}(?:-\d+)?)\b")
 AMOUNT_PATTERN = re.compile(r"(?:[$€£]\s?(\d+(?:[.,]\d{1,2})?)|(\d+(?:[.,]\d{1,2})?)\s?(?:usd|dollars?|eur|euros?|gbp))",
@@ -199,7 +205,7 @@ def send_payment_link(
     else:
         text = PAYMENT_LINK_SENT.format(masked=masked, minutes=minutes)
     if retry:
-        text = (messages.RETRY_PAYMENT_LEAD if sent else messages.RETRY_LIMITED_LEAD) + text
+        text = messages.retry_lead(messages.RETRY_PAYMENT_LEAD, failures_of(tracker, "payment_method_link"), sent) + text
     dispatcher.utter_message(text=text, buttons=messages.YES_NO_RESOLVED)
     step = record_step(tracker, "payment_method_link", "sent" if sent else "not_sent",
                        f"link emailed to {masked}" if sent else f"hourly limit reached for {masked}")

@@ -47,12 +47,6 @@ def find_email(text: str | None) -> str | None:
     return match.group(0).lower() if match else None
 
 
-def mask_email(email: str) -> str:
-    """a***@example.com: enough for the customer to recognise the address, not enough to harvest it."""
-    local, _, domain = email.partition("@")
-    return f"{local[:1]}***@{domain}" if domain else "***"
-
-
 def _turn(parse_data: dict[str, Any], fallback_text: str | None) -> Turn:
     intent = parse_data.get("intent") or {}
     frustration = parse_data.get("frustration") or {}
@@ -105,6 +99,15 @@ def nlu_miss(tracker: Tracker, kind: str) -> dict[str, Any] | None:
         "confidence": turn.confidence,
         "ranking": turn.ranking[:5],
     }
+
+
+def unrepeated(tracker: Tracker, text: str, *alternatives: str) -> str:
+    """``text``, or the first alternative the bot did not say last: never the same message twice in a row."""
+    last = next((str(e.get("text") or "") for e in reversed(tracker.events) if e.get("event") == "bot"), None)
+    for candidate in (text, *alternatives):
+        if candidate != last:
+            return candidate
+    return text
 
 
 def latest_intent(tracker: Tracker) -> str | None:
@@ -186,6 +189,12 @@ def record_step(tracker: Tracker, step: str, outcome: str, detail: str = "") -> 
     """Append a resolution step and its outcome (sent, resolved, failed, ...) to steps_attempted."""
     steps = [*(tracker.get_slot("steps_attempted") or []), {"step": step, "outcome": outcome, "detail": detail}]
     return SlotSet("steps_attempted", steps[-20:])
+
+
+def failures_of(tracker: Tracker, step: str) -> int:
+    """How many times this step already failed in the conversation."""
+    steps = tracker.get_slot("steps_attempted") or []
+    return sum(1 for s in steps if s.get("step") == step and s.get("outcome") == "failed")
 
 
 def await_confirmation(step: str) -> SlotSet:

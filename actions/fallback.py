@@ -15,16 +15,17 @@ from actions.backend import BackendUnavailable
 from actions.billing import send_payment_link
 from actions.dialogue import (
     latest_intent,
-    mask_email,
     nlu_miss,
     record_step,
     register_strike,
     request_handoff,
     reset_strikes,
+    unrepeated,
 )
 from actions.form_loop import has_words
 from actions.password import send_reset_link
 from actions.services import current_customer, settings
+from contract.redact import mask_email
 
 # Intents worth offering as "Did you mean ...?" buttons.
 OFFERABLE = set(messages.INTENT_LABELS)
@@ -79,7 +80,8 @@ class ActionClarify(Action):
         rejected = latest_intent(tracker) == "something_else"
         if not rejected and not has_words(str(tracker.latest_message.get("text") or "")):
             # An emoji or a "?" is not a failed attempt: nothing to understand, so nothing counts.
-            dispatcher.utter_message(text=messages.NO_WORDS, buttons=messages.TOPIC_BUTTONS)
+            text = unrepeated(tracker, messages.NO_WORDS, messages.NO_WORDS_AGAIN)
+            dispatcher.utter_message(text=text, buttons=messages.TOPIC_BUTTONS)
             return []
         events = self._clarify(dispatcher, tracker, rejected)
         report_miss(dispatcher, tracker, "clarification_rejected" if rejected else "nlu_fallback")
@@ -104,10 +106,12 @@ class ActionClarify(Action):
             and float(item.get("confidence") or 0) >= MIN_SUGGESTION_CONFIDENCE
         ][:3]
         if not suggestions or not (tracker.latest_message.get("text") or "").strip():
-            dispatcher.utter_message(text=messages.NOT_UNDERSTOOD_EMPTY, buttons=messages.TOPIC_BUTTONS)
+            text = unrepeated(tracker, messages.NOT_UNDERSTOOD_EMPTY, messages.NOT_UNDERSTOOD_AGAIN)
+            dispatcher.utter_message(text=text, buttons=messages.TOPIC_BUTTONS)
             return strike.events
         dispatcher.utter_message(
-            text=messages.DID_YOU_MEAN, buttons=[*suggestions, messages.SOMETHING_ELSE, messages.TALK_TO_PERSON]
+            text=unrepeated(tracker, messages.DID_YOU_MEAN, messages.DID_YOU_MEAN_AGAIN),
+            buttons=[*suggestions, messages.SOMETHING_ELSE, messages.TALK_TO_PERSON],
         )
         return strike.events
 

@@ -12,10 +12,10 @@ from rasa_sdk.types import DomainDict
 
 from actions import messages
 from actions.backend import BackendUnavailable, CodeCheck, Customer
-from actions.dialogue import find_email, mask_email, record_step, register_strike, request_handoff
+from actions.dialogue import find_email, record_step, register_strike, request_handoff
 from actions.form_loop import LeavableFormValidation
 from actions.services import backend, current_customer, settings
-from contract.redact import contains_secret
+from contract.redact import contains_secret, mask_email
 
 IDENTITY_SLOTS = ("email", "verification_code")
 
@@ -167,9 +167,25 @@ class AskAction(Action, metaclass=ABCMeta):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Utter the question (with buttons where the answer is a choice)."""
+        """Utter the question (with buttons where the answer is a choice), unless this turn already asked one.
+
+        A validation that offers choices ("here are your recent charges. Which one is it?") has asked already:
+        asking the form's question after it would say the same thing twice.
+        """
+        if asked_this_turn(tracker):
+            return []
         dispatcher.utter_message(text=self.question(tracker), buttons=self.buttons or [])
         return []
+
+
+def asked_this_turn(tracker: Tracker) -> bool:
+    """True when a bot message since the customer's latest message is a question."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "bot" and str(event.get("text") or "").rstrip().endswith("?"):
+            return True
+    return False
 
 
 class AskEmail(AskAction):

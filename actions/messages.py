@@ -36,7 +36,10 @@ REPHRASE = (
     "\"I never got the password reset email\" or \"I was charged twice\"."
 )
 NOT_UNDERSTOOD_EMPTY = "I didn't catch that. What can I help you with?"
+NOT_UNDERSTOOD_AGAIN = "Sorry, I still didn't get that. Could you put it another way, or pick one of these?"
 NO_WORDS = "I'm here. Tell me in a few words what you need, or pick a topic."
+NO_WORDS_AGAIN = "Still here whenever you're ready: a few words about what you need are enough."
+DID_YOU_MEAN_AGAIN = "Sorry, I'm still not sure. Is it one of these?"
 OUT_OF_SCOPE = (
     "That's outside what I can help with here, sorry. I can help with passwords and signing in, your account, "
     "and billing, or I can bring in a person."
@@ -116,4 +119,16 @@ LINK_LIMITED = (
 RETRY_RESET_LEAD = "Sorry about that. Emails can take a few minutes and sometimes land in spam; only the newest link works. "
 RETRY_PAYMENT_LEAD = "Sorry about that. Only the newest link works. "
 RETRY_LIMITED_LEAD = "Sorry about that. "
+# A second retry in a row must not read like the first one (no identical messages back to back).
+RETRY_AGAIN_LEAD = (
+    "Still not working, sorry. One more try: only the newest link works, and if the page shows an error, tell me "
+    "what it says. "
+)
+
+
+def retry_lead(first: str, earlier_failures: int, sent: bool) -> str:
+    """The apology that starts a retried link: ``first`` the first time, then one that says it is another try."""
+    if not sent:
+        return RETRY_LIMITED_LEAD
+    return first if earlier_failures == 0 else RETRY_AGAIN_LEAD
 NO_SECRETS = "For your safety, please don't share passwords or card numbers in this chat; I never need them."

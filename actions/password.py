@@ -12,9 +12,16 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import messages
 from actions.backend import Customer
-from actions.dialogue import await_confirmation, first_support_intent, mask_email, record_step, request_handoff
+from actions.dialogue import (
+    await_confirmation,
+    failures_of,
+    first_support_intent,
+    record_step,
+    request_handoff,
+)
 from actions.forms import AccountRequestAction, IdentifyingFormValidation
 from actions.services import backend, settings
+from contract.redact import mask_email
 
 RESET_SENT = (
     "I've sent a password reset link to {masked}, if there's an account with that address. It works once and expires "
@@ -82,7 +89,7 @@ def send_reset_link(
     else:
         text = RESET_SENT.format(masked=masked, minutes=minutes)
     if retry:
-        text = (messages.RETRY_RESET_LEAD if sent else messages.RETRY_LIMITED_LEAD) + text
+        text = messages.retry_lead(messages.RETRY_RESET_LEAD, failures_of(tracker, step), sent) + text
     dispatcher.utter_message(text=text, buttons=messages.YES_NO_RESOLVED)
     if not sent:
         return [record_step(tracker, step, "not_sent", f"hourly limit reached for {masked}"), await_confirmation(step)]

@@ -14,7 +14,8 @@ class ActionSettings:
 
     backend_db: Path = Path("var/demo_business.db")
     seed_path: Path = Path(__file__).parent / "backend" / "seed.json"
-    public_url: str = "http://127.0.0.1:8080"
+    # Where the links the bot emails point: the demo company's own site (`python -m actions.backend site`).
+    public_url: str = "http://127.0.0.1:8090"
     link_ttl_minutes: int = 30
     max_strikes: int = 3
     max_verification_attempts: int = 3
@@ -24,10 +25,16 @@ class ActionSettings:
     redact: str = "all"
     # Shared with the gateway only: an identity counts as verified only with the gateway's voucher (contract.vouch).
     vouch_secret: str = ""
+    # The demo company's website (actions/backend/site.py): loopback unless configured.
+    site_host: str = "127.0.0.1"
+    site_port: int = 8090
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ActionSettings:
-        """Build settings from DEMO_BACKEND_DB, DEMO_SEED_PATH, PUBLIC_URL, LINK_TTL_MINUTES, MAX_STRIKES, VOUCH_SECRET."""
+        """Build settings from DEMO_BACKEND_DB, DEMO_SEED_PATH, PUBLIC_URL, LINK_TTL_MINUTES, MAX_STRIKES, VOUCH_SECRET.
+
+        Also DEMO_SITE_HOST and DEMO_SITE_PORT (the demo company's site), and the other knobs named like their fields.
+        """
         env = os.environ if env is None else env
         default = cls()
         return cls(
@@ -40,4 +47,6 @@ class ActionSettings:
             max_sends_per_hour=int(env.get("MAX_SENDS_PER_HOUR", default.max_sends_per_hour)),
             redact=env.get("HANDOFF_REDACT") or default.redact,
             vouch_secret=env.get("VOUCH_SECRET", default.vouch_secret),
+            site_host=env.get("DEMO_SITE_HOST") or default.site_host,
+            site_port=int(env.get("DEMO_SITE_PORT") or default.site_port),
         )

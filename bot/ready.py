@@ -39,6 +39,7 @@ def main() -> int:
         f"    Agent console:                   {gateway}/console\n"
         "      demo agents: lena@example.com / lena-demo-pass (L2, billing)\n"
         "                   omar@example.com / omar-demo-pass (lead, technical)\n"
+        f"    Company site (emailed links):    http://127.0.0.1:{os.environ.get('DEMO_SITE_PORT', '8090')}/\n"
         f"    Gateway health, API:             {gateway}/healthz, {gateway}/api/openapi.json\n"
         f"    Rasa server (REST webhook):      {rasa}/webhooks/rest/webhook\n"
         f"    Action server:                   {actions}/health\n"

@@ -132,6 +132,12 @@ def enabled() -> frozenset[str]:
     return _enabled
 
 
+def mask_email(email: str) -> str:
+    """a***@example.com: enough for the customer to recognise the address, not enough to harvest it."""
+    local, at, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}" if at and local and domain else "***"
+
+
 def luhn_ok(digits: str) -> bool:
     """True when a digit string passes the Luhn checksum that card numbers carry."""
     total = 0

@@ -8,7 +8,10 @@ from actions.backend.store import (
     DemoBackend,
     Invoice,
     Link,
+    PaymentMethod,
     Refund,
 )
 
-__all__ = ["BackendUnavailable", "Charge", "CodeCheck", "Customer", "DemoBackend", "Invoice", "Link", "Refund"]
+__all__ = [
+    "BackendUnavailable", "Charge", "CodeCheck", "Customer", "DemoBackend", "Invoice", "Link", "PaymentMethod", "Refund",
+]

@@ -82,3 +82,21 @@ CREATE TABLE IF NOT EXISTS send_log (
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS send_log_by_address ON send_log (address, kind, created_at);
+-- Passwords set on the demo site's reset page: a salted scrypt hash (params says how it was made), never the password.
+CREATE TABLE IF NOT EXISTS passwords (
+    customer_id TEXT PRIMARY KEY REFERENCES customers(id),
+    hash TEXT NOT NULL,
+    salt TEXT NOT NULL,
+    params TEXT NOT NULL,
+    changed_at TEXT NOT NULL
+);
+-- The card on file, as the demo site's payment-method page leaves it: brand, last four digits and expiry only (a real
+-- business keeps the number at its payment processor; nothing here can charge a card).
+CREATE TABLE IF NOT EXISTS payment_methods (
+    customer_id TEXT PRIMARY KEY REFERENCES customers(id),
+    brand TEXT NOT NULL,
+    last4 TEXT NOT NULL,
+    exp_month INTEGER NOT NULL,
+    exp_year INTEGER NOT NULL,
+    updated_at TEXT NOT NULL
+);

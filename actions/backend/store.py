@@ -20,6 +20,8 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from contract.redact import mask_email
+
 logger = logging.getLogger(__name__)
 
 SCHEMA = Path(__file__).with_name("schema.sql")
@@ -41,6 +43,8 @@ SIGNUP_NOTICE = (
     "nothing was created and nothing changed. If it was you and you can't sign in, use \"Forgot password\" or ask our "
     "support chat. If it wasn't you, you can ignore this email."
 )
+# scrypt cost of stored passwords: 16 MiB and ~50 ms per hash (hashlib's default memory limit is 32 MiB).
+SCRYPT_N, SCRYPT_R, SCRYPT_P, SCRYPT_LEN = 2**14, 8, 1, 32
 HOLD_NOTICE = (
     "Someone asked to reset the password of your account. Your account is on a security hold, so it can't be "
     "unlocked by email. If it was you, ask for a person in our support chat: they will check it's you and help. "
@@ -143,12 +147,6 @@ def _code_mac(key: bytes, address: str, code: str) -> str:
     return hmac.new(key, f"{address}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
-def mask(address: str) -> str:
-    """a***@example.com: what a log line may say about an address."""
-    local, _, domain = address.partition("@")
-    return f"{local[:1]}***@{domain}" if domain else "***"
-
-
 def _family(purpose: str) -> tuple[str, ...]:
     return next((family for family in TOKEN_FAMILIES if purpose in family), (purpose,))
 
@@ -164,6 +162,20 @@ class CodeCheck:
     def verified(self) -> bool:
         """The code matched the live code of an account."""
         return self.customer_id is not None
+
+
+@dataclass(frozen=True)
+class PaymentMethod:
+    """The card on file, as much of it as the business keeps: brand, last four digits and expiry."""
+
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+
+
+def _scrypt(password: str, salt: bytes, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> bytes:
+    return hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=SCRYPT_LEN)
 
 
 def _as_date(value: str | None) -> date | None:
@@ -303,7 +315,7 @@ class DemoBackend:
             (to, subject, body, purpose, _now().isoformat()),
         )
         # Never the body: it holds the link token or the code (`python -m actions.backend outbox` shows it).
-        logger.info("outbox: %s email sent to %s", purpose, mask(to))
+        logger.info("outbox: %s email sent to %s", purpose, mask_email(to))
 
     @staticmethod
     def _claim_send(db: sqlite3.Connection, address: str, kind: str, per_hour: int) -> bool:
@@ -315,7 +327,7 @@ class DemoBackend:
             (address, kind, _stamp(now - SEND_WINDOW)),
         ).fetchone()[0]
         if recent >= per_hour:
-            logger.info("send limit: %s for %s not sent (%d in the last hour)", kind, mask(address), recent)
+            logger.info("send limit: %s for %s not sent (%d in the last hour)", kind, mask_email(address), recent)
             return False
         db.execute("INSERT INTO send_log (address, kind, created_at) VALUES (?,?,?)", (address, kind, _stamp(now)))
         return True
@@ -575,8 +587,20 @@ class DemoBackend:
             db.execute("UPDATE chat_codes SET attempts = ?, used_at = ? WHERE id = ?",
                        (attempts, _stamp(now) if burned else None, row["id"]))
         if burned:
-            logger.info("verification code for %s burned after %d wrong tries", mask(address), attempts)
+            logger.info("verification code for %s burned after %d wrong tries", mask_email(address), attempts)
         return CodeCheck(burned=burned)
+
+    def peek(self, token: str, purpose: str) -> str | None:
+        """The customer id a token would redeem for, without using it (a page showing a form must not burn the link).
+
+        None when unknown, used, expired or for another purpose, exactly as redeem would refuse it.
+        """
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM tokens WHERE token_hash = ?", (_hash(token),)).fetchone()
+        if (row is None or row["used_at"] is not None or row["purpose"] != purpose
+                or datetime.fromisoformat(row["expires_at"]) < _now()):
+            return None
+        return str(row["customer_id"])
 
     def redeem(self, token: str, purpose: str) -> str | None:
         """Use a token once; returns the customer id, or None when unknown, used, expired or for another purpose.
@@ -621,6 +645,27 @@ class DemoBackend:
             else:
                 rows = db.execute("SELECT * FROM outbox ORDER BY id").fetchall()
         return [dict(row) for row in rows]
+
+    def set_password(self, customer_id: str, password: str) -> None:
+        """Store a new password as a salted scrypt hash (the password itself is never stored or logged)."""
+        salt = secrets.token_bytes(16)
+        digest = _scrypt(password, salt)
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO passwords (customer_id, hash, salt, params, changed_at) VALUES (?,?,?,?,?)",
+                (customer_id, digest.hex(), salt.hex(), f"scrypt:{SCRYPT_N}:{SCRYPT_R}:{SCRYPT_P}", _stamp(_now())),
+            )
+        logger.info("password changed for %s", customer_id)
+
+    def check_password(self, customer_id: str, password: str) -> bool:
+        """True when the password matches the one last set (False when none was ever set)."""
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM passwords WHERE customer_id = ?", (customer_id,)).fetchone()
+        if row is None:
+            return False
+        _, n, r, p = row["params"].split(":")
+        digest = _scrypt(password, bytes.fromhex(row["salt"]), int(n), int(r), int(p))
+        return hmac.compare_digest(digest.hex(), row["hash"])
 
     # -- billing --------------------------------------------------------------------------------------------
     @staticmethod
@@ -697,6 +742,25 @@ class DemoBackend:
         refund = self.refund_for_charge(charge.id)
         assert refund is not None
         return refund
+
+    def set_payment_method(self, customer_id: str, brand: str, last4: str, exp_month: int, exp_year: int) -> None:
+        """Make a card the account's payment method; only what may be kept of it is taken (never the full number)."""
+        if not (len(last4) == 4 and last4.isascii() and last4.isdigit()) or not 1 <= exp_month <= 12:
+            raise ValueError("last4 must be four digits and exp_month 1-12")
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO payment_methods (customer_id, brand, last4, exp_month, exp_year, updated_at) "
+                "VALUES (?,?,?,?,?,?)", (customer_id, brand, last4, exp_month, exp_year, _stamp(_now())),
+            )
+        logger.info("payment method changed for %s", customer_id)
+
+    def payment_method(self, customer_id: str) -> PaymentMethod | None:
+        """The card on file, or None when none was set."""
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM payment_methods WHERE customer_id = ?", (customer_id,)).fetchone()
+        if row is None:
+            return None
+        return PaymentMethod(brand=row["brand"], last4=row["last4"], exp_month=row["exp_month"], exp_year=row["exp_year"])
 
 
 def duplicate_of(charges: list[Charge]) -> tuple[Charge, Charge] | None:

@@ -209,3 +209,27 @@ async def test_after_a_hand_back_the_bot_picks_up_the_open_question_and_does_not
     assert "I don't see any refunds" not in said(dispatcher)
     assert "Talk to a person" in [b["title"] for b in buttons(dispatcher)]
     assert slot_values(events)["handback_open"]["answers"] == []
+
+
+async def test_the_form_question_is_not_asked_after_a_validation_that_asked_already() -> None:
+    from actions.forms import AskDisputeReference
+
+    offered = {"event": "bot", "timestamp": None, "text": "No problem, here are your most recent charges. Which one is it?"}
+    events = [action_event("action_listen"), user_event("dunno", "nlu_fallback"), offered]
+    dispatcher, _ = await run_action(AskDisputeReference(), make_tracker({}, "nlu_fallback", "dunno", events=events))
+    assert dispatcher.messages == []
+    hint = {**offered, "text": "I need the invoice number (like INV-1071) or the amount (like $49.00)."}
+    events = [action_event("action_listen"), user_event("dunno", "nlu_fallback"), hint]
+    dispatcher, _ = await run_action(AskDisputeReference(), make_tracker({}, "nlu_fallback", "dunno", events=events))
+    assert "Which charge is it?" in said(dispatcher)
+
+
+async def test_the_same_fallback_is_not_said_twice_in_a_row() -> None:
+    earlier = {"event": "bot", "timestamp": None, "text": messages.NO_WORDS}
+    events = [earlier, action_event("action_listen"), user_event("🙂", "nlu_fallback")]
+    dispatcher, _ = await run_action(ActionClarify(), make_tracker({}, "nlu_fallback", "🙂", events=events))
+    assert said(dispatcher) == messages.NO_WORDS_AGAIN
+    earlier = {**earlier, "text": messages.NOT_UNDERSTOOD_EMPTY}
+    events = [earlier, action_event("action_listen"), user_event("hmm", "nlu_fallback")]
+    dispatcher, _ = await run_action(ActionClarify(), make_tracker({}, "nlu_fallback", "hmm", ranking=[], events=events))
+    assert said(dispatcher) == messages.NOT_UNDERSTOOD_AGAIN

@@ -84,7 +84,7 @@ def test_reset_link_is_emailed_and_works_once(store: DemoBackend) -> None:
     ana = store.customer_by_email(ANA)
     assert ana is not None
     link = store.send_password_reset(ana)
-    assert link.sent_to == ANA and link.url.startswith("http://127.0.0.1:8080/account/reset?token=")
+    assert link.sent_to == ANA and link.url.startswith("http://127.0.0.1:8090/account/reset?token=")
     mail = store.outbox(to=ANA)[-1]
     assert mail["purpose"] == "password_reset" and token_of(mail) == link.token
     assert store.redeem(link.token, "unlock_reset") is None  # wrong purpose
@@ -265,7 +265,7 @@ def test_refunds_and_open_balance(store: DemoBackend) -> None:
 def test_email_change_applies_only_when_approved_then_confirmed(store: DemoBackend) -> None:
     link = store.request_email_change("cus_1001", " Ana.New@Example.com ")
     assert link.sent_to == ANA  # the approval goes to the address on file
-    assert link.url.startswith("http://127.0.0.1:8080/account/approve-email-change?token=")
+    assert link.url.startswith("http://127.0.0.1:8090/account/approve-email-change?token=")
     assert store.outbox(to="ana.new@example.com") == []
     assert store.redeem(link.token, "approve_email_change") == "cus_1001"
     assert store.redeem(link.token, "approve_email_change") is None  # once
