@@ -311,7 +311,7 @@ async def escalate_l3(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> 
 
 
 async def resolve(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
-    """Close the conversation with a resolution code and ask for CSAT."""
+    """Close the conversation with a resolution code and ask for CSAT; ``avoidable``: the bot could have handled it."""
     conv = await _owned(gw, agent, data["conversation_id"], ev.RESOLVE)
     async with gw.db.write() as s:
         await store.transition(
@@ -321,6 +321,7 @@ async def resolve(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict
             actor=f"agent:{agent.id}",
             allowed_from=("assigned", "escalated_l3"),
             reason=data["resolution_code"],
+            data={"avoidable": True} if data.get("avoidable") is True else None,
         )
         await store.close_handoff(s, conv.id, "resolved", resolution_code=data["resolution_code"])
         await store.clear_assignment(s, conv.id)
@@ -338,13 +339,19 @@ async def resolve(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict
 
 
 async def handback(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
-    """Return the conversation to the bot with a coaching note; Rasa resumes and greets the customer."""
+    """Return the conversation to the bot with a coaching note; Rasa resumes and greets the customer.
+
+    What the agent leaves open for the customer (``open_question``) and the agent's name go to the bot as the
+    hand-back intent's entities, so it resumes with the open question instead of repeating the answer that failed.
+    """
     conv = await _owned(gw, agent, data["conversation_id"], ev.HANDBACK)
     if conv.state != "assigned":
         raise Refused("invalid_state", "only an assigned conversation can be handed back")
     coaching_note = redact(data.get("coaching_note") or "")
+    open_question = redact((data.get("open_question") or "").strip())
+    entities = {**({"open_question": open_question} if open_question else {}), "agent_name": agent.name}
     try:
-        replies = await gw.rasa.handback(conv.id)
+        replies = await gw.rasa.handback(conv.id, entities)
     except RasaUnavailable as exc:
         log.warning("hand-back of %s failed: %s", conv.id, exc)
         raise Refused("bot_unavailable", "the bot is unavailable; the conversation stays with you") from exc
@@ -356,7 +363,7 @@ async def handback(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dic
             actor=f"agent:{agent.id}",
             allowed_from=("assigned",),
             reason="handback",
-            data={"coaching_note": coaching_note},
+            data={"coaching_note": coaching_note, "open_question": open_question},
             event_type="handback",
         )
         await store.close_handoff(s, conv.id, "handed_back")

@@ -14,7 +14,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from contract.redact import redact
 from contract.vouch import vouch
-from handoff import access, escalation, logref, signals, store
+from handoff import access, escalation, logref, notices, signals, store
 from handoff import events as ev
 from handoff.gateway import Gateway, message_view
 from handoff.identity import ANONYMOUS, verify
@@ -31,6 +31,9 @@ SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 CSAT = re.compile(r'^\s*(?:/csat\{\s*"score"\s*:\s*"?([1-5])"?\s*\}|([1-5]))\s*$')
 BOT_DOWN_TEXT = "I'm having trouble right now, I'm bringing in a person to help you."
+ACK_EVENT = "queue_ack"
+MAX_CUSTOMER_ID = 64  # the conversations.customer_id column
+MAX_EMAIL = 320
 ALREADY_RATED_TEXT = "You already rated this conversation, thank you! If you need anything else, just write your question."
 
 
@@ -140,7 +143,9 @@ async def _maybe_csat(gw: Gateway, conv: ConversationRecord, m: MessageRecord) -
 async def _to_humans(gw: Gateway, conv: ConversationRecord, m: MessageRecord) -> None:
     async with gw.db.write() as s:
         await store.set_message_status(s, m.id, "human")
-    if conv.state == "queued" and not conv.follow_up_email:
+    if conv.state != "queued":
+        return  # an agent has it: publishing the message was the delivery
+    if not conv.follow_up_email:
         found = EMAIL.search(m.text or "")
         if found:
             async with gw.db.write() as s:
@@ -150,16 +155,44 @@ async def _to_humans(gw: Gateway, conv: ConversationRecord, m: MessageRecord) ->
                 f"Thanks, we'll follow up at {found.group(0)} if no one can get to you in time. "
                 "You keep your place in the queue.",
             )
+            return
+    await acknowledge_queued(gw, conv.id, m.text or "")
 
 
-def metadata_for(conv: ConversationRecord, vouch_secret: str) -> dict[str, Any]:
-    """Metadata sent to Rasa with every message: a verified customer goes with the gateway's voucher."""
+async def acknowledge_queued(gw: Gateway, conversation_id: str, text: str) -> None:
+    """Answer a message written while queued (the customer is not talking to nobody), not every one of a burst.
+
+    The last acknowledgement is an event row (``queue_ack`` with the position told), so every gateway of a scaled
+    deployment sees it: at most one per ``notices.ACK_INTERVAL_SECONDS``, unless the position changed meanwhile.
+    """
+    online = await gw.online_agents()
+    available = notices.availability(online, gw.business_open())
+    position = await gw.queue_position(conversation_id, online)
+    place = position["position"] if position else None
+    async with gw.db.write() as s:
+        last = next((e for e in reversed(await store.events_for(s, conversation_id)) if e.type == ACK_EVENT), None)
+        previous = (last.created_at.timestamp(), last.data.get("position")) if last is not None else None
+        if not notices.should_ack(previous, utcnow().timestamp(), place):
+            return
+        await store.add_event(s, conversation_id, ACK_EVENT, "system", data={"position": place})
+    await gw.say(conversation_id, notices.ack_text(text, place, available))
+
+
+def metadata_for(conv: ConversationRecord, vouch_secret: str, *, person_declined: bool = False) -> dict[str, Any]:
+    """Metadata sent to Rasa with every message: a verified customer goes with the gateway's voucher.
+
+    ``person_declined``: the customer said "No, keep going" to the early offer of a person in this case (the
+    bot's three-strike rule respects it); the key is present only then.
+    """
     customer = (
         vouch(vouch_secret, conv.id, {"id": conv.customer_id, "email": conv.customer_email, "name": conv.customer_name})
         if conv.verified
         else None
     )
-    return {"channel": "widget", "conversation_id": conv.id, "customer": customer}
+    metadata: dict[str, Any] = {"channel": "widget", "conversation_id": conv.id, "customer": customer}
+    if person_declined:
+        metadata["person_declined"] = True
+    return metadata
 
 
 def reply_payload(reply: dict[str, Any]) -> tuple[str | None, dict[str, Any]] | None:
@@ -206,10 +239,13 @@ def handoff_signal(reply: dict[str, Any]) -> dict[str, Any] | None:
 async def _relay_to_bot(gw: Gateway, conv: ConversationRecord, m: MessageRecord, *, new_session: bool = False) -> None:
     """Send the message to Rasa (after a resolution, in a fresh Rasa session); store and emit the replies."""
     await gw.to_customer(conv.id, ev.TYPING, {"from": "bot", "on": True})
+    async with gw.db.read() as s:
+        declined = await escalation.declined_this_case(s, conv.id)
+    metadata = metadata_for(conv, gw.settings.vouch_secret, person_declined=declined)
     try:
         if new_session:
             await gw.rasa.new_session(conv.id)
-        replies = await gw.rasa.send_message(conv.id, m.text or "", metadata_for(conv, gw.settings.vouch_secret))
+        replies = await gw.rasa.send_message(conv.id, m.text or "", metadata)
     except RasaUnavailable as exc:
         log.warning("conversation %s: %s", conv.id, exc)
         await gw.to_customer(conv.id, ev.TYPING, {"from": "bot", "on": False})
@@ -266,10 +302,43 @@ async def _relay_to_bot(gw: Gateway, conv: ConversationRecord, m: MessageRecord,
         return
     if signal is not None:
         reason = signal.get("reason") if signal.get("reason") in ev.HANDOFF_REASONS else "customer_request"
+        await adopt_bot_verification(gw, conv.id, signal)
         await start_handoff(gw, conv.id, str(reason), signal)
     else:
         # Off the latency path: the replies are out; the customer's next message does not wait for this either.
         gw.background(escalation.after_bot_turn(gw, conv.id, m.seq), f"escalation prediction for {conv.id}")
+
+
+async def adopt_bot_verification(gw: Gateway, conversation_id: str, signal: dict[str, Any]) -> bool:
+    """Bind the identity the bot verified (an emailed code) to the conversation; True when it did.
+
+    Called only with the hand-off block of a reply that came back from Rasa: our own action server checked the code
+    and built it (``actions/handoff.py``), so it is trusted like the host page's signature. A customer cannot reach
+    this: their text goes to Rasa as text and their ``customData`` through ``identity.verify`` only. A conversation
+    already verified as someone else keeps that identity (the signature wins; the mismatch is logged).
+    """
+    customer_id, slots = signal.get("customer_id"), signal.get("slots")
+    if signal.get("customer_verified") is not True or not isinstance(customer_id, str) or not customer_id.strip():
+        return False
+    if len(customer_id) > MAX_CUSTOMER_ID:
+        return False
+    email = slots.get("email") if isinstance(slots, dict) else None
+    email = email if isinstance(email, str) and len(email) <= MAX_EMAIL and EMAIL.fullmatch(email) else None
+    async with gw.db.write() as s:
+        conv = await store.get_conversation(s, conversation_id)
+        if conv is None:
+            return False
+        if conv.verified and conv.customer_id != customer_id:
+            log.warning("conversation %s: the bot verified another customer than the signed-in one", logref.ref(conv.id))
+            return False
+        contact = await store.get_contact(s, customer_id)
+        # The address on file first: the bot's ``email`` slot is filled from what the customer typed, also after
+        # the code was checked; ``customer_id`` is set by the actions only.
+        email = (contact.email if contact and contact.email else None) or email
+        await store.set_identity(
+            s, conversation_id, customer_id, email, contact.name if contact and contact.name else None, actor="bot"
+        )
+    return True
 
 
 async def start_handoff(
@@ -389,23 +458,33 @@ async def rate(gw: Gateway, conversation_id: str, score: int, comment: str | Non
     return {"ok": True, "score": score}
 
 
+async def known_email(gw: Gateway, conv: ConversationRecord) -> tuple[str | None, bool]:
+    """Where we can follow up without asking, and whether it is the account's address.
+
+    The verified customer's address (or their contact's), else one the customer left earlier.
+    """
+    if conv.verified and conv.customer_email:
+        return conv.customer_email, True
+    if conv.verified and conv.customer_id:
+        async with gw.db.read() as s:
+            contact = await store.get_contact(s, conv.customer_id)
+        if contact is not None and contact.email:
+            return contact.email, True
+    return conv.follow_up_email, False
+
+
 async def tell_queue_status(gw: Gateway, conversation_id: str) -> None:
-    """Say honestly what happens next: position and estimate, or that nobody is available."""
+    """Say honestly what happens next: position and estimate, or (nobody available) no estimate and a follow-up."""
     online = await gw.online_agents()
-    if online == 0 or not gw.business_open():
-        why = "outside our business hours" if not gw.business_open() else "no agent is online right now"
-        await gw.say(
-            conversation_id,
-            f"I've passed your conversation to our support team, but {why}. "
-            "Leave your email address here and we'll follow up; your conversation stays in the queue.",
-        )
-        return
+    available = notices.availability(online, gw.business_open())
     position = await gw.queue_position(conversation_id, online)
-    if position is None:
+    if available.open:
+        if position is None:
+            return
+        minutes = max(1, round((position["estimated_wait_seconds"] or 0) / 60))
+        await gw.say(conversation_id, notices.queue_notice(available, position["position"], minutes, None))
         return
-    minutes = max(1, round(position["estimated_wait_seconds"] / 60))
-    await gw.say(
-        conversation_id,
-        f"I've passed your conversation to a member of our support team. You're number "
-        f"{position['position']} in the queue (about {minutes} min).",
-    )
+    async with gw.db.read() as s:
+        conv = await store.get_conversation(s, conversation_id)
+    email, on_account = await known_email(gw, conv) if conv is not None else (None, False)
+    await gw.say(conversation_id, notices.queue_notice(available, None, None, email, on_account=on_account))

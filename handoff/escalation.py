@@ -15,11 +15,11 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff import store
-from handoff.models import Conversation
+from handoff.models import Conversation, Event
 from handoff.prediction import turn_features
 from handoff.rasa_client import RasaUnavailable
 from handoff.records import EventRecord, MessageRecord
@@ -137,6 +137,25 @@ async def handle_decline(gw: Any, m: MessageRecord) -> bool:
         await store.set_message_status(s, m.id, "done")
     await gw.say(m.conversation_id, DECLINED_TEXT, sender="bot")
     return True
+
+
+async def declined_this_case(s: AsyncSession, conversation_id: str) -> bool:
+    """Whether the customer declined the early offer since the latest hand-off (one indexed query).
+
+    The gateway tells Rasa with every relayed message (metadata ``person_declined``), so the bot's three-strike
+    rule does not hand off a customer who just said "No, keep going".
+    """
+    latest_queued = (
+        select(func.coalesce(func.max(Event.id), 0))
+        .where(Event.conversation_id == conversation_id, Event.type == "queued")
+        .scalar_subquery()
+    )
+    found = await s.scalar(
+        select(Event.id)
+        .where(Event.conversation_id == conversation_id, Event.type == DECLINED_EVENT, Event.id > latest_queued)
+        .limit(1)
+    )
+    return found is not None
 
 
 def predicted_handoff(events: list[EventRecord], reason: str) -> dict[str, Any] | None:

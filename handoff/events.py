@@ -127,6 +127,8 @@ def _s(name: str, **kw: Any) -> Field:
     return Field(name, (str,), **kw)
 
 
+# What the agent leaves open for the customer when handing back (the bot resumes with it).
+OPEN_QUESTION_MAX = 500
 # Sequence numbers and ids are 32-bit INTEGER columns (PostgreSQL); larger numbers could not even be looked up.
 INT_MAX = 2**31 - 1
 # Objects in payloads (customData) are shallow; deeper nesting is refused before anything recurses into it.
@@ -179,8 +181,17 @@ INCOMING: dict[str, dict[str, tuple[Field, ...]]] = {
             _s("environment", message_limit=True, non_empty=True, max_len=None),
             Field("timestamps", (str, list), message_limit=True, non_empty=True, max_len=None),
         ),
-        RESOLVE: (_ID, _s("resolution_code", max_len=64, non_empty=True)),
-        HANDBACK: (_ID, _s("coaching_note", message_limit=True, max_len=None)),
+        RESOLVE: (
+            _ID,
+            _s("resolution_code", max_len=64, non_empty=True),
+            # "The bot could have handled this": listed on the designers' Needs training page.
+            Field("avoidable", (bool,), required=False, max_len=None),
+        ),
+        HANDBACK: (
+            _ID,
+            _s("coaching_note", message_limit=True, max_len=None),
+            _s("open_question", required=False, max_len=OPEN_QUESTION_MAX),
+        ),
         WATCH: (_ID,),
         UNWATCH: (_ID,),
         BARGE_IN: (_ID,),
@@ -229,7 +240,10 @@ OUTGOING: dict[str, dict[str, str]] = {
     AGENT_JOINED: {"name": "str"},
     AGENT_LEFT: {"name": "str"},
     TYPING: {"from": "bot|agent|customer", "on": "bool", "conversation_id": "str (agents only)"},
-    QUEUE_UPDATE: {"position": "int", "estimated_wait_seconds": "int"},
+    QUEUE_UPDATE: {
+        "position": "int",
+        "estimated_wait_seconds": "int, or null when nobody can pick up now (no agent online, outside hours)",
+    },
     CONVERSATION_STATE: {"state": "bot|queued|assigned|escalated_l3|resolved"},
     HISTORY: {"messages": "[message]"},
     ERROR: {"code": "str", "message": "str", "event": "str"},

@@ -16,7 +16,7 @@ from typing import Any
 
 import socketio
 
-from handoff import access, store
+from handoff import access, notices, store
 from handoff import events as ev
 from handoff.db import Database
 from handoff.models import AGENT_ROLES, utcnow
@@ -281,7 +281,7 @@ class Gateway:
         async with self.db.read() as s:
             return await store.queue(s)
 
-    async def queue_position(self, conversation_id: str, online: int | None = None) -> dict[str, int] | None:
+    async def queue_position(self, conversation_id: str, online: int | None = None) -> dict[str, int | None] | None:
         """``queue_update`` payload of one conversation (None when not queued); ``online``: agents, if known."""
         async with self.db.read() as s:
             position = await store.queue_position(s, conversation_id)
@@ -291,8 +291,11 @@ class Gateway:
                 online = await store.count_online_agents(s)
         return self._position_payload(position, online)
 
-    def _position_payload(self, position: int, online: int) -> dict[str, int]:
-        return {"position": position, "estimated_wait_seconds": self.estimate_seconds(position, online)}
+    def _position_payload(self, position: int, online: int) -> dict[str, int | None]:
+        """Place and estimate; no estimate (None) when nobody can pick up now (no agent online, or closed)."""
+        available = notices.availability(online, self.business_open()).open
+        estimate = self.estimate_seconds(position, online) if available else None
+        return {"position": position, "estimated_wait_seconds": estimate}
 
     async def snapshot(self, agent_id: int | None = None) -> dict[str, Any]:
         """``queue_snapshot`` payload: queue by priority then SLA, L3 escalations, live bot chats."""

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from handoff import metrics, prometheus, review, series, store
+from handoff import friction, metrics, prometheus, review, series, store
 from handoff.models import utcnow
 from handoff.views import _agent, _gw, error
 
@@ -52,15 +52,26 @@ async def metrics_view(request: web.Request) -> web.StreamResponse:
 
 
 async def nlu_misses(request: web.Request) -> web.Response:
-    """Misunderstood messages of a window, grouped by similarity (the console's Needs training page)."""
+    """The console's Needs training page: misunderstood messages grouped by similarity, and the other findings.
+
+    ``findings``: loops, repeated questions, corrected misreads and avoidable hand-offs (``handoff.friction``).
+    """
     await _agent(request)
     window = _window(request, "30d")
     if isinstance(window, web.Response):
         return window
     async with _gw(request).db.read() as s:
         misses = await review.load_misses(s, window[0], window[1])
+        findings = await friction.load_findings(s, window[0], window[1])
     groups = review.group(misses)
-    return web.json_response({"total": len(misses), "groups": [g.as_dict() for g in groups]})
+    return web.json_response(
+        {
+            "total": len(misses),
+            "groups": [g.as_dict() for g in groups],
+            "findings": [f.as_dict() for f in findings],
+            "findings_by_kind": {k: sum(f.kind == k for f in findings) for k in friction.KINDS},
+        }
+    )
 
 
 async def _scraper(request: web.Request) -> None:
@@ -114,7 +125,13 @@ def openapi_paths(op: Any, q: Any) -> dict[str, Any]:
         "/api/metrics/series": {
             "get": op("Containment and escalations per UTC day, for the Scorecards chart", params=[q("days")])
         },
-        "/api/nlu_misses": {"get": op("Misunderstood messages grouped by similarity", params=[q("window")])},
+        "/api/nlu_misses": {
+            "get": op(
+                "Needs training: misunderstood messages grouped by similarity, and findings (loops, repeated "
+                "questions, corrected misreads, avoidable hand-offs) with the conversation id",
+                params=[q("window")],
+            )
+        },
         "/metrics": {
             "get": op("Prometheus metrics (bearer: HANDOFF_METRICS_TOKEN or a lead's token)", errors=(403,))
         },

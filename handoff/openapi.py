@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from handoff import __version__
+from handoff.events import OPEN_QUESTION_MAX
 
 _ERR: dict[str, Any] = {
     "description": "error",
@@ -154,11 +155,22 @@ def spec() -> dict[str, Any]:
                 )
             },
             "/api/conversations/{id}/resolve": {
-                "post": _action("Resolve with a resolution code", _body(["resolution_code"], {"resolution_code": _S}))
+                "post": _action(
+                    "Resolve with a resolution code (avoidable: the bot could have handled this)",
+                    _body(["resolution_code"], {"resolution_code": _S, "avoidable": {"type": "boolean"}}),
+                )
             },
             "/api/conversations/{id}/handback": {
                 "post": _action(
-                    "Hand back to the bot with a coaching note", _body(["coaching_note"], {"coaching_note": _S})
+                    "Hand back to the bot with a coaching note and, optionally, what is still open for the customer "
+                    "(the bot resumes with it)",
+                    _body(
+                        ["coaching_note"],
+                        {
+                            "coaching_note": _S,
+                            "open_question": {"type": "string", "maxLength": OPEN_QUESTION_MAX},
+                        },
+                    ),
                 )
             },
             "/api/conversations/{id}/customer": {

@@ -150,13 +150,17 @@ class RasaClient:
             raise RasaUnavailable("Rasa returned a non-object tracker")
         return body
 
-    async def handback(self, conversation_id: str) -> list[dict[str, Any]]:
-        """Resume the paused tracker and trigger the hand-back intent; return the bot's messages."""
+    async def handback(self, conversation_id: str, entities: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        """Resume the paused tracker and trigger the hand-back intent with ``entities``; return the bot's messages.
+
+        Rasa turns an ``entities`` dict into ``[{"entity": name, "value": value}]`` on the triggered message, which
+        ``action_handback`` reads from ``tracker.latest_message["entities"]`` (``open_question``, ``agent_name``).
+        """
         cid = quote(conversation_id, safe="")
         await self._post(f"/conversations/{cid}/tracker/events", {"event": "resume"})
         result = await self._post(
             f"/conversations/{cid}/trigger_intent",
-            {"name": self.handback_intent, "entities": {}},
+            {"name": self.handback_intent, "entities": dict(entities or {})},
             params={"output_channel": "collector"},
         )
         messages = result.get("messages") if isinstance(result, dict) else None

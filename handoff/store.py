@@ -227,13 +227,29 @@ async def create_conversation(s: AsyncSession, conversation_id: str) -> Conversa
     return _conv(row)
 
 
-async def set_identity(s: AsyncSession, conversation_id: str, customer_id: str, email: str | None, name: str | None) -> bool:
-    """Bind a verified identity to the conversation; True when it changed."""
+async def set_identity(
+    s: AsyncSession,
+    conversation_id: str,
+    customer_id: str,
+    email: str | None,
+    name: str | None,
+    *,
+    actor: str = "customer",
+) -> bool:
+    """Bind a verified identity to the conversation; True when it changed.
+
+    ``actor`` says who verified it: ``customer`` (the host page's signature) or ``bot`` (an emailed code, checked
+    by the action server). The same identity again only fills in an email or name still missing.
+    """
     row = await _conversation_row(s, conversation_id)
     if row.customer_id == customer_id and row.verified:
+        if email and not row.customer_email:
+            row.customer_email = email
+        if name and not row.customer_name:
+            row.customer_name = name
         return False
     row.customer_id, row.customer_email, row.customer_name, row.verified = customer_id, email, name, True
-    await add_event(s, conversation_id, "identity_verified", "customer", data={"customer_id": customer_id})
+    await add_event(s, conversation_id, "identity_verified", actor, data={"customer_id": customer_id})
     return True
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import subprocess
+import sys
 from typing import Any
 
 from playwright.sync_api import expect

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from handoff import escalation, store
+from handoff.conversations import metadata_for
 from handoff.prediction import MODEL_PATH, THRESHOLD
 from handoff.routing import choose_agent
 from handoff.settings import Settings
@@ -97,6 +98,29 @@ async def test_declining_is_answered_by_the_gateway_and_not_sent_to_rasa(gateway
     await customer.wait_for("bot_uttered", lambda m: m.get("text") == "echo: still broken")
     await gateway.gw.idle()
     assert len(_offers(customer)) == 1
+    # Rasa hears of the decline with every later message (the bot's three-strike rule respects it); not before.
+    assert "person_declined" not in rasa.messages[sent - 1]["metadata"]
+    assert rasa.messages[-1]["message"] == "still broken"
+    assert rasa.messages[-1]["metadata"]["person_declined"] is True
+    assert rasa.messages[-1]["metadata"]["conversation_id"] == sid  # alongside the usual metadata
+
+
+async def test_a_decline_counts_until_the_next_hand_off(gateway: Running) -> None:
+    customer = await gateway.customer()
+    sid = customer.of("session_confirm")[-1]
+    async with gateway.gw.db.read() as s:
+        conv = await store.get_conversation(s, sid)
+    assert conv is not None
+    assert "person_declined" not in metadata_for(conv, "secret")
+    assert metadata_for(conv, "secret", person_declined=True)["person_declined"] is True
+    async with gateway.gw.db.write() as s:
+        assert not await escalation.declined_this_case(s, sid)
+        await store.add_event(s, sid, escalation.DECLINED_EVENT, "customer")
+    async with gateway.gw.db.write() as s:
+        assert await escalation.declined_this_case(s, sid)
+        await store.add_event(s, sid, "queued", "bot")  # a new case starts with the next hand-off
+    async with gateway.gw.db.read() as s:
+        assert not await escalation.declined_this_case(s, sid)
 
 
 async def test_a_tracker_failure_never_disturbs_the_chat(gateway: Running, rasa: FakeRasa) -> None:

@@ -188,7 +188,10 @@ export class Console {
       this.scorecards = new Scorecards(this.api, (text, kind) => this.toast(text, kind));
       this.scorecards.render(this.pageView);
     } else if (known === "needs-training") {
-      renderTraining(this.pageView, this.api);
+      renderTraining(this.pageView, this.api, (id) => {
+        window.location.hash = ""; // back to the conversations layout (route() runs on hashchange)
+        this.openConversation(id);
+      });
     } else {
       clear(this.pageView);
     }

@@ -3,6 +3,8 @@ import { el } from "../shared/dom.js";
 import { L3_FIELDS } from "../shared/protocol.js";
 import { RESOLUTION_CODES, TEAMS } from "./format.js";
 
+const OPEN_QUESTION_MAX = 500; // handoff/events.py OPEN_QUESTION_MAX
+
 const L3_LABELS = {
   repro_steps: ["Reproduction steps", "1. Sign in as … 2. Open … 3. Click …"],
   logs: ["Logs or exact error text", "Paste the error message, code or log lines"],
@@ -159,13 +161,27 @@ export function resolveDialog({ submit }) {
     el("option", { value: "", text: "— choose a resolution code —" }),
     RESOLUTION_CODES.map(([code, label]) => el("option", { value: code, text: label })),
   );
+  // Listed on the designers' Needs training page as an avoidable hand-off.
+  const avoidable = el("input", { type: "checkbox", id: "resolve-avoidable", name: "avoidable" });
   return openDialog({
     title: "Resolve conversation",
     description: "The customer is asked to rate the conversation (1–5) right after.",
-    fields: [field("Resolution code", select)],
+    fields: [
+      field("Resolution code", select),
+      el(
+        "div",
+        { class: "field field--check" },
+        avoidable,
+        el("label", { for: "resolve-avoidable", text: "The bot could have handled this" }),
+      ),
+    ],
     submitLabel: "Resolve",
     validate: (form) => (value(form, "resolution_code") ? {} : { resolution_code: "Choose a resolution code." }),
-    submit: (form) => submit({ resolution_code: value(form, "resolution_code") }),
+    submit: (form) => {
+      const payload = { resolution_code: value(form, "resolution_code") };
+      if (form.elements.namedItem("avoidable").checked) payload.avoidable = true;
+      return submit(payload);
+    },
   });
 }
 
@@ -176,11 +192,33 @@ export function handbackDialog({ submit }) {
     rows: "4",
     placeholder: "e.g. The customer's reset email was in spam; the bot should suggest checking spam before a second link.",
   });
+  const open = el("textarea", {
+    id: "open-question",
+    name: "open_question",
+    rows: "3",
+    maxlength: String(OPEN_QUESTION_MAX),
+    placeholder: "e.g. Whether the refund for INV-2041 is approved: finance decides by Friday.",
+  });
   return openDialog({
     title: "Hand back to the bot",
     description: "The assistant greets the customer again. Your coaching note goes to the conversation designers.",
-    fields: [field("Coaching note for the bot's designers", note, "What should the bot have done? (recommended)")],
+    fields: [
+      field("Coaching note for the bot's designers", note, "What should the bot have done? (recommended)"),
+      field(
+        "What's still open for the customer",
+        open,
+        `Optional. The assistant picks up from here instead of repeating its last answer (at most ${OPEN_QUESTION_MAX} characters).`,
+      ),
+    ],
     submitLabel: "Hand back",
-    submit: (form) => submit({ coaching_note: value(form, "coaching_note") }),
+    validate: (form) =>
+      value(form, "open_question").length > OPEN_QUESTION_MAX
+        ? { open_question: `Keep it under ${OPEN_QUESTION_MAX} characters.` }
+        : {},
+    submit: (form) => {
+      const payload = { coaching_note: value(form, "coaching_note") };
+      if (value(form, "open_question")) payload.open_question = value(form, "open_question");
+      return submit(payload);
+    },
   });
 }

@@ -33,7 +33,10 @@ export function renderQueue(v, s, data) {
     return;
   }
   const parts = [s.t("queueConnecting")];
-  if (Number.isInteger(data.position) && data.position > 0) {
+  if (Number.isInteger(data.position) && data.position > 0 && data.estimated_wait_seconds == null) {
+    // Nobody can pick up now (no agent online, outside hours): a place, never a wait estimate.
+    parts.push(s.t("queuePlace", { position: data.position }));
+  } else if (Number.isInteger(data.position) && data.position > 0) {
     const minutes = Math.max(1, Math.round((Number(data.estimated_wait_seconds) || 0) / 60));
     parts.push(s.t("queuePosition", { position: data.position, minutes }));
   }
