@@ -103,7 +103,7 @@ def nlu_miss(tracker: Tracker, kind: str) -> dict[str, Any] | None:
 
 def unrepeated(tracker: Tracker, text: str, *alternatives: str) -> str:
     """``text``, or the first alternative the bot did not say last: never the same message twice in a row."""
-    last = next((str(e.get("text") or "") for e in reversed(tracker.events) if e.get("event") == "bot"), None)
+    last = next((str(e["text"]) for e in reversed(tracker.events) if e.get("event") == "bot" and e.get("text")), None)
     for candidate in (text, *alternatives):
         if candidate != last:
             return candidate

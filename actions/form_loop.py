@@ -85,6 +85,10 @@ class LeavableFormValidation(FormValidationAction, metaclass=ABCMeta):
         intent = latest_intent(tracker)
         if intent == "stop":
             return self.stop(dispatcher, tracker, requested)
+        if requested not in tracker.slots_to_validate():
+            # Nothing was taken as an answer (a request for a person, frustration): no validation, no miss, so the
+            # form rejects the turn and the rules answer it.
+            return await super().run(dispatcher, tracker, domain)
         if not has_words(text):
             # The question stands; the form asks it again (not a miss).
             return [SlotSet(requested, None)]

@@ -233,3 +233,21 @@ async def test_the_same_fallback_is_not_said_twice_in_a_row() -> None:
     events = [earlier, action_event("action_listen"), user_event("hmm", "nlu_fallback")]
     dispatcher, _ = await run_action(ActionClarify(), make_tracker({}, "nlu_fallback", "hmm", ranking=[], events=events))
     assert said(dispatcher) == messages.NOT_UNDERSTOOD_AGAIN
+
+
+async def test_a_request_for_a_person_inside_a_form_is_left_to_the_rules() -> None:
+    # request_human and frustration are not taken as answers (domain: not_intent), so nothing is a candidate:
+    # no miss is counted and no slot set, and the form rejects the turn for the hand-off rule.
+    tracker = form_tracker("charge_dispute_form", {}, slots=DEV_VERIFIED, requested_slot="dispute_reference",
+                           intent="request_human", text="just get me a human")
+    dispatcher, events = await run_action(ValidateChargeDisputeForm(), tracker)
+    assert dispatcher.messages == [] and "form_misses" not in slot_values(events)
+    assert not [e for e in events if e.get("event") == "slot" and e.get("name") != "requested_slot"]
+
+
+async def test_a_fallback_after_a_json_message_is_still_not_repeated() -> None:
+    said_before = {"event": "bot", "timestamp": None, "text": messages.NOT_UNDERSTOOD_EMPTY}
+    miss_report = {"event": "bot", "timestamp": None, "text": None, "data": {"custom": {"nlu_miss": {}}}}
+    events = [said_before, miss_report, action_event("action_listen"), user_event("hmm", "nlu_fallback")]
+    dispatcher, _ = await run_action(ActionClarify(), make_tracker({}, "nlu_fallback", "hmm", ranking=[], events=events))
+    assert said(dispatcher) == messages.NOT_UNDERSTOOD_AGAIN

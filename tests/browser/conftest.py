@@ -107,14 +107,24 @@ def gateway(bot_servers: BotServers, widget_dist: Path, tmp_path_factory: pytest
 
 
 @pytest.fixture(scope="package")
-def browser(gateway: Gateway) -> Iterator[Browser]:
-    """Debian's Chromium driven by Playwright (no browser download)."""
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium driven by Playwright (no browser download).
+
+    The one Playwright of the run: a second ``sync_playwright`` while this one is open fails ("Sync API inside the
+    asyncio loop"), so every browser test uses this fixture (through ``browser`` when it needs the real gateway).
+    """
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (make test does it)")
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="package")
+def browser(gateway: Gateway, chromium: Browser) -> Browser:
+    """Chromium, with the real gateway on the real bot running for the pages it opens."""
+    return chromium
 
 
 @pytest.fixture

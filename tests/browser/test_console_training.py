@@ -14,9 +14,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, Gateway
+from tests.browser.conftest import Gateway
 from tests.browser.ui import console, customer, open_widget, say, session_id
 from tests.handoff.helpers import RASA_TOKEN, VOUCH_SECRET, FakeRasa
 from tests.servers import start_gateway_process
@@ -66,17 +66,6 @@ def fake_gateway(fake_rasa: FakeRasa, widget_dist: Path, tmp_path_factory: pytes
         yield Gateway(started.url, started.process, started.log)
     finally:
         started.stop()
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    """Debian's Chromium driven by Playwright."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (make test does it)")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

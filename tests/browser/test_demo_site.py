@@ -10,14 +10,12 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from actions.backend import DemoBackend
 from actions.settings import ActionSettings
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.servers import ROOT, free_port, stop_processes, wait_until_up
 
 ANA = "ana.ortiz@example.com"
@@ -39,16 +37,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, DemoBa
         yield url, DemoBackend(workdir / "business.db", ActionSettings().seed_path, url)
     finally:
         stop_processes([process])
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (make test does it)")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def test_reset_link_from_the_outbox_changes_the_password(site: tuple[str, DemoBackend], chromium: Browser) -> None:
