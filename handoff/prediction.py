@@ -159,7 +159,9 @@ def rule_score(features: dict[str, float]) -> float:
     fast_lane = any(features.get(f"tier={t}", 0.0) for t in FAST_LANE_TIERS)
     fired = (
         features.get("strikes", 0.0) >= 2
-        or features.get("sentiment_last", 0.0) <= RULE_FRUSTRATION
+        # A first message that describes a problem reads as negative ("one of your charges is wrong"): offering a
+        # person before the bot has tried is no help, so sentiment alone counts from the second turn on.
+        or (features.get("sentiment_last", 0.0) <= RULE_FRUSTRATION and features.get("turn", 0.0) >= 2)
         or features.get("asked_for_human", 0.0) > 0
         or features.get("frustrated_intent", 0.0) > 0
         or (fast_lane and features.get("low_confidence_turns", 0.0) > 0)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -15,7 +17,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, sync_playwright
 
-from tests.servers import ROOT, BotServers, start_gateway_process
+from actions.backend import DemoBackend
+from actions.settings import ActionSettings
+from tests.servers import ROOT, BotServers, free_port, start_gateway_process, stop_processes, wait_until_up
 
 WIDGET = ROOT / "widget"
 DIST = WIDGET / "dist"
@@ -154,3 +158,21 @@ def contexts(browser: Browser) -> Iterator[Any]:
     yield new
     for context in opened:
         context.close()
+
+
+@pytest.fixture(scope="module")
+def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, DemoBackend]]:
+    """The demo company's site as `make run` starts it (Procfile `site:`), on its own database and port."""
+    workdir = tmp_path_factory.mktemp("demo-site")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "DEMO_BACKEND_DB": str(workdir / "business.db"), "DEMO_SITE_PORT": str(port), "PUBLIC_URL": url}
+    log = workdir / "site.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "actions.backend", "site"], cwd=ROOT, env=env, stdout=out,
+                                   stderr=subprocess.STDOUT)
+    try:
+        wait_until_up(f"{url}/", process, log, seconds=30)
+        yield url, DemoBackend(workdir / "business.db", ActionSettings().seed_path, url)
+    finally:
+        stop_processes([process])

@@ -55,12 +55,15 @@ def test_cold_start_uses_the_rule_until_enough_history(tmp_path: Path) -> None:
     stuck = prediction.turn_features(
         [{"intent": "billing_refund", "confidence": 0.5, "strikes": 1, "sentiment": -0.1},
          {"intent": "inform", "confidence": 0.6, "strikes": 2, "sentiment": -0.2}], "free", repeat=False)
-    angry = {**calm, "sentiment_last": -0.7}
+    angry = {**calm, "sentiment_last": -0.7, "turn": 2.0}
+    # One negative first message is a problem being described, not frustration: no offer before the bot tried.
+    negative_first = {**calm, "sentiment_last": -0.7}
     vip_unsure = prediction.turn_features([{"intent": "technical_issue", "confidence": 0.55, "strikes": 0,
                                             "sentiment": 0.0}], "enterprise", repeat=False)
     fresh = prediction.Predictor.load(tmp_path / "missing.joblib")  # fresh install: no model file
     assert fresh.cold_start
-    assert [fresh.offer_person(f) for f in (calm, stuck, angry, vip_unsure)] == [False, True, True, True]
+    assert [fresh.offer_person(f) for f in (calm, stuck, angry, vip_unsure, negative_first)] == [
+        False, True, True, True, False]
     assert fresh.probability(stuck) == (0.9, "rule")
     # A model trained on too little history is kept but not trusted.
     few = [prediction.Sample(f"c{n}", utcnow(), 1, stuck if n % 2 else calm, bool(n % 2)) for n in range(40)]
