@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--role", choices=AGENT_ROLES, default="l2")
     add.add_argument("--team", default="general")
     add.add_argument("--skills", default="general", help="comma separated, e.g. billing,technical")
+    add.add_argument(
+        "--languages", default="en", help="comma separated ISO 639-1 codes the agent speaks, e.g. en,es (language routing)"
+    )
     add.add_argument("--capacity", type=int, default=3)
     return p
 
@@ -102,6 +105,10 @@ async def _with_db(settings: Settings, action: str, args: argparse.Namespace) ->
             if len(args.password) < 8:
                 print("error: password must have at least 8 characters", file=sys.stderr)
                 return 2
+            languages = [x.strip().lower() for x in args.languages.split(",") if x.strip()]
+            if not languages or not all(len(x) == 2 and x.isascii() and x.isalpha() for x in languages):
+                print("error: --languages must be two-letter codes, e.g. en,es", file=sys.stderr)
+                return 2
             async with db.write() as s:
                 agent = await store.create_agent(
                     s,
@@ -111,9 +118,13 @@ async def _with_db(settings: Settings, action: str, args: argparse.Namespace) ->
                     role=args.role,
                     team=args.team,
                     skills=[x.strip() for x in args.skills.split(",") if x.strip()],
+                    languages=languages,
                     capacity=args.capacity,
                 )
-            print(f"agent {agent.id} {agent.email} ({agent.role}, skills {', '.join(agent.skills)}) saved")
+            print(
+                f"agent {agent.id} {agent.email} ({agent.role}, skills {', '.join(agent.skills)}, "
+                f"languages {', '.join(agent.languages)}) saved"
+            )
             return 0
     finally:
         await db.dispose()

@@ -209,6 +209,8 @@ async def _rasa_health(app: web.Application) -> AsyncIterator[None]:
 
 async def _gateway(app: web.Application) -> AsyncIterator[None]:
     gw = app[GATEWAY]
+    if gw.language is not None:
+        gw.language.start()  # the language models load in a thread; the first messages wait for them once
     async with gw.db.write() as s:
         for agent in await store.agents_with_load(s):
             if agent.status != "offline" and not await gw.sockets.all(agent.id):

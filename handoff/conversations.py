@@ -14,7 +14,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from contract.redact import redact
 from contract.vouch import vouch
-from handoff import access, escalation, logref, notices, signals, store
+from handoff import access, escalation, language, logref, notices, signals, store
 from handoff import events as ev
 from handoff.gateway import Gateway, message_view
 from handoff.identity import ANONYMOUS, verify
@@ -22,7 +22,7 @@ from handoff.models import utcnow
 from handoff.priority import Priority, decide, fast_lane_reasons, rank_of, sla_deadline
 from handoff.rasa_client import RasaUnavailable
 from handoff.records import ConversationRecord, MessageRecord
-from handoff.routing import skills_for
+from handoff.routing import skills_for, speakers
 from handoff.summary import SummaryInput, build_summary, render_text
 
 log = logging.getLogger(__name__)
@@ -121,10 +121,39 @@ async def deliver(gw: Gateway, m: MessageRecord) -> None:
         await _relay_to_bot(gw, conv, m, new_session=True)
         return
     if conv.state == "bot":
+        if await _language_handoff(gw, conv, m):
+            return
         if not await escalation.handle_decline(gw, m):
             await _relay_to_bot(gw, conv, m)
     else:
         await _to_humans(gw, conv, m)
+
+
+async def _language_handoff(gw: Gateway, conv: ConversationRecord, m: MessageRecord) -> bool:
+    """Weigh the message as evidence of the customer's language; in one the bot does not speak, hand off.
+
+    True when the gateway answered (in that language) and queued the conversation for an agent who speaks it: the
+    message does not go to the bot. Short or uncertain messages are no evidence (``handoff.language.vote``).
+    """
+    if gw.language is None or not m.text:
+        return False
+    detection = await gw.language.detect(m.text)
+    voted = language.vote(detection)
+    if voted is None:
+        return False
+    async with gw.db.write() as s:
+        await store.add_language_vote(s, conv.id, voted, detection.confidence, m.seq)
+        decision = language.decide(await store.language_votes(s, conv.id))
+        if decision.language is not None:
+            await store.set_language(s, conv.id, decision.language, decision.messages)
+        if decision.foreign:
+            await store.set_message_status(s, m.id, "human")
+    if not decision.foreign or decision.language is None:
+        return False
+    log.info("conversation %s: customer writes %s; handing off", logref.ref(conv.id), decision.language)
+    await gw.say(conv.id, language.handoff_text(decision.language), sender="bot")
+    await start_handoff(gw, conv.id, "language", {}, actor="system")
+    return True
 
 
 async def _maybe_csat(gw: Gateway, conv: ConversationRecord, m: MessageRecord) -> bool:
@@ -378,6 +407,9 @@ async def start_handoff(
             waited_seconds=(now - conv.created_at).total_seconds(),
         )
         skills = skills_for(reason, intents)
+        spoken = language.decide(await store.language_votes(s, conversation_id))
+        if spoken.foreign and spoken.language is not None:  # an agent who speaks it (routing), whatever the reason
+            skills.append(language.skill(spoken.language))
         offer = escalation.predicted_handoff(await store.events_for(s, conversation_id), reason)
         if offer is not None:  # the customer accepted the early offer of a person: a senior agent, high priority
             skills.append(escalation.SENIOR_SKILL)
@@ -402,6 +434,8 @@ async def start_handoff(
                 verified=conv.verified,
                 fast_lane=lane,
                 transcript=transcript,
+                language=spoken.language,
+                language_messages=spoken.messages,
             )
         )
         handoff = await store.create_handoff(
@@ -474,7 +508,16 @@ async def known_email(gw: Gateway, conv: ConversationRecord) -> tuple[str | None
 
 
 async def tell_queue_status(gw: Gateway, conversation_id: str) -> None:
-    """Say honestly what happens next: position and estimate, or (nobody available) no estimate and a follow-up."""
+    """Say honestly what happens next: position and estimate, or (nobody available) no estimate and a follow-up.
+
+    A hand-off that needs a language nobody online speaks says so first, in that language (anyone may still claim it).
+    """
+    async with gw.db.read() as s:
+        handoff = await store.current_handoff(s, conversation_id)
+        needed = language.language_of_skills(handoff.skills) if handoff is not None else None
+        agents = await store.agents_with_load(s) if needed else []
+    if needed and not speakers(agents, needed):
+        await gw.say(conversation_id, language.no_speaker_text(needed))
     online = await gw.online_agents()
     available = notices.availability(online, gw.business_open())
     position = await gw.queue_position(conversation_id, online)

@@ -91,6 +91,7 @@ HANDOFF_REASONS = (
     "backend_unavailable",
     "bot_unavailable",
     "barge_in",
+    "language",
 )
 
 

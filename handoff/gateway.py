@@ -19,6 +19,7 @@ import socketio
 from handoff import access, notices, store
 from handoff import events as ev
 from handoff.db import Database
+from handoff.language import Detector
 from handoff.models import AGENT_ROLES, utcnow
 from handoff.prediction import Predictor
 from handoff.presence import AgentSockets
@@ -154,6 +155,7 @@ class Gateway:
         # Conversations whose customer has written before (saves the relay path a query per message).
         self.engaged = RecentSet(ENGAGED_CACHE_SIZE)
         self._coalescing: dict[str, bool] = {}  # key -> changed since its send began
+        self.language = Detector(settings.detect_languages) if settings.language_detection else None
 
     @property
     def predictor(self) -> Predictor:

@@ -79,6 +79,8 @@ class Conversation(Base):
     team = Column(String(64), nullable=True)
     last_seq = Column(Integer, nullable=False, default=0)
     follow_up_email = Column(String(320), nullable=True)
+    # The customer's language as decided from their messages (handoff.language); None while undecided.
+    language = Column(String(8), nullable=True)
     stale_alerted = Column(Boolean, nullable=False, default=False)
     created_at = Column(DateTime, nullable=False, default=utcnow)
     updated_at = Column(DateTime, nullable=False, default=utcnow)

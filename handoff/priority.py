@@ -18,6 +18,7 @@ BASE_PRIORITY: dict[str, str] = {
     "three_strikes": "normal",
     "low_confidence": "normal",
     "policy": "normal",
+    "language": "normal",
 }
 MONEY_INTENTS = ("billing_charge_dispute", "billing_refund")
 FRUSTRATION_THRESHOLD = 0.7

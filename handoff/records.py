@@ -49,6 +49,7 @@ class ConversationRecord(_Record):
     follow_up_email: str | None
     created_at: datetime
     updated_at: datetime
+    language: str | None = None
 
 
 @dataclass(frozen=True)

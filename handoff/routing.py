@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
+from handoff.language import language_of_skills
 from handoff.records import AgentRecord
 
 TECHNICAL_INTENTS = ("technical_issue",)
@@ -26,9 +27,20 @@ def skills_for(reason: str, intents: Iterable[str | None]) -> list[str]:
 
 
 def can_handle(agent: AgentRecord, skills: Sequence[str]) -> bool:
-    """An agent handles a skill it lists; ``general`` work goes to anyone."""
-    needed = set(skills) - {"general", SENIOR}
+    """An agent handles a skill it lists; ``general`` work goes to anyone; ``lang:xx`` only to agents speaking xx.
+
+    This is auto-assignment's rule: any agent may still claim a conversation from the queue by hand.
+    """
+    language = language_of_skills(skills)
+    if language is not None and language not in agent.languages:
+        return False
+    needed = {s for s in skills if not s.startswith("lang:")} - {"general", SENIOR}
     return not needed or bool(needed & set(agent.skills))
+
+
+def speakers(agents: Iterable[AgentRecord], language: str) -> list[AgentRecord]:
+    """Online L2/lead agents who speak ``language`` (busy or not)."""
+    return [a for a in agents if a.status == "online" and a.role in ("l2", "lead") and language in a.languages]
 
 
 def choose_agent(agents: Iterable[AgentRecord], skills: Sequence[str]) -> AgentRecord | None:
@@ -40,7 +52,7 @@ def choose_agent(agents: Iterable[AgentRecord], skills: Sequence[str]) -> AgentR
     ]
     if not candidates:
         return None
-    wanted = set(skills) - {SENIOR}
+    wanted = {s for s in skills if not s.startswith("lang:")} - {SENIOR}
     senior_work = SENIOR in skills
 
     def senior(a: AgentRecord) -> bool:

@@ -21,6 +21,7 @@ DEMO_AGENTS: tuple[dict[str, Any], ...] = (
         "role": "l2",
         "team": "billing",
         "skills": ["billing", "general"],
+        "languages": ["en", "es"],
     },
     {
         "email": "omar@example.com",
@@ -29,6 +30,7 @@ DEMO_AGENTS: tuple[dict[str, Any], ...] = (
         "role": "lead",
         "team": "technical",
         "skills": ["technical", "general"],
+        "languages": ["en", "fr"],
     },
 )
 
@@ -83,6 +85,7 @@ async def seed(db: Database, path: Path, demo_agents: bool) -> list[dict[str, An
                 role=a["role"],
                 team=a["team"],
                 skills=a["skills"],
+                languages=a.get("languages", ["en"]),
             )
         if not await store.canned_replies(s):
             for team, title, text in CANNED:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from contract.redact import CLASSES as REDACT_CLASSES
+from handoff.language import DEFAULT_LANGUAGES
 
 # scheme://host[:port] exactly as browsers send it in the Origin header.
 ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
@@ -121,6 +122,10 @@ class Settings:
     metrics_token: str = ""
     # Secrets removed from transcripts, summaries, exports and logs (HANDOFF_REDACT=card,password,... or all / none).
     redact: tuple[str, ...] = REDACT_CLASSES
+    # Language of customer messages (handoff.language): a conversation in a language the bot does not speak goes to
+    # an agent who speaks it. HANDOFF_LANGUAGE_DETECTION=0 turns it off; the languages the detector chooses among.
+    language_detection: bool = True
+    detect_languages: tuple[str, ...] = DEFAULT_LANGUAGES
 
     def __post_init__(self) -> None:
         """Refuse settings that would open the gateway to every web site or to spoofed client IPs."""
@@ -226,6 +231,8 @@ class Settings:
             "prediction_model_path": "HANDOFF_PREDICTION_MODEL",
             "metrics_token": "HANDOFF_METRICS_TOKEN",
             "redact": "HANDOFF_REDACT",
+            "language_detection": "HANDOFF_LANGUAGE_DETECTION",
+            "detect_languages": "HANDOFF_DETECT_LANGUAGES",
         }
         defaults = cls()
         values: dict[str, Any] = {}

@@ -74,6 +74,7 @@ def _conv(row: Conversation) -> ConversationRecord:
         follow_up_email=row.follow_up_email,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        language=row.language,
     )
 
 
@@ -258,6 +259,41 @@ async def set_follow_up_email(s: AsyncSession, conversation_id: str, email: str)
     row = await _conversation_row(s, conversation_id)
     row.follow_up_email = email
     await add_event(s, conversation_id, "follow_up_requested", "customer", data={"email": email})
+
+
+LANGUAGE_VOTE = "language_vote"
+LANGUAGE_DETECTED = "language_detected"
+
+
+async def add_language_vote(s: AsyncSession, conversation_id: str, language: str, confidence: float, seq: int) -> None:
+    """One customer message that is evidence of a language (handoff.language.vote)."""
+    data = {"language": language, "confidence": round(confidence, 3), "seq": seq}
+    await add_event(s, conversation_id, LANGUAGE_VOTE, "system", data=data)
+
+
+async def language_votes(s: AsyncSession, conversation_id: str) -> list[tuple[str, float]]:
+    """The conversation's language votes, oldest first."""
+    rows = await s.scalars(
+        select(Event).where(Event.conversation_id == conversation_id, Event.type == LANGUAGE_VOTE).order_by(Event.id)
+    )
+    votes = []
+    for r in rows:
+        data = r.data or {}
+        language, confidence = data.get("language"), data.get("confidence")
+        if isinstance(language, str) and isinstance(confidence, (int, float)):
+            votes.append((language, float(confidence)))
+    return votes
+
+
+async def set_language(s: AsyncSession, conversation_id: str, language: str, messages: int) -> bool:
+    """Record the conversation's decided language (an event when it changes); True when it changed."""
+    row = await _conversation_row(s, conversation_id)
+    if row.language == language:
+        return False
+    previous, row.language = row.language, language
+    data = {"language": language, "messages": messages, "previous": previous}
+    await add_event(s, conversation_id, LANGUAGE_DETECTED, "system", data=data)
+    return True
 
 
 async def _conversation_row(s: AsyncSession, conversation_id: str, lock: bool = False) -> Conversation:

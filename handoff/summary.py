@@ -20,6 +20,7 @@ from typing import Any
 from contract.redact import redact, redact_value
 from handoff import evidence as ev
 from handoff.evidence import SUPPORT_INTENTS, Turn
+from handoff.language import name_of
 from handoff.priority import Priority
 from handoff.records import ContactRecord, MessageRecord, iso
 
@@ -38,6 +39,7 @@ REASON_TEXT: dict[str, str] = {
     "backend_unavailable": "business backend unavailable to the bot",
     "bot_unavailable": "bot (Rasa) unavailable or erroring",
     "barge_in": "an agent took over a live bot conversation",
+    "language": "customer writes in a language the bot does not speak",
 }
 
 INTENT_PROBLEM: dict[str, str] = {
@@ -119,6 +121,9 @@ class SummaryInput:
     verified: bool = False
     fast_lane: Sequence[str] = ()
     transcript: Sequence[MessageRecord] = field(default_factory=tuple)
+    # The customer's language as decided from their messages (handoff.language) and how many messages showed it.
+    language: str | None = None
+    language_messages: int = 0
 
 
 def _float(value: Any, default: float | None = None) -> float | None:
@@ -792,6 +797,11 @@ def build_summary(data: SummaryInput) -> dict[str, Any]:
         "priority": {"level": data.priority.level, "reasons": list(data.priority.reasons)},
         "sla": {"deadline": iso(data.sla_deadline), "minutes": data.sla_minutes},
         "skills": list(data.skills),
+        "language": (
+            {"code": data.language, "name": name_of(data.language), "messages": data.language_messages}
+            if data.language
+            else None
+        ),
         "last_turns": last_turns,
     }
     return summary
@@ -889,6 +899,10 @@ def render_text(summary: Mapping[str, Any]) -> str:
             f"Sentiment: {sent.get('latest')} ({sent.get('direction')})"
             + (f", frustration {sent['frustration']}" if sent.get("frustration") is not None else "")
         )
+    spoken = summary.get("language")
+    if isinstance(spoken, Mapping) and spoken.get("code"):
+        count = spoken.get("messages") or 0
+        lines.append(f"Language: {spoken.get('name')} (detected from {count} message{'' if count == 1 else 's'})")
     lines.append(
         f"Priority: {pri.get('level')} ({'; '.join(pri.get('reasons') or [])}); "
         f"SLA: pick up by {sla.get('deadline')} ({sla.get('minutes')} min)"

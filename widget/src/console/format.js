@@ -11,6 +11,7 @@ export const REASONS = {
   backend_unavailable: "Backend down",
   bot_unavailable: "Bot down",
   barge_in: "Taken over",
+  language: "Language",
   transfer_to_team: "Transferred",
   agent_dropped: "Agent dropped",
 };

@@ -168,6 +168,9 @@ export function summaryCard(summary, handoff, flagged, onFlag, { messages = [], 
       { class: "summary__grid" },
       row("Why handed off", statement(one("reason"), seqsOfTurns, onEvidence)),
       row("Tier", tier),
+      ...(summary.language && summary.language.code
+        ? [row("Language", `${summary.language.name || summary.language.code} (detected from ${Number(summary.language.messages) || 0} message${Number(summary.language.messages) === 1 ? "" : "s"})`)]
+        : []),
       row("Bot understood", statement(one("understood"), seqsOfTurns, onEvidence)),
       row("Sentiment", one("sentiment") ? statement(one("sentiment"), seqsOfTurns, onEvidence) : "no signal"),
       row(
