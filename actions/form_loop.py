@@ -46,6 +46,8 @@ TOPIC_ENTRY = {
 FORM_SLOTS = ("dispute_reference", "account_field", "new_value", "signup_email", "plan", "error_details",
               "steps_tried")
 MAX_ASKS = 2
+# Intents the domain keeps out of every answer (``not_intent``) that have rules of their own: the hand-off.
+LEFT_TO_RULES = frozenset({"request_human", "express_frustration"})
 # A topic question this sure leaves the form even when it could pass as an answer (free-text slots take anything).
 SURE_SWITCH = 0.9
 
@@ -86,9 +88,12 @@ class LeavableFormValidation(FormValidationAction, metaclass=ABCMeta):
         if intent == "stop":
             return self.stop(dispatcher, tracker, requested)
         if requested not in tracker.slots_to_validate():
-            # Nothing was taken as an answer (a request for a person, frustration): no validation, no miss, so the
-            # form rejects the turn and the rules answer it.
-            return await super().run(dispatcher, tracker, domain)
+            if intent in LEFT_TO_RULES:
+                # A request for a person or frustration: no validation, no miss; the form rejects the turn and the
+                # hand-off rules answer it.
+                return await super().run(dispatcher, tracker, domain)
+            # Not taken as an answer either ("none of these"): an unusable answer, like any other.
+            return self.miss(dispatcher, tracker, requested, [SlotSet(requested, None)], [])
         if not has_words(text):
             # The question stands; the form asks it again (not a miss).
             return [SlotSet(requested, None)]

@@ -251,3 +251,12 @@ async def test_a_fallback_after_a_json_message_is_still_not_repeated() -> None:
     events = [said_before, miss_report, action_event("action_listen"), user_event("hmm", "nlu_fallback")]
     dispatcher, _ = await run_action(ActionClarify(), make_tracker({}, "nlu_fallback", "hmm", ranking=[], events=events))
     assert said(dispatcher) == messages.NOT_UNDERSTOOD_AGAIN
+
+
+async def test_none_of_these_inside_a_form_is_an_unusable_answer() -> None:
+    # something_else is kept out of answers (domain not_intent) but has no business ending a form's question with a
+    # "tell me in other words" clarification: it is a miss, and the second one ends the question.
+    tracker = form_tracker("charge_dispute_form", {}, slots={**DEV_VERIFIED, "form_misses": {"dispute_reference": 1}},
+                           requested_slot="dispute_reference", intent="something_else", text="dunno, the usual one")
+    dispatcher, events = await run_action(ValidateChargeDisputeForm(), tracker)
+    assert said(dispatcher) == messages.GAVE_UP_ASKING and followups(events) == ["action_listen"]
