@@ -114,9 +114,13 @@ lint: $(INSTALLED) ## ruff and mypy on the Python packages
 nlu-report: $(INSTALLED) ## 5-fold cross-validation: intent report and confusion matrix in reports/nlu/
 	$(RASA_QUIET) $(RASA) test nlu --nlu data/nlu --config config.yml --cross-validation --folds 5 \
 		--out reports/nlu --quiet
+	@$(PY) -c 'import json; r = json.load(open("reports/nlu/intent_report.json")); \
+	print("5-fold CV: accuracy %.3f, macro F1 %.3f, weighted F1 %.3f" % (r["accuracy"], \
+	r["macro avg"]["f1-score"], r["weighted avg"]["f1-score"]))'
 
-nlu-holdout: $(INSTALLED) $(MODEL) ## Accuracy and out-of-scope rejection on tests/nlu/holdout.yml (never trained on)
+nlu-holdout: $(INSTALLED) $(MODEL) ## Accuracy, rejection, confidently wrong on tests/nlu/holdout*.yml (never trained on)
 	$(RASA_QUIET) $(PY) -m bot.holdout --model $(MODEL) --data tests/nlu/holdout.yml --out reports/holdout.json
+	$(RASA_QUIET) $(PY) -m bot.holdout --model $(MODEL) --data tests/nlu/holdout_messy.yml --out reports/holdout_messy.json
 
 nlu-review: $(INSTALLED) ## Misunderstood messages, grouped by similarity, as Rasa NLU YAML in reports/nlu_review.yml
 	$(PY) -m handoff nlu-review --since 30d --out reports/nlu_review.yml
