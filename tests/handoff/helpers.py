@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import socketio
 from aiohttp import web
 
@@ -304,6 +305,14 @@ class Running:
         await c.wait_for("queue_snapshot")
         await c.call("presence", {"status": "online"})  # a console signs in away; going online pulls work
         return c
+
+    async def get_json(self, path: str, token: str) -> Any:
+        """GET ``path`` of the REST API as the agent holding ``token``; the body of a 200 answer."""
+        await self.gw.idle()  # what the last socket events started is done
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{self.url}{path}", headers={"Authorization": f"Bearer {token}"}) as resp:
+                assert resp.status == 200, await resp.text()
+                return await resp.json()
 
     async def add_agent(self, email: str, **kw: Any) -> AgentRecord:
         """Create an agent directly in the store."""

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import aiohttp
-
 from handoff import auth, store
 from handoff.identity import sign
 from tests.handoff.helpers import HANDOFF_PAYLOAD, IDENTITY_SECRET, TOKEN_SECRET, Client, FakeRasa, Running
@@ -23,13 +21,8 @@ VERIFIED_BY_BOT: dict[str, Any] = {
 async def _panel(gateway: Running, sid: str) -> dict[str, Any]:
     lena = await gateway.add_agent(f"lena{len(sid)}-{sid[:6]}@example.com", skills=["general"])
     token = auth.issue_token(TOKEN_SECRET, lena.id, lena.role, 3600)
-    async with aiohttp.ClientSession() as http:
-        async with http.get(
-            f"{gateway.url}/api/conversations/{sid}/customer", headers={"Authorization": f"Bearer {token}"}
-        ) as resp:
-            assert resp.status == 200
-            body: dict[str, Any] = await resp.json()
-            return body
+    body: dict[str, Any] = await gateway.get_json(f"/api/conversations/{sid}/customer", token)
+    return body
 
 
 async def _summary(gateway: Running, sid: str) -> dict[str, Any]:

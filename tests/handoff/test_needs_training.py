@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiohttp
-
 from handoff import auth
 from handoff.friction import Said, analyse
 from tests.handoff.helpers import TOKEN_SECRET, Client, FakeRasa, Running
@@ -40,14 +38,8 @@ async def _chat(gateway: Running, *texts: str) -> tuple[Client, str]:
 
 
 async def _needs_training(gateway: Running, token: str) -> dict[str, Any]:
-    await gateway.gw.idle()
-    async with aiohttp.ClientSession() as http:
-        async with http.get(
-            f"{gateway.url}/api/nlu_misses?window=1d", headers={"Authorization": f"Bearer {token}"}
-        ) as resp:
-            assert resp.status == 200
-            body: dict[str, Any] = await resp.json()
-            return body
+    body: dict[str, Any] = await gateway.get_json("/api/nlu_misses?window=1d", token)
+    return body
 
 
 async def test_every_kind_is_listed_with_the_customers_words_and_the_conversation(
