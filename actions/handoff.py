@@ -18,12 +18,9 @@ from actions.dialogue import (
     strikes,
     user_turns,
 )
+from contract.handoff import BOT_REASONS
 from contract.redact import redact
 
-HANDOFF_REASONS = (
-    "three_strikes", "low_confidence", "customer_request", "frustration", "technical_issue", "fast_lane", "policy",
-    "backend_unavailable",
-)
 # Slots an agent may need, in the payload; secrets never reach slots (forms validate and redact them).
 PAYLOAD_SLOTS = (
     "customer_id", "customer_verified", "customer_tier", "fast_lane", "email", "invoice_id", "error_code", "amount",
@@ -47,7 +44,7 @@ PROBLEMS = {
 def reason_for(tracker: Tracker) -> str:
     """Why the conversation goes to a person: what an action asked for, else what the customer just said."""
     requested = tracker.get_slot("handoff_reason")
-    if requested in HANDOFF_REASONS:
+    if requested in BOT_REASONS:
         return str(requested)
     intent = latest_intent(tracker)
     if intent == "request_human":

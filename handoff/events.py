@@ -31,6 +31,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from contract.handoff import HANDOFF_REASONS
+
 CUSTOMER_NS = "/"
 AGENT_NS = "/agents"
 
@@ -80,19 +82,6 @@ CONVERSATION_UPDATED = "conversation_updated"
 # To the former owner's sockets when someone else moved their conversation away (they left its room).
 CONVERSATION_REMOVED = "conversation_removed"
 
-HANDOFF_REASONS = (
-    "three_strikes",
-    "low_confidence",
-    "customer_request",
-    "frustration",
-    "technical_issue",
-    "fast_lane",
-    "policy",
-    "backend_unavailable",
-    "bot_unavailable",
-    "barge_in",
-    "language",
-)
 
 
 class PayloadError(ValueError):

@@ -19,6 +19,7 @@ BASE_PRIORITY: dict[str, str] = {
     "low_confidence": "normal",
     "policy": "normal",
     "language": "normal",
+    "barge_in": "normal",  # an agent already has it; the level only orders it among their own
 }
 MONEY_INTENTS = ("billing_charge_dispute", "billing_refund")
 FRUSTRATION_THRESHOLD = 0.7
