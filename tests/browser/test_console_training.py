@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.browser.conftest import Gateway
-from tests.browser.ui import console, customer, open_widget, say, session_id
+from tests.browser.ui import console, customer, open_widget, resolve_avoidable, say, session_id
 from tests.handoff.helpers import RASA_TOKEN, VOUCH_SECRET, FakeRasa
 from tests.servers import start_gateway_process
 
@@ -115,12 +115,7 @@ def test_handback_open_question_resolve_avoidable_and_needs_training(
 
     # Resolve, marked avoidable.
     _claim(agent, "Ana Ortiz")
-    agent.get_by_role("button", name="Resolve…").click()
-    dialog = agent.locator("dialog")
-    dialog.locator("#resolution-code").select_option("solved")
-    dialog.get_by_label("The bot could have handled this").check()
-    dialog.get_by_role("button", name="Resolve", exact=True).click()
-    expect(agent.locator(".conv__head")).to_contain_text("Resolved")
+    resolve_avoidable(agent, "solved")
 
     # Hand back with what is still open: it reaches the bot as an entity, with the agent's name.
     ben = customer(new_context(), fake_gateway, "cus_1002")

@@ -16,7 +16,17 @@ from playwright.sync_api import Locator, Page, expect
 from actions.backend import DemoBackend
 from actions.settings import ActionSettings
 from tests.browser.conftest import Gateway
-from tests.browser.ui import BOT_TIMEOUT, console, count, customer, open_widget, say, session_id, wait_more
+from tests.browser.ui import (
+    BOT_TIMEOUT,
+    console,
+    count,
+    customer,
+    open_widget,
+    resolve_avoidable,
+    say,
+    session_id,
+    wait_more,
+)
 from tests.servers import BotServers
 
 pytestmark = pytest.mark.rasa
@@ -267,12 +277,7 @@ def test_needs_training_lists_loops_corrected_misreads_and_avoidable_handoffs(
     say(visitor, "can I just talk to a person")
     expect(visitor.locator(".hw-banner--queue")).to_be_visible(timeout=BOT_TIMEOUT)
     claim(agent, session_id(visitor))
-    agent.get_by_role("button", name="Resolve…").click()
-    dialog = agent.locator("dialog")
-    dialog.locator("#resolution-code").select_option("other")
-    dialog.get_by_label("The bot could have handled this").check()
-    dialog.get_by_role("button", name="Resolve", exact=True).click()
-    expect(agent.locator(".conv__head")).to_contain_text("Resolved")
+    resolve_avoidable(agent, "other")
 
     agent.get_by_role("link", name="Needs training").click()
     misread = agent.locator(".nt-finding[data-kind='corrected_misread']").filter(

@@ -97,3 +97,13 @@ def session_id(page: Page) -> str:
     )
     assert isinstance(value, str) and len(value) >= 32
     return value
+
+
+def resolve_avoidable(agent: Page, resolution_code: str) -> None:
+    """Resolve the open conversation in the console, ticking "The bot could have handled this"."""
+    agent.get_by_role("button", name="Resolve…").click()
+    dialog = agent.locator("dialog")
+    dialog.locator("#resolution-code").select_option(resolution_code)
+    dialog.get_by_label("The bot could have handled this").check()
+    dialog.get_by_role("button", name="Resolve", exact=True).click()
+    expect(agent.locator(".conv__head")).to_contain_text("Resolved")
