@@ -2,11 +2,20 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
+# Two environments (pyproject.toml): the bot's side (Rasa, action server, demo site) on Python 3.10 in .venv, the
+# gateway on a current Python (3.13, or 3.12) in .venv-gateway. Each installs its extra, pinned by its lock file.
 PYTHON_VERSION := $(shell cat .python-version)
 VENV := .venv
 PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
 INSTALLED := $(VENV)/.installed
+BOT_LOCK := bot/requirements.lock
+GW_VENV := .venv-gateway
+GW_PY := $(GW_VENV)/bin/python
+GW_INSTALLED := $(GW_VENV)/.installed
+GW_LOCK := handoff/requirements.lock
+GW_EXTRAS := gateway,test,browser
+BOT_EXTRAS := bot,test
 MODEL := models/support.tar.gz
 RUN_ENV := var/run.env
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -type f -name '*.yml' 2>/dev/null) \
@@ -23,12 +32,12 @@ SCALED_DB := postgresql+asyncpg://postgres@127.0.0.1:5432/handoff
 SCALED_REDIS := redis://127.0.0.1:6379/0
 RASA_QUIET := TF_CPP_MIN_LOG_LEVEL=3 SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONWARNINGS=ignore
 
-.PHONY: help run run-env run-scaled test lint train nlu-report nlu-holdout nlu-review simulate predict shell clean bench bench-full soak widget stock-webchat
+.PHONY: installed lock help run run-env run-scaled test lint train nlu-report nlu-holdout nlu-review simulate predict shell clean bench bench-full soak widget stock-webchat
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(INSTALLED): pyproject.toml
+$(INSTALLED): pyproject.toml contract/pyproject.toml $(BOT_LOCK)
 	@py="$$(pyenv root 2>/dev/null)/versions/$(PYTHON_VERSION)/bin/python"; \
 	[ -x "$$py" ] || py="$$(command -v python3.10 || true)"; \
 	if [ -z "$$py" ] || ! "$$py" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then \
@@ -37,8 +46,40 @@ $(INSTALLED): pyproject.toml
 	  exit 1; fi; \
 	[ -x $(PY) ] || "$$py" -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c $(BOT_LOCK) -e ./contract -e '.[$(BOT_EXTRAS)]'
 	@touch $@
+
+# The newest Python 3.13 (or 3.12) pyenv has, else python3.13 / python3.12 on the PATH.
+GW_FIND_PYTHON = root="$$(pyenv root 2>/dev/null)"; py=""; \
+	for cand in $$(ls -d "$$root"/versions/3.13.* "$$root"/versions/3.12.* 2>/dev/null | sort -rV | sed 's|$$|/bin/python|') \
+	            $$(command -v python3.13 python3.12 2>/dev/null); do \
+	  if "$$cand" -c 'import sys; assert sys.version_info[:2] in ((3, 12), (3, 13))' 2>/dev/null; then py="$$cand"; break; fi; done; \
+	if [ -z "$$py" ]; then \
+	  echo "Python 3.13 (or 3.12) is required for the gateway."; \
+	  echo "Install it with:  pyenv install 3.13   (or: apt-get install python3.13 python3.13-venv)"; \
+	  exit 1; fi
+
+$(GW_INSTALLED): pyproject.toml contract/pyproject.toml $(GW_LOCK)
+	@$(GW_FIND_PYTHON); [ -x $(GW_PY) ] || "$$py" -m venv $(GW_VENV)
+	$(GW_PY) -m pip install --quiet --upgrade pip
+	$(GW_PY) -m pip install --quiet -c $(GW_LOCK) -e ./contract -e '.[$(GW_EXTRAS)]'
+	@touch $@
+
+installed: $(INSTALLED) $(GW_INSTALLED) ## Create or update both environments (.venv for the bot, .venv-gateway)
+
+# Re-resolves both environments from pyproject.toml in throw-away venvs and rewrites the lock files (review the diff).
+lock: ## Re-resolve the dependencies and rewrite bot/requirements.lock and handoff/requirements.lock
+	@set -euo pipefail; tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
+	bot_py="$$(pyenv root)/versions/$(PYTHON_VERSION)/bin/python"; $(GW_FIND_PYTHON); \
+	"$$bot_py" -m venv "$$tmp/bot"; "$$py" -m venv "$$tmp/gw"; \
+	"$$tmp/bot/bin/pip" install --quiet -e ./contract -e '.[$(BOT_EXTRAS)]'; \
+	"$$tmp/gw/bin/pip" install --quiet -e ./contract -e '.[$(GW_EXTRAS)]'; \
+	{ echo "# The bot's side (.venv, Python $(PYTHON_VERSION)): pyproject.toml [$(BOT_EXTRAS)], resolved by make lock."; \
+	  "$$tmp/bot/bin/pip" freeze --exclude-editable; } > $(BOT_LOCK); \
+	{ echo "# The gateway (.venv-gateway, Python $$("$$py" -c 'import platform; print(platform.python_version())')):" \
+	  "pyproject.toml [$(GW_EXTRAS)], resolved by make lock."; \
+	  "$$tmp/gw/bin/pip" freeze --exclude-editable; } > $(GW_LOCK); \
+	echo "Wrote $(BOT_LOCK) and $(GW_LOCK)."
 
 $(MODEL): $(TRAINING_INPUTS) | $(INSTALLED)
 	@echo "Training the model (config.yml, domain.yml, data/ or bot/ changed)..."
@@ -93,23 +134,25 @@ $(CHROMIUM):
 train: $(MODEL) ## Train the model if config.yml, domain.yml, data/ or the NLU components changed
 
 # `make run` is the loopback demo (HANDOFF_DEMO=1): demo agents, the demo page's identity signer.
-run: $(INSTALLED) $(MODEL) $(WIDGET_BUILT) run-env ## Install, train if stale, start Rasa, action server, gateway and demo site, print the URLs
+run: $(INSTALLED) $(GW_INSTALLED) $(MODEL) $(WIDGET_BUILT) run-env ## Install, train if stale, start Rasa, action server, gateway and demo site, print the URLs
 	@$(PY) -m actions.backend seed
-	@HANDOFF_DEMO=1 $(PY) -m handoff seed
-	@$(RASA_QUIET) HANDOFF_DEMO=1 $(VENV)/bin/honcho start -f Procfile -e $(RUN_ENV)
+	@HANDOFF_DEMO=1 $(GW_PY) -m handoff seed
+	@$(RASA_QUIET) HANDOFF_DEMO=1 $(GW_VENV)/bin/honcho start -f Procfile -e $(RUN_ENV)
 
 shell: $(INSTALLED) run-env ## Chat with the running bot in this terminal (start `make run` first)
 	@set -a; . ./$(RUN_ENV); set +a; $(PY) -m bot.chat $(if $(CUSTOMER),--customer $(CUSTOMER),)
 
-test: $(INSTALLED) $(MODEL) $(WIDGET_BUILT) $(STOCK_WEBCHAT) $(CHROMIUM) ## Validate the data, replay the test stories, run every pytest suite
+test: $(INSTALLED) $(GW_INSTALLED) $(MODEL) $(WIDGET_BUILT) $(STOCK_WEBCHAT) $(CHROMIUM) ## Validate the data, replay the test stories, run every pytest suite
 	$(RASA_QUIET) $(RASA) data validate --domain domain.yml --data data --config config.yml --fail-on-warnings --quiet
 	$(RASA_QUIET) $(RASA) test core --stories tests/test_stories.yml --model $(MODEL) \
 		--fail-on-prediction-errors --out reports/core --quiet
-	$(PY) -m pytest
+	$(PY) -m pytest  # the bot's side: Rasa, the actions (tests/conftest.py BOT_SIDE)
+	$(GW_PY) -m pytest  # the gateway's side: gateway, browser, journeys, faults, scaled mode
 
-lint: $(INSTALLED) ## ruff and mypy on the Python packages
-	$(VENV)/bin/ruff check bot actions handoff tests bench
-	$(VENV)/bin/mypy bot actions handoff
+lint: $(INSTALLED) $(GW_INSTALLED) ## ruff and mypy on the Python packages (each side with its own Python)
+	$(GW_VENV)/bin/ruff check bot actions handoff contract tests bench
+	$(VENV)/bin/mypy bot actions contract
+	$(GW_VENV)/bin/mypy --python-version 3.13 handoff contract
 
 nlu-report: $(INSTALLED) ## 5-fold cross-validation: intent report and confusion matrix in reports/nlu/
 	$(RASA_QUIET) $(RASA) test nlu --nlu data/nlu --config config.yml --cross-validation --folds 5 \
@@ -122,38 +165,38 @@ nlu-holdout: $(INSTALLED) $(MODEL) ## Accuracy, rejection, confidently wrong on 
 	$(RASA_QUIET) $(PY) -m bot.holdout --model $(MODEL) --data tests/nlu/holdout.yml --out reports/holdout.json
 	$(RASA_QUIET) $(PY) -m bot.holdout --model $(MODEL) --data tests/nlu/holdout_messy.yml --out reports/holdout_messy.json
 
-nlu-review: $(INSTALLED) ## Misunderstood messages, grouped by similarity, as Rasa NLU YAML in reports/nlu_review.yml
-	$(PY) -m handoff nlu-review --since 30d --out reports/nlu_review.yml
+nlu-review: $(GW_INSTALLED) ## Misunderstood messages, grouped by similarity, as Rasa NLU YAML in reports/nlu_review.yml
+	$(GW_PY) -m handoff nlu-review --since 30d --out reports/nlu_review.yml
 
-simulate: $(INSTALLED) ## 30 days of simulated conversations, so the scorecards and the predictor have data
-	$(PY) -m handoff simulate --days 30
+simulate: $(GW_INSTALLED) ## 30 days of simulated conversations, so the scorecards and the predictor have data
+	$(GW_PY) -m handoff simulate --days 30
 
-predict: $(INSTALLED) ## Train the escalation predictor on earlier history, evaluate it on the last 7 days
-	$(PY) -m handoff predict train && $(PY) -m handoff predict evaluate
+predict: $(GW_INSTALLED) ## Train the escalation predictor on earlier history, evaluate it on the last 7 days
+	$(GW_PY) -m handoff predict train && $(GW_PY) -m handoff predict evaluate
 
-bench: $(INSTALLED) $(MODEL) ## Quick profile (< 5 min): gateway vs Rasa latency, hand-off notify, relay, 1 vs 2 gateways
-	$(RASA_QUIET) $(PY) -m bench.gateway_latency
-	$(PY) -m bench.scaled --quick
+bench: $(INSTALLED) $(GW_INSTALLED) $(MODEL) ## Quick profile (< 5 min): gateway vs Rasa latency, hand-off notify, relay, 1 vs 2 gateways
+	$(RASA_QUIET) $(GW_PY) -m bench.gateway_latency
+	$(GW_PY) -m bench.scaled --quick
 
-bench-full: $(INSTALLED) $(MODEL) ## Full profile: also 1,000 conversations, 5,000 idle widgets, bot throughput 1 vs 2 Rasa
-	$(RASA_QUIET) $(PY) -m bench.gateway_latency
-	$(PY) -m bench.scaled
-	$(RASA_QUIET) $(PY) -m bench.bot_throughput
+bench-full: $(INSTALLED) $(GW_INSTALLED) $(MODEL) ## Full profile: also 1,000 conversations, 5,000 idle widgets, bot throughput 1 vs 2 Rasa
+	$(RASA_QUIET) $(GW_PY) -m bench.gateway_latency
+	$(GW_PY) -m bench.scaled
+	$(RASA_QUIET) $(GW_PY) -m bench.bot_throughput
 
-soak: $(INSTALLED) $(MODEL) ## Soak (not in make test): SOAK_MINUTES (30) of traffic with gateway kills, ledger in reports/soak/
-	$(RASA_QUIET) $(PY) -m bench.soak --minutes $(or $(SOAK_MINUTES),30)
+soak: $(INSTALLED) $(GW_INSTALLED) $(MODEL) ## Soak (not in make test): SOAK_MINUTES (30) of traffic with gateway kills, ledger in reports/soak/
+	$(RASA_QUIET) $(GW_PY) -m bench.soak --minutes $(or $(SOAK_MINUTES),30)
 
-run-scaled: $(INSTALLED) $(MODEL) $(WIDGET_BUILT) run-env ## Two gateways + two Rasa servers on local PostgreSQL and Redis
+run-scaled: $(INSTALLED) $(GW_INSTALLED) $(MODEL) $(WIDGET_BUILT) run-env ## Two gateways + two Rasa servers on local PostgreSQL and Redis
 	@for db in handoff rasa_tracker; do \
 	  psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname='$$db'" | grep -q 1 || \
 	  psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $$db"; done
 	@$(PY) -m actions.backend seed
-	@DATABASE_URL=$(SCALED_DB) $(PY) -m handoff migrate && DATABASE_URL=$(SCALED_DB) HANDOFF_DEMO=1 $(PY) -m handoff seed
+	@DATABASE_URL=$(SCALED_DB) $(GW_PY) -m handoff migrate && DATABASE_URL=$(SCALED_DB) HANDOFF_DEMO=1 $(GW_PY) -m handoff seed
 	@$(RASA_QUIET) DATABASE_URL=$(SCALED_DB) REDIS_URL=$(SCALED_REDIS) HANDOFF_DEMO=1 \
 		TRACKER_DB_HOST=127.0.0.1 TRACKER_DB_USER=postgres TRACKER_DB_PASSWORD= TRACKER_DB_NAME=rasa_tracker \
 		LOCK_STORE_HOST=127.0.0.1 LOCK_KEY_PREFIX=handoff \
 		RASA_URLS=http://127.0.0.1:5005,http://127.0.0.1:5006 HANDOFF_AUTO_MIGRATE=0 \
-		$(VENV)/bin/honcho start -f Procfile.scaled -e $(RUN_ENV)
+		$(GW_VENV)/bin/honcho start -f Procfile.scaled -e $(RUN_ENV)
 
 clean: ## Remove the model, reports, local databases and the virtualenv
-	rm -rf models reports var .rasa $(VENV) *.egg-info widget/dist widget/node_modules
+	rm -rf models reports var .rasa $(VENV) $(GW_VENV) *.egg-info contract/*.egg-info widget/dist widget/node_modules

@@ -123,7 +123,7 @@ async def drop_shared_stores(tracker_db: str, lock_prefix: str) -> None:
     keys = [k async for k in client.scan_iter(f"{lock_prefix}*")]
     if keys:
         await client.delete(*keys)
-    await client.close()
+    await client.aclose()
 
 
 def start_gateway(workdir: Path, servers: BotServers, rasa_urls: list[str]) -> GatewayProcess:

@@ -13,15 +13,26 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tests.servers import ROOT
+from tests.servers import BOT_PYTHON, GATEWAY_PYTHON, ROOT
 
-PACKAGES = (
-    "rasa", "rasa-sdk", "python-socketio", "python-engineio", "aiohttp", "SQLAlchemy", "aiosqlite", "asyncpg", "redis",
-)
+# Versions reported per environment: the bot's (.venv) and the gateway's (.venv-gateway, or GATEWAY_VENV).
+PACKAGES = {
+    "bot": ("rasa", "rasa-sdk", "aiohttp", "SQLAlchemy"),
+    "gateway": ("python-socketio", "python-engineio", "aiohttp", "SQLAlchemy", "aiosqlite", "asyncpg", "redis"),
+}
+_VERSIONS = """
+import json, platform, sys
+versions = {"python": platform.python_version()}
+for name in sys.argv[1:]:
+    try:
+        versions[name] = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        versions[name] = None
+print(json.dumps(versions))
+"""
 T = TypeVar("T")
 
 
@@ -91,12 +102,10 @@ def environment() -> dict[str, Any]:
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
-    versions: dict[str, str | None] = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
+    def versions_in(python: str, names: tuple[str, ...]) -> dict[str, str | None]:
+        done = subprocess.run([python, "-c", _VERSIONS, *names], capture_output=True, text=True)
+        return json.loads(done.stdout) if done.returncode == 0 else {"python": None}
+
     return {
         "machine": {
             "platform": platform.platform(),
@@ -104,7 +113,8 @@ def environment() -> dict[str, Any]:
             "cpus": os.cpu_count(),
             "memory_gb": round(mem_kb / 1024 / 1024, 1),
         },
-        "versions": {"python": platform.python_version(), **versions},
+        "versions": {"bot": versions_in(BOT_PYTHON, PACKAGES["bot"]),
+                     "gateway": versions_in(GATEWAY_PYTHON, PACKAGES["gateway"])},
         "git": {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))},
     }
 
@@ -114,7 +124,8 @@ def write_report(out: Path, result: dict[str, Any], table: str) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     machine, git = result["machine"], result["git"]
-    versions = ", ".join(f"{k} {v}" for k, v in result["versions"].items() if v)
+    versions = "; ".join(f"{side}: " + ", ".join(f"{k} {v}" for k, v in found.items() if v)
+                         for side, found in result["versions"].items())
     command = "python -m " + " ".join(["bench." + result["benchmark_module"], *result.get("argv", [])])
     out.with_suffix(".md").write_text(
         f"# Benchmark: {result['benchmark']}\n\n"

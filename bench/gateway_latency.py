@@ -33,7 +33,7 @@ import aiohttp
 import socketio
 
 from bench.common import process_cpu_seconds, run_benchmark, stats, within
-from tests.servers import ROOT, BotServers, GatewayProcess, start_bot_servers, start_gateway_process
+from tests.servers import GATEWAY_PYTHON, ROOT, BotServers, GatewayProcess, start_bot_servers, start_gateway_process
 
 REPORT = ROOT / "reports" / "bench" / "gateway.json"
 SEED = ROOT / "actions" / "backend" / "seed.json"
@@ -121,7 +121,7 @@ def start_stack(workdir: Path) -> Stack:
     try:
         env = {**os.environ, "DATABASE_URL": gateway.database_url}
         subprocess.run(
-            [sys.executable, "-m", "handoff", "agents", "add", "--email", AGENT_EMAIL, "--name", "Bench Agent",
+            [GATEWAY_PYTHON, "-m", "handoff", "agents", "add", "--email", AGENT_EMAIL, "--name", "Bench Agent",
              "--password", AGENT_PASSWORD, "--role", "lead", "--skills", "general,billing,technical",
              "--capacity", "1000"],
             cwd=ROOT, env=env, check=True, capture_output=True,

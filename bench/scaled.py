@@ -38,7 +38,7 @@ import socketio
 from redis import asyncio as aioredis
 
 from bench.common import machine_cpu_seconds, process_cpu_seconds, run_benchmark, stats, within
-from tests.servers import ROOT, free_port, wait_until_up
+from tests.servers import GATEWAY_PYTHON, ROOT, free_port, wait_until_up
 
 REPORT = ROOT / "reports" / "bench" / "scaled.json"
 PG_DSN = os.environ.get("BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -133,7 +133,7 @@ async def start_stack(workdir: Path, gateways: int) -> Stack:
     await conn.execute(f'CREATE DATABASE "{database}"')
     await conn.close()
     channel = f"handoff-bench-{uuid.uuid4().hex[:8]}"
-    python = sys.executable
+    python = GATEWAY_PYTHON
     env = {
         **os.environ,
         "DATABASE_URL": f"postgresql+asyncpg://{PG_USER}@{PG_HOST}/{database}",
@@ -178,7 +178,7 @@ async def drop_stack(stack: Stack) -> None:
     keys = [k async for k in client.scan_iter(f"{stack.channel}:*")]
     if keys:
         await client.delete(*keys)
-    await client.close()
+    await client.aclose()
 
 
 # ---------------------------------------------------------------- clients

@@ -21,7 +21,6 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from contract.redact import install, redact_value
 
-
 # The fields of each kind of event that can hold the customer's words.
 _CUSTOMER_FIELDS: dict[type, tuple[str, ...]] = {
     UserUttered: ("text", "parse_data"),

@@ -188,7 +188,7 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     if listener is not None:
         listener.cancel()
     await asyncio.gather(task, *([listener] if listener is not None else []), return_exceptions=True)
-    await client.close()
+    await (getattr(client, "aclose", None) or client.close)()  # aclose: redis-py 5.0.1+; close before
 
 
 async def _rasa_health(app: web.Application) -> AsyncIterator[None]:

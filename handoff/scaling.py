@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import socketio
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from handoff.presence import AgentSockets
@@ -32,15 +35,73 @@ class BufferedRedisManager(socketio.AsyncRedisManager):
     until someone reloads. Here such emits wait in an outbox (later ones queue behind them, to keep the order)
     and ``flush`` publishes them once every live gateway listens again: Redis pub/sub keeps nothing for a
     subscriber that is not there yet.
+
+    No orphaned subscription: the stock manager opens a new client and pub/sub for every reconnect, of the
+    publisher and of the listener alike, and leaves the previous pub/sub open, and redis-py 5+ reconnects and
+    re-subscribes a pub/sub on its own. After a Redis restart a gateway then held a subscription read by nobody:
+    PUBSUB NUMSUB counted it, so the outbox was flushed before the real listener was back and those emits were
+    lost. Here redis-py does not retry (the listener's loop and the outbox do), a publisher reconnect replaces
+    only the publishing client, and the listener closes a pub/sub as soon as it fails.
     """
 
     connected: bool
     redis: Any
+    pubsub: Any
 
     def __init__(self, url: str, channel: str, logger: Any = None) -> None:
         """As the stock manager; the outbox starts empty."""
-        super().__init__(url, channel=channel, logger=logger)
+        # No silent reconnect inside redis-py (5+ retries and re-subscribes on its own): a broken connection must
+        # surface, so the listener's retry loop replaces it and the outbox holds what could not be published.
+        super().__init__(url, channel=channel, logger=logger, redis_options={"retry": Retry(NoBackoff(), 0)})
         self.outbox: deque[Any] = deque(maxlen=OUTBOX_LIMIT)
+        self._closing: set[asyncio.Task[Any]] = set()
+
+    def _redis_connect(self) -> None:
+        """A new client and pub/sub (the listener's reconnect); the pub/sub it replaces is closed."""
+        stale = self.pubsub
+        super()._redis_connect()
+        if stale is not None:
+            task = asyncio.get_running_loop().create_task(self._close(stale))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    def _publisher_connect(self) -> None:
+        """A new publishing client only: the listener keeps reading its pub/sub (the unused new one holds nothing)."""
+        listening = self.pubsub
+        super()._redis_connect()
+        self.pubsub = listening
+
+    @staticmethod
+    async def _close(pubsub: Any) -> None:
+        """Unsubscribe and release a pub/sub's connection; one already broken is fine."""
+        try:
+            await (getattr(pubsub, "aclose", None) or pubsub.reset)()
+        except (RedisError, OSError):
+            pass
+
+    async def _redis_listen_with_retries(self) -> Any:
+        """The stock listener loop, except that a failed pub/sub is closed at once, before the back-off.
+
+        redis-py reconnects (and so re-subscribes) a pub/sub in its error handling even with no retries left: left
+        open during the back-off, that subscription counted as listening while nobody read it.
+        """
+        retry_sleep = 1
+        subscribed = False
+        while True:
+            try:
+                if not subscribed:
+                    self._redis_connect()
+                    await self.pubsub.subscribe(self.channel)
+                    subscribed = True
+                    retry_sleep = 1
+                async for message in self.pubsub.listen():
+                    yield message
+            except Exception as exc:  # as the stock loop: any failure means reconnect
+                log.error("cannot receive from Redis (%s); retrying in %s s", exc, retry_sleep)
+                subscribed = False
+                await self._close(self.pubsub)
+                await asyncio.sleep(retry_sleep)
+                retry_sleep = min(retry_sleep * 2, 60)
 
     async def _publish(self, data: Any) -> None:
         if self.outbox or not await self._try_publish(data):
@@ -51,7 +112,7 @@ class BufferedRedisManager(socketio.AsyncRedisManager):
     async def _try_publish(self, data: Any) -> bool:
         try:
             if not self.connected:
-                self._redis_connect()
+                self._publisher_connect()
             await self.redis.publish(self.channel, self.json.dumps(data))
             return True
         except (RedisError, OSError) as exc:
@@ -65,7 +126,7 @@ class BufferedRedisManager(socketio.AsyncRedisManager):
             return 0
         try:
             if not self.connected:
-                self._redis_connect()
+                self._publisher_connect()
             listening = int((await self.redis.pubsub_numsub(self.channel))[0][1])
         except (RedisError, OSError):
             self.connected = False
@@ -148,6 +209,27 @@ def start_listener(sio: socketio.AsyncServer) -> None:
         sio.manager.initialize()
 
 
+class PeerCount:
+    """How many gateways an outbox waits for: the live count, but not fewer than seen within the last ``ttl`` s.
+
+    A Redis that restarted is empty: until every gateway has stamped its heartbeat again the set counts too few,
+    and an outbox flushed then missed the listeners of the gateways not yet counted (their emits were lost).
+    A gateway that really stopped is no longer waited for once ``ttl`` has passed.
+    """
+
+    def __init__(self, ttl: float) -> None:
+        """Nothing seen yet."""
+        self.ttl = ttl
+        self.count = 0
+        self.seen_at = 0.0
+
+    def update(self, alive: int, now: float) -> int:
+        """Record this round's live count; return the count to wait for."""
+        if alive >= self.count or now - self.seen_at > self.ttl:
+            self.count, self.seen_at = alive, now
+        return self.count
+
+
 async def watch_redis(
     sio: socketio.AsyncServer,
     sockets: AgentSockets,
@@ -160,11 +242,12 @@ async def watch_redis(
     ``heartbeat`` stamps this gateway and returns how many are alive: the outbox waits for all of them to listen.
     """
     state: dict[str, int] = {}
+    peers = PeerCount(sockets.ttl)
 
     async def round_() -> None:
         await check_listener(sio, state)
         await sockets.refresh()
-        gateways = await heartbeat()
+        gateways = peers.update(await heartbeat(), time.monotonic())
         if isinstance(sio.manager, BufferedRedisManager):
             await sio.manager.flush(gateways)
 

@@ -1,16 +1,49 @@
-"""Fixtures shared by every suite: the real bot servers are started once per test run, on demand."""
+"""Fixtures shared by every suite: the real bot servers are started once per test run, on demand.
+
+The suites are split by the environment they import: the bot's side (Rasa, rasa_sdk, the actions) runs in .venv
+on Python 3.10, everything else (the gateway, the browser, the journeys, the faults) in .venv-gateway on a current
+Python. `make test` runs pytest once in each; every test file belongs to exactly one side (:data:`BOT_SIDE`).
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.handoff.helpers import FakeRasa
 from tests.privacy.scan import Finding, files_under, scan_files
 from tests.servers import ROOT, BotServers, start_bot_servers
+
+if TYPE_CHECKING:
+    from tests.handoff.helpers import FakeRasa
+
+# The suites that import rasa, rasa_sdk or the actions: they run where Rasa is installed, the rest where it is not.
+BOT_SIDE = ("tests/actions", "tests/bot", "tests/contract", "tests/privacy/test_tracker_store.py")
+ON_BOT_SIDE = importlib.util.find_spec("rasa") is not None
+
+
+def side_of(path: Path) -> str:
+    """``bot``, ``gateway`` or ``both`` (a folder holding suites of both sides) for a path under tests/."""
+    relative = path.resolve().relative_to(ROOT).as_posix()
+    if any(relative == suite or relative.startswith(suite + "/") for suite in BOT_SIDE):
+        return "bot"
+    if any(suite.startswith(relative + "/") for suite in BOT_SIDE):
+        return "both"
+    return "gateway"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Collect only this environment's side; the other side's run collects the rest."""
+    if not collection_path.resolve().is_relative_to(ROOT / "tests"):
+        return None
+    side = side_of(collection_path)
+    if side == "both":
+        return None
+    return True if (side == "bot") != ON_BOT_SIDE else None
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +57,8 @@ def bot_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotServers
 @pytest.fixture
 async def rasa() -> AsyncIterator[FakeRasa]:
     """A scripted fake Rasa server, for gateway tests that need no trained model."""
+    from tests.handoff.helpers import FakeRasa
+
     fake = FakeRasa()
     await fake.start()
     yield fake

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -17,8 +17,13 @@ from contract.vouch import vouch
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "support.tar.gz"
-# One environment (.venv, Python 3.10) runs Rasa, the action server, the gateway and the tests.
-VENV_BIN = Path(sys.executable).parent
+# Two environments: Rasa and the action server run in .venv (Python 3.10, Rasa's pins); the gateway runs in
+# .venv-gateway (a current Python and stack). The tests of each side run in that side's environment
+# (tests/conftest.py), and start the other side's processes with its interpreter.
+BOT_BIN = Path(os.environ.get("BOT_VENV", ROOT / ".venv")) / "bin"
+GATEWAY_BIN = Path(os.environ.get("GATEWAY_VENV", ROOT / ".venv-gateway")) / "bin"
+BOT_PYTHON = str(BOT_BIN / "python")
+GATEWAY_PYTHON = str(GATEWAY_BIN / "python")
 STARTUP_SECONDS = 240
 
 
@@ -101,7 +106,7 @@ def rasa_command(port: int, token: str, endpoints: Path | None = None) -> list[s
     Rasa reads the project's own ``credentials.yml`` (the gateway's channel) and ``endpoints.yml`` (or ``endpoints``,
     e.g. bot/endpoints.scaled.yml) with their ``${VAR}`` values from the environment (:func:`rasa_env`).
     """
-    command = [str(VENV_BIN / "rasa"), "run", "--interface", "127.0.0.1", "--enable-api", "--auth-token", token,
+    command = [str(BOT_BIN / "rasa"), "run", "--interface", "127.0.0.1", "--enable-api", "--auth-token", token,
                "--model", str(MODEL), "--port", str(port)]
     return command + (["--endpoints", str(endpoints)] if endpoints else [])
 
@@ -116,7 +121,7 @@ def spawn_action_server(actions_url: str, backend_db: Path, actions_token: str, 
                         log: Path) -> subprocess.Popen[bytes]:
     """Launch ``python -m actions.server`` (loopback, token required) on the port of ``actions_url``."""
     return subprocess.Popen(
-        [sys.executable, "-m", "actions.server", "--port", actions_url.rsplit(":", 1)[1]],
+        [BOT_PYTHON, "-m", "actions.server", "--port", actions_url.rsplit(":", 1)[1]],
         cwd=ROOT, env=_bot_env(backend_db, actions_token=actions_token, vouch_secret=vouch_secret),
         stdout=log.open("ab"), stderr=subprocess.STDOUT,
     )
@@ -213,10 +218,10 @@ def start_gateway_process(workdir: Path, servers: BotServers, **settings: str) -
         "PYTHONWARNINGS": "ignore",
         **settings,
     }
-    subprocess.run([sys.executable, "-m", "handoff", "seed"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run([GATEWAY_PYTHON, "-m", "handoff", "seed"], cwd=ROOT, env=env, check=True, capture_output=True)
     log = workdir / "gateway.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "handoff"], cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+        [GATEWAY_PYTHON, "-m", "handoff"], cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
     )
     gateway = GatewayProcess(f"http://127.0.0.1:{port}", process, log, database_url)
     try:
@@ -255,3 +260,19 @@ def start_shared_store_rasa_servers(
         stop_processes([p for _, p, _ in started])
         raise
     return [(url, process) for url, process, _ in started]
+
+
+_READ_NLU = """
+import json, sys
+from rasa.shared.nlu.training_data.loading import load_data
+data = load_data(sys.argv[1])
+print(json.dumps({"intents": sorted(data.intents), "texts": [m.get("text") for m in data.intent_examples]}))
+"""
+
+
+def read_with_rasa(path: Path) -> tuple[set[str], list[str]]:
+    """Load an NLU YAML file with Rasa's own reader (in the bot's environment): its intents and example texts."""
+    result = subprocess.run([BOT_PYTHON, "-c", _READ_NLU, str(path)], cwd=ROOT, capture_output=True, text=True,
+                            check=True, timeout=120, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    return set(loaded["intents"]), list(loaded["texts"])

@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from playwright.sync_api import Browser, BrowserContext, sync_playwright
 
 from actions.backend import DemoBackend
 from actions.settings import ActionSettings
-from tests.servers import ROOT, BotServers, free_port, start_gateway_process, stop_processes, wait_until_up
+from tests.servers import BOT_PYTHON, ROOT, BotServers, free_port, start_gateway_process, stop_processes, wait_until_up
 
 WIDGET = ROOT / "widget"
 DIST = WIDGET / "dist"
@@ -169,7 +168,7 @@ def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, D
     env = {**os.environ, "DEMO_BACKEND_DB": str(workdir / "business.db"), "DEMO_SITE_PORT": str(port), "PUBLIC_URL": url}
     log = workdir / "site.log"
     with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "actions.backend", "site"], cwd=ROOT, env=env, stdout=out,
+        process = subprocess.Popen([BOT_PYTHON, "-m", "actions.backend", "site"], cwd=ROOT, env=env, stdout=out,
                                    stderr=subprocess.STDOUT)
     try:
         wait_until_up(f"{url}/", process, log, seconds=30)

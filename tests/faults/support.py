@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 
 from tests.handoff.helpers import Client, wait_until
-from tests.servers import ROOT, BotServers, spawn_action_server, wait_until_up
+from tests.servers import BOT_PYTHON, ROOT, BotServers, spawn_action_server, wait_until_up
 
 BOT = 30.0  # seconds a real bot reply may take (cold NLU, action server round trip)
 LENA = ("lena@example.com", "lena-demo-pass")
@@ -45,7 +45,7 @@ def restart_action_server(servers: BotServers) -> None:
 def backend_restored(servers: BotServers) -> Iterator[Path]:
     """Back the demo business database up, let the block break it, then put it back as it was."""
     db = servers.backend_db
-    subprocess.run([sys.executable, "-m", "actions.backend", "seed"], cwd=ROOT, check=True, capture_output=True,
+    subprocess.run([BOT_PYTHON, "-m", "actions.backend", "seed"], cwd=ROOT, check=True, capture_output=True,
                    env={**os.environ, "DEMO_BACKEND_DB": str(db)})
     backup = db.with_suffix(".backup")
     with sqlite3.connect(db) as source, sqlite3.connect(backup) as target:

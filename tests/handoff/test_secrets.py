@@ -14,7 +14,7 @@ from handoff import auth, migrate, seed, store
 from handoff.db import Database
 from handoff.models import Agent
 from handoff.settings import SECRETS, Settings
-from tests.servers import ROOT, free_port, wait_until_up
+from tests.servers import BOT_PYTHON, ROOT, free_port, wait_until_up
 
 SECRET_ENV = [env for env, _ in SECRETS.values()]
 
@@ -70,7 +70,7 @@ def test_demo_mode_beyond_loopback_refuses_to_start(tmp_path: Path) -> None:
 def test_the_action_server_refuses_to_start_without_its_token() -> None:
     env = {k: v for k, v in os.environ.items() if k != "ACTIONS_TOKEN"}
     for token in ("", "short"):
-        result = subprocess.run([sys.executable, "-m", "actions.server", "--port", str(free_port())], cwd=ROOT,
+        result = subprocess.run([BOT_PYTHON, "-m", "actions.server", "--port", str(free_port())], cwd=ROOT,
                                 env={**env, "ACTIONS_TOKEN": token, "PYTHONWARNINGS": "ignore"},
                                 capture_output=True, text=True, timeout=120)
         assert result.returncode == 2 and "ACTIONS_TOKEN" in result.stderr

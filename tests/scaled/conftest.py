@@ -45,7 +45,7 @@ async def redis_channel() -> AsyncIterator[str]:
     keys = [k async for k in client.scan_iter(f"{channel}:*")]
     if keys:
         await client.delete(*keys)
-    await client.close()
+    await client.aclose()
 
 
 GatewayFactory = Callable[..., Awaitable[Running]]

@@ -37,7 +37,7 @@ async def _subscribers(url: str, channel: str) -> int:
         result = await client.pubsub_numsub(channel)
         return int(result[0][1])
     finally:
-        await client.close()
+        await client.aclose()
 
 
 async def test_both_gateways_resubscribe_after_redis_restarts(cluster: GatewayFactory, tmp_path: Path) -> None:

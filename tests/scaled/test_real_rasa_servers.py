@@ -41,7 +41,7 @@ async def lock_prefix() -> AsyncIterator[str]:
     keys = [k async for k in client.scan_iter(f"{prefix}*")]
     if keys:
         await client.delete(*keys)
-    await client.close()
+    await client.aclose()
 
 
 @pytest.fixture

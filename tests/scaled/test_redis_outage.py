@@ -11,6 +11,7 @@ from pathlib import Path
 from redis import asyncio as aioredis
 
 from handoff import store
+from handoff.scaling import PeerCount
 from tests.scaled.conftest import GatewayFactory
 from tests.scaled.infra import live_chat, needs_pg, needs_redis, own_redis, wait_until
 
@@ -22,7 +23,7 @@ async def _subscribed(url: str, channel: str) -> bool:
     try:
         return int((await client.pubsub_numsub(channel))[0][1]) == 2
     finally:
-        await client.close()
+        await client.aclose()
 
 
 async def test_messages_during_a_redis_outage_are_stored_and_delivered_after(
@@ -48,3 +49,14 @@ async def test_messages_during_a_redis_outage_are_stored_and_delivered_after(
         # ... and delivered across the gateways without anyone having to reload.
         await agent.wait_for("customer_message", lambda d: d["message"]["seq"] == during["seq"], timeout=8)
         await customer.wait_for("bot_uttered", lambda m: m.get("seq") == reply["seq"], timeout=8)
+
+
+def test_the_outbox_waits_for_every_gateway_seen_before_redis_restarted() -> None:
+    """A restarted Redis is empty: the first gateway to stamp again must not count itself as everyone."""
+    peers = PeerCount(ttl=30)
+    assert peers.update(2, now=100.0) == 2
+    assert peers.update(1, now=101.0) == 2  # only this gateway has stamped since the restart
+    assert peers.update(2, now=102.0) == 2
+    assert peers.update(3, now=103.0) == 3
+    assert peers.update(2, now=120.0) == 3  # within the heartbeat TTL a missing gateway is still waited for
+    assert peers.update(2, now=134.0) == 2  # one really stopped: after the TTL it no longer holds the outbox back
