@@ -25,6 +25,7 @@ PACKAGES = {
 }
 _VERSIONS = """
 import json, platform, sys
+from importlib import metadata
 versions = {"python": platform.python_version()}
 for name in sys.argv[1:]:
     try:
