@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from tests.handoff.helpers import FakeRasa
 
 # The suites that import rasa, rasa_sdk or the actions: they run where Rasa is installed, the rest where it is not.
-BOT_SIDE = ("tests/actions", "tests/bot", "tests/contract", "tests/privacy/test_tracker_store.py")
+BOT_SIDE = ("tests/actions", "tests/bot", "tests/contract")
 ON_BOT_SIDE = importlib.util.find_spec("rasa") is not None
 
 
