@@ -22,9 +22,8 @@ from handoff import store
 from handoff.models import Conversation, Event
 from handoff.prediction import turn_features
 from handoff.rasa_client import RasaUnavailable
-from handoff.records import EventRecord, MessageRecord
+from handoff.records import TURN_EVENT, EventRecord, MessageRecord
 from handoff.routing import SENIOR
-from handoff.simulate import TURN_EVENT
 
 log = logging.getLogger(__name__)
 

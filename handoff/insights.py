@@ -10,8 +10,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from handoff import friction, metrics, prometheus, review, series, store
+from handoff.http import authenticated_agent, error, gateway_of
 from handoff.models import utcnow
-from handoff.views import _agent, _gw, error
 
 # This process's running totals of the event rows (each scrape reads only the rows after them).
 TALLY = web.AppKey("prometheus_tally", prometheus.Tally)
@@ -28,14 +28,14 @@ def _window(request: web.Request, default: str) -> tuple[Any, Any] | web.Respons
 
 async def metrics_view(request: web.Request) -> web.StreamResponse:
     """The article's metrics for a window (``?window=7d&group_by=tier``), JSON or ``format=csv``."""
-    await _agent(request)
+    await authenticated_agent(request)
     window = _window(request, "7d")
     if isinstance(window, web.Response):
         return window
     group_by = request.query.get("group_by", "all")
     if group_by not in metrics.GROUPS:
         return error(400, f"group_by must be one of {', '.join(metrics.GROUPS)}", "invalid_value")
-    async with _gw(request).db.read() as s:
+    async with gateway_of(request).db.read() as s:
         report = await metrics.metrics_for(s, window[0], window[1], group_by)
         if group_by == "agent":
             # Groups are keyed "agent:<id>" (event rows); people read names. The CSV keeps the stable keys.
@@ -56,11 +56,11 @@ async def nlu_misses(request: web.Request) -> web.Response:
 
     ``findings``: loops, repeated questions, corrected misreads and avoidable hand-offs (``handoff.friction``).
     """
-    await _agent(request)
+    await authenticated_agent(request)
     window = _window(request, "30d")
     if isinstance(window, web.Response):
         return window
-    async with _gw(request).db.read() as s:
+    async with gateway_of(request).db.read() as s:
         misses = await review.load_misses(s, window[0], window[1])
         findings = await friction.load_findings(s, window[0], window[1])
     groups = review.group(misses)
@@ -83,10 +83,10 @@ async def _scraper(request: web.Request) -> None:
     """
     header = request.headers.get("Authorization", "")
     token = header[7:] if header.lower().startswith("bearer ") else ""
-    configured = _gw(request).settings.metrics_token
+    configured = gateway_of(request).settings.metrics_token
     if configured and token and hmac.compare_digest(token.encode(), configured.encode()):
         return
-    agent = await _agent(request)
+    agent = await authenticated_agent(request)
     if agent.role != "lead":
         raise web.HTTPForbidden(
             text=json.dumps({"error": "metrics are for leads and the metrics token", "code": "forbidden"}),
@@ -97,7 +97,7 @@ async def _scraper(request: web.Request) -> None:
 async def prometheus_view(request: web.Request) -> web.Response:
     """Prometheus text exposition: the event counters brought up to date (new rows only) and the live gauges."""
     await _scraper(request)
-    async with _gw(request).db.read() as s:
+    async with gateway_of(request).db.read() as s:
         snap = await prometheus.snapshot(s, request.app[TALLY])
     resp = web.Response(body=prometheus.render(snap))
     resp.headers["Content-Type"] = CONTENT_TYPE_LATEST

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handoff import __version__
+from handoff import __version__, insights
 from handoff.events import OPEN_QUESTION_MAX
 
 _ERR: dict[str, Any] = {
@@ -98,8 +98,6 @@ def _insights(paths: dict[str, Any]) -> dict[str, Any]:
 
 def spec() -> dict[str, Any]:
     """The OpenAPI document."""
-    from handoff import insights  # imports the views, which import this module
-
     q = lambda name: {"name": name, "in": "query", "required": False, "schema": _S}  # noqa: E731
     return {
         "openapi": "3.0.3",

@@ -24,8 +24,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from handoff.records import EventRecord, iso
-from handoff.simulate import TURN_EVENT
+from handoff.records import TURN_EVENT, EventRecord, iso
 
 MODEL_PATH = "var/escalation_model.joblib"
 # Above this probability the bot offers a person early (default of settings ``prediction_threshold``).

@@ -12,8 +12,8 @@ from typing import Any
 from aiohttp import web
 
 from handoff import metrics
+from handoff.http import authenticated_agent, error, gateway_of
 from handoff.models import utcnow
-from handoff.views import _agent, _gw, error
 
 MAX_DAYS = 90
 
@@ -41,14 +41,14 @@ def daily(events: list[Any], tiers: dict[str, str], first_day: datetime, days: i
 
 async def series_view(request: web.Request) -> web.Response:
     """The last ``days`` UTC days (today included), oldest first."""
-    await _agent(request)
+    await authenticated_agent(request)
     raw = request.query.get("days", "14")
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_DAYS:
         return error(400, f"days must be a whole number from 1 to {MAX_DAYS}", "invalid_value")
     days = int(raw)
     now = utcnow()
     first_day = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days - 1)
-    async with _gw(request).db.read() as s:
+    async with gateway_of(request).db.read() as s:
         events, tiers = await metrics.load_events(s, first_day, now)
     return web.json_response(
         {

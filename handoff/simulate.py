@@ -24,9 +24,9 @@ from sqlalchemy import delete, select
 
 from handoff.db import Database
 from handoff.models import Agent, Contact, Conversation, Event, utcnow
+from handoff.records import TURN_EVENT
 
 SIM_PREFIX = "sim_"
-TURN_EVENT = "bot_turn"
 CUSTOMERS_PER_TIER = 60  # simulated customers (contacts ``sim_cus_*``), so repeat contacts happen at a realistic rate
 
 # intent -> (share of conversations, base difficulty: how often it ends with a human)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import date
@@ -13,57 +12,15 @@ from sqlalchemy import text
 
 from handoff import access, agents, auth, lockout, ratelimit, store
 from handoff import events as ev
-from handoff.appkeys import GATEWAY
 from handoff.events import PayloadError
 from handoff.gateway import Gateway
+from handoff.http import authenticated_agent, error, gateway_of, json_body
 from handoff.openapi import spec
 from handoff.records import AgentRecord
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def error(status: int, message: str, code: str = "bad_request") -> web.Response:
-    """A JSON error with a reason."""
-    return web.json_response({"error": message, "code": code}, status=status)
-
-
-def _gw(request: web.Request) -> Gateway:
-    return request.app[GATEWAY]
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PayloadError("invalid_json", "body must be a JSON object") from exc
-    except RecursionError as exc:  # the JSON decoder's own stack guard: "[[[[...]]]]" thousands deep
-        raise PayloadError("invalid_json", "body is nested too deeply") from exc
-    if not isinstance(data, dict):
-        raise PayloadError("invalid_json", "body must be a JSON object")
-    ev.check_text("body", data)  # no lone surrogates, NUL or deep nesting reaches a query or the database
-    return data
-
-
-async def _agent(request: web.Request) -> AgentRecord:
-    header = request.headers.get("Authorization", "")
-    token = header[7:] if header.lower().startswith("bearer ") else None
-    gw = _gw(request)
-    try:
-        claims = auth.verify_token(gw.settings.token_secret, token)
-    except auth.TokenError as exc:
-        raise web.HTTPUnauthorized(
-            text=json.dumps({"error": str(exc), "code": "unauthorized"}), content_type="application/json"
-        ) from exc
-    async with gw.db.read() as s:
-        agent = await store.get_agent(s, claims.agent_id)
-    if agent is None:
-        raise web.HTTPUnauthorized(
-            text=json.dumps({"error": "unknown agent", "code": "unauthorized"}),
-            content_type="application/json",
-        )
-    return agent
 
 
 # For responses that are data, not pages (the pages' own CSP is in handoff.frontend).
@@ -108,18 +65,18 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 async def healthz(request: web.Request) -> web.Response:
     """Liveness plus a database round trip."""
-    async with _gw(request).db.read() as s:
+    async with gateway_of(request).db.read() as s:
         await s.execute(text("SELECT 1"))
     return web.json_response({"status": "ok"})
 
 
 async def login(request: web.Request) -> web.Response:
     """Email + password -> short-lived token."""
-    body = await _body(request)
+    body = await json_body(request)
     email, password = body.get("email"), body.get("password")
     if not isinstance(email, str) or not isinstance(password, str) or not email or not password:
         return error(400, "email and password are required", "missing_fields")
-    gw = _gw(request)
+    gw = gateway_of(request)
     ip = ratelimit.client_ip(
         request.remote, request.headers.get("X-Forwarded-For"), ratelimit.networks(gw.settings.trusted_proxies)
     )
@@ -151,12 +108,12 @@ def _locked(lock: lockout.Lock) -> web.Response:
 
 async def me(request: web.Request) -> web.Response:
     """The agent behind the token."""
-    return web.json_response((await _agent(request)).as_dict())
+    return web.json_response((await authenticated_agent(request)).as_dict())
 
 
 async def list_conversations(request: web.Request) -> web.Response:
     """Conversations, filtered by ``state`` and hand-off ``reason`` (only those the agent may read)."""
-    agent = await _agent(request)
+    agent = await authenticated_agent(request)
     state, reason = request.query.get("state"), request.query.get("reason")
     if state and state not in ("bot", "queued", "assigned", "escalated_l3", "resolved"):
         return error(400, f"unknown state {state!r}", "invalid_value")
@@ -166,22 +123,22 @@ async def list_conversations(request: web.Request) -> web.Response:
         return error(400, "limit must be an integer", "invalid_value")
     if limit < 1:  # SQLite reads LIMIT -1 as "no limit"; PostgreSQL refuses it
         return error(400, "limit must be at least 1", "invalid_value")
-    async with _gw(request).db.read() as s:
+    async with gateway_of(request).db.read() as s:
         rows = await store.list_conversations(s, state=state, reason=reason, limit=limit)
     return web.json_response({"conversations": [r for r in rows if access.can(agent, access.READ, r)]})
 
 
 async def get_conversation(request: web.Request) -> web.Response:
     """Transcript, summary, events, notes and hand-offs (of a conversation the agent may read)."""
-    conv = await agents.readable(_gw(request), await _agent(request), request.match_info["id"])
-    return web.json_response(await _gw(request).conversation_detail(conv.id))
+    conv = await agents.readable(gateway_of(request), await authenticated_agent(request), request.match_info["id"])
+    return web.json_response(await gateway_of(request).conversation_detail(conv.id))
 
 
 async def customer_panel(request: web.Request) -> web.Response:
     """The customer behind a conversation: contact record (tier, MRR, renewal) and past conversations."""
-    conv = await agents.readable(_gw(request), await _agent(request), request.match_info["id"])
+    conv = await agents.readable(gateway_of(request), await authenticated_agent(request), request.match_info["id"])
     conversation_id = conv.id
-    async with _gw(request).db.read() as s:
+    async with gateway_of(request).db.read() as s:
         known = conv.verified and conv.customer_id
         contact = await store.get_contact(s, conv.customer_id) if known and conv.customer_id else None
         past = await store.customer_conversations(s, conv.customer_id) if known and conv.customer_id else []
@@ -203,8 +160,8 @@ async def customer_panel(request: web.Request) -> web.Response:
 
 async def list_handoffs(request: web.Request) -> web.Response:
     """Hand-offs, optionally by status (of the conversations the agent may read)."""
-    agent = await _agent(request)
-    async with _gw(request).db.read() as s:
+    agent = await authenticated_agent(request)
+    async with gateway_of(request).db.read() as s:
         rows = await store.list_handoffs(s, status=request.query.get("status"))
         convs = await store.conversations_by_id(s, (h.conversation_id for h in rows))
     visible = [h for h in rows if h.conversation_id in convs and access.can(agent, access.READ, convs[h.conversation_id])]
@@ -213,17 +170,17 @@ async def list_handoffs(request: web.Request) -> web.Response:
 
 async def queue_view(request: web.Request) -> web.Response:
     """The queue snapshot (same as ``queue_snapshot`` on the socket)."""
-    agent = await _agent(request)
-    return web.json_response(access.snapshot_for(agent.role, await _gw(request).snapshot(agent.id)))
+    agent = await authenticated_agent(request)
+    return web.json_response(access.snapshot_for(agent.role, await gateway_of(request).snapshot(agent.id)))
 
 
 def _action(event: str, op: Callable[[Gateway, AgentRecord, dict[str, Any]], Awaitable[Any]]) -> Handler:
     """A REST twin of an agent socket event: same validation, same operation."""
 
     async def handler(request: web.Request) -> web.Response:
-        agent = await _agent(request)
-        gw = _gw(request)
-        body = await _body(request) if request.can_read_body else {}
+        agent = await authenticated_agent(request)
+        gw = gateway_of(request)
+        body = await json_body(request) if request.can_read_body else {}
         body["conversation_id"] = request.match_info["id"]
         data = ev.validate(ev.AGENT_NS, event, body, max_message_bytes=gw.settings.max_message_bytes)
         return web.json_response(await op(gw, agent, data))
@@ -234,24 +191,24 @@ def _action(event: str, op: Callable[[Gateway, AgentRecord, dict[str, Any]], Awa
 
 async def list_canned(request: web.Request) -> web.Response:
     """Canned replies (of a team with ``?team=``)."""
-    await _agent(request)
-    async with _gw(request).db.read() as s:
+    await authenticated_agent(request)
+    async with gateway_of(request).db.read() as s:
         rows = await store.canned_replies(s, request.query.get("team"))
     return web.json_response({"canned_replies": [r.as_dict() for r in rows]})
 
 
 async def add_canned(request: web.Request) -> web.Response:
     """Add a canned reply (leads only)."""
-    agent = await _agent(request)
+    agent = await authenticated_agent(request)
     if agent.role != "lead":
         return error(403, "only leads manage canned replies", "forbidden")
-    body = await _body(request)
+    body = await json_body(request)
     team, title, text_ = body.get("team", agent.team), body.get("title"), body.get("text")
     if not all(isinstance(v, str) and v.strip() for v in (team, title, text_)):
         return error(400, "team, title and text are required strings", "missing_fields")
-    if len(str(text_).encode()) > _gw(request).settings.max_message_bytes:
+    if len(str(text_).encode()) > gateway_of(request).settings.max_message_bytes:
         return error(400, "text is too large", "too_large")
-    async with _gw(request).db.write() as s:
+    async with gateway_of(request).db.write() as s:
         row = await store.add_canned_reply(s, str(team)[:64], str(title)[:200], str(text_))
     return web.json_response(row.as_dict(), status=201)
 
