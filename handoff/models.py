@@ -1,4 +1,4 @@
-"""SQLAlchemy 1.4 models of the gateway store. Times are naive UTC."""
+"""SQLAlchemy models of the gateway store (written in the 1.4 style; run on 2.x). Times are naive UTC."""
 
 from __future__ import annotations
 
