@@ -210,23 +210,29 @@ def start_listener(sio: socketio.AsyncServer) -> None:
 
 
 class PeerCount:
-    """How many gateways an outbox waits for: the live count, but not fewer than seen within the last ``ttl`` s.
+    """How many gateways an outbox waits for: the most seen, until fewer have been counted for ``ttl`` s running.
 
     A Redis that restarted is empty: until every gateway has stamped its heartbeat again the set counts too few,
     and an outbox flushed then missed the listeners of the gateways not yet counted (their emits were lost).
-    A gateway that really stopped is no longer waited for once ``ttl`` has passed.
+    Only rounds that reached Redis count: however long the outage, the first rounds after it still wait for
+    every gateway seen before. A gateway that really stopped is no longer waited for once it has been missing
+    from ``ttl`` seconds of answered rounds.
     """
 
     def __init__(self, ttl: float) -> None:
         """Nothing seen yet."""
         self.ttl = ttl
         self.count = 0
-        self.seen_at = 0.0
+        self.fewer_since: float | None = None
 
     def update(self, alive: int, now: float) -> int:
-        """Record this round's live count; return the count to wait for."""
-        if alive >= self.count or now - self.seen_at > self.ttl:
-            self.count, self.seen_at = alive, now
+        """Record this round's live count (a round that reached Redis); return the count to wait for."""
+        if alive >= self.count:
+            self.count, self.fewer_since = alive, None
+        elif self.fewer_since is None:
+            self.fewer_since = now
+        elif now - self.fewer_since > self.ttl:
+            self.count, self.fewer_since = alive, None
         return self.count
 
 

@@ -55,8 +55,14 @@ def test_the_outbox_waits_for_every_gateway_seen_before_redis_restarted() -> Non
     """A restarted Redis is empty: the first gateway to stamp again must not count itself as everyone."""
     peers = PeerCount(ttl=30)
     assert peers.update(2, now=100.0) == 2
-    assert peers.update(1, now=101.0) == 2  # only this gateway has stamped since the restart
-    assert peers.update(2, now=102.0) == 2
-    assert peers.update(3, now=103.0) == 3
-    assert peers.update(2, now=120.0) == 3  # within the heartbeat TTL a missing gateway is still waited for
-    assert peers.update(2, now=134.0) == 2  # one really stopped: after the TTL it no longer holds the outbox back
+    # Redis was down for longer than the TTL (no round reached it): the first round after still waits for both.
+    assert peers.update(1, now=200.0) == 2
+    assert peers.update(2, now=201.0) == 2  # the other gateway has stamped again
+    assert peers.update(3, now=203.0) == 3
+    assert peers.update(2, now=220.0) == 3  # one missing: still waited for within the TTL ...
+    assert peers.update(2, now=249.0) == 3
+    assert peers.update(2, now=251.0) == 2  # ... and no longer once it has been missing for the whole TTL
+    assert peers.update(1, now=252.0) == 2
+    assert peers.update(2, now=253.0) == 2  # back before the TTL: the clock of the missing one starts again
+    assert peers.update(1, now=270.0) == 2
+    assert peers.update(1, now=301.0) == 1
