@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -25,6 +26,8 @@ from handoff.presence import AgentSockets
 log = logging.getLogger(__name__)
 
 OUTBOX_LIMIT = 50_000  # emits kept while Redis is down (beyond it the oldest go; clients replay them on reconnect)
+LISTEN_RETRY_MAX_SECONDS = 2.0  # the listener's back-off cap: it is subscribed again within 2 s of Redis returning
+STUCK_SECONDS = 6.0  # Redis answers, yet the listener has not subscribed for this long: the watchdog restarts it
 
 
 class BufferedRedisManager(socketio.AsyncRedisManager):
@@ -85,7 +88,7 @@ class BufferedRedisManager(socketio.AsyncRedisManager):
         redis-py reconnects (and so re-subscribes) a pub/sub in its error handling even with no retries left: left
         open during the back-off, that subscription counted as listening while nobody read it.
         """
-        retry_sleep = 1
+        retry_sleep = 0.25
         subscribed = False
         while True:
             try:
@@ -93,7 +96,7 @@ class BufferedRedisManager(socketio.AsyncRedisManager):
                     self._redis_connect()
                     await self.pubsub.subscribe(self.channel)
                     subscribed = True
-                    retry_sleep = 1
+                    retry_sleep = 0.25
                 async for message in self.pubsub.listen():
                     yield message
             except Exception as exc:  # as the stock loop: any failure means reconnect
@@ -101,7 +104,7 @@ class BufferedRedisManager(socketio.AsyncRedisManager):
                 subscribed = False
                 await self._close(self.pubsub)
                 await asyncio.sleep(retry_sleep)
-                retry_sleep = min(retry_sleep * 2, 60)
+                retry_sleep = min(retry_sleep * 2, LISTEN_RETRY_MAX_SECONDS)
 
     async def _publish(self, data: Any) -> None:
         if self.outbox or not await self._try_publish(data):
@@ -180,8 +183,13 @@ def restart_listener(sio: socketio.AsyncServer) -> None:
     manager.thread = sio.start_background_task(manager._thread)
 
 
-async def check_listener(sio: socketio.AsyncServer, state: dict[str, int]) -> bool:
-    """One watchdog round: restart a dead listener, or one unsubscribed for three rounds; True if restarted."""
+async def check_listener(sio: socketio.AsyncServer, state: dict[str, int], rounds_to_stuck: int = 3) -> bool:
+    """One watchdog round, run only once Redis has answered: restart a dead listener, or a stuck one; True if so.
+
+    Stuck: unsubscribed for ``rounds_to_stuck`` answered rounds in a row. Its own retry loop resubscribes within
+    ``LISTEN_RETRY_MAX_SECONDS`` of Redis returning, so only a listener that stopped trying gets here; restarting
+    one that was about to subscribe would drop what it was about to read.
+    """
     manager: Any = sio.manager
     if not isinstance(manager, socketio.AsyncRedisManager) or not sio.manager_initialized:
         return False
@@ -194,7 +202,7 @@ async def check_listener(sio: socketio.AsyncServer, state: dict[str, int]) -> bo
         state["down"] = 0
         return False
     state["down"] = state.get("down", 0) + 1
-    if state["down"] >= 3:
+    if state["down"] >= rounds_to_stuck:
         log.error("Socket.IO Redis listener not subscribed for %s checks; restarting it", state["down"])
         restart_listener(sio)
         state["down"] = 0
@@ -243,17 +251,19 @@ async def watch_redis(
     stop: asyncio.Event,
     heartbeat: Callable[[], Awaitable[int]],
 ) -> None:
-    """Every ``interval`` seconds: listener alive, agent sockets refreshed, gateway stamped, outbox flushed.
+    """Every ``interval`` seconds: gateway stamped, listener alive and subscribed, agent sockets refreshed, outbox flushed.
 
     ``heartbeat`` stamps this gateway and returns how many are alive: the outbox waits for all of them to listen.
     """
     state: dict[str, int] = {}
     peers = PeerCount(sockets.ttl)
+    rounds_to_stuck = max(3, math.ceil(STUCK_SECONDS / interval))
 
     async def round_() -> None:
-        await check_listener(sio, state)
-        await sockets.refresh()
+        # The heartbeat first: while Redis does not answer it raises, and nothing else is judged this round.
         gateways = peers.update(await heartbeat(), time.monotonic())
+        await check_listener(sio, state, rounds_to_stuck)
+        await sockets.refresh()
         if isinstance(sio.manager, BufferedRedisManager):
             await sio.manager.flush(gateways)
 
