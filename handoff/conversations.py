@@ -16,6 +16,7 @@ from contract.redact import redact
 from contract.vouch import vouch
 from handoff import access, escalation, language, logref, notices, signals, store
 from handoff import events as ev
+from handoff.evidence import NOT_UNDERSTOOD_INTENTS
 from handoff.gateway import Gateway, message_view
 from handoff.identity import ANONYMOUS, verify
 from handoff.models import utcnow
@@ -451,7 +452,7 @@ async def start_handoff(
             # Read by the metrics (cut by intent and tier) straight from the event row.
             event_data={
                 "intent": signal.get("intent") if isinstance(signal.get("intent"), str) else next(
-                    (i for i in intents if i not in ("nlu_fallback", "out_of_scope")), None
+                    (i for i in intents if i not in NOT_UNDERSTOOD_INTENTS and i != "out_of_scope"), None
                 ),
                 "tier": contact.tier if contact else ("unknown" if conv.verified else "anonymous"),
                 **({"predicted": True, "probability": offer.get("probability")} if offer is not None else {}),

@@ -21,7 +21,8 @@ from contract.redact import redact
 UNDERSTOOD_CONFIDENCE = 0.7
 # The bot's FrustrationScorer threshold (config.yml): at or above it a turn reads as frustrated.
 FRUSTRATED_SCORE = 0.65
-NOT_UNDERSTOOD_INTENTS = frozenset({"nlu_fallback"})
+# unclear: fillers ("hmm", "umm") the bot treats as not understood (data/rules/fallback.yml).
+NOT_UNDERSTOOD_INTENTS = frozenset({"nlu_fallback", "unclear"})
 SUPPORT_INTENTS = (
     "reset_password",
     "account_locked",
