@@ -11,6 +11,7 @@ import resource
 import statistics
 import time
 
+from bot.meaning_featurizer import text_for_meaning
 from bot.sentence_encoder import SentenceEncoder, reference_hidden_states
 
 MESSAGES = [
@@ -64,6 +65,9 @@ def main() -> None:
             run()
             runs.append((time.perf_counter() - started) * 1000)
         print(f"{name + ', 128 tokens':>26}: median {statistics.median(runs):.1f} ms (longer texts are truncated)")
+    started = time.perf_counter()
+    encoder.sentence_vectors([text_for_meaning("请帮我重置密码" * 150_000)])
+    print(f"{'1 MB of CJK text (hostile)':>26}: {(time.perf_counter() - started) * 1000:.1f} ms (cut to 4,096 characters)")
 
 if __name__ == "__main__":
     main()
