@@ -30,6 +30,7 @@ from typing import Any
 
 from handoff import events as ev
 from handoff.records import AgentRecord, ConversationRecord
+from handoff.states import State
 
 Conversation = ConversationRecord | Mapping[str, Any]
 Rule = Callable[[AgentRecord, str, int | None, str | None], bool]
@@ -54,7 +55,7 @@ def _owns(agent: AgentRecord, state: str, owner: int | None, team: str | None) -
 
 
 def _claims(agent: AgentRecord, state: str, owner: int | None, team: str | None) -> bool:
-    return (state == "escalated_l3") == (agent.role == "l3")
+    return (state == State.ESCALATED_L3) == (agent.role == "l3")
 
 
 def _never(agent: AgentRecord, state: str, owner: int | None, team: str | None) -> bool:

@@ -19,6 +19,7 @@ from handoff.models import utcnow
 from handoff.rasa_client import RasaUnavailable
 from handoff.records import AgentRecord, ConversationRecord
 from handoff.routing import TEAMS
+from handoff.states import Move, State
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +201,7 @@ async def watch(gw: Gateway, agent: AgentRecord, sid: str, data: dict[str, Any])
 async def barge_in(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
     """Take over a live bot conversation: a hand-off (reason ``barge_in``) claimed by this agent at once."""
     conv = await readable(gw, agent, data["conversation_id"], ev.BARGE_IN)
-    if conv.state != "bot":
+    if conv.state != State.BOT:
         raise Refused("invalid_state", f"conversation is {conv.state}; only a bot conversation can be taken over")
     await start_handoff(gw, conv.id, "barge_in", {}, actor=f"agent:{agent.id}", auto_assign=False)
     return await claim(gw, agent, {"conversation_id": conv.id})
@@ -274,7 +275,7 @@ async def transfer(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dic
             await store.add_note(s, conv.id, agent.id, f"Transfer note: {note_text}")
     await _release(gw, conv, agent, "queued")
     await gw.to_customer(conv.id, ev.AGENT_LEFT, {"name": agent.name})
-    await gw.set_state(conv.id, "queued")
+    await gw.set_state(conv.id, State.QUEUED)
     await gw.say(conv.id, f"I'm transferring you to our {team} team; someone will be with you shortly.")
     if not await gw.try_auto_assign(conv.id, exclude_agent_id=agent.id):
         await gw.broadcast_queue()
@@ -284,7 +285,7 @@ async def transfer(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dic
 async def escalate_l3(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
     """Escalate to L3 with the definition of ready (fields enforced by validation)."""
     conv = await _owned(gw, agent, data["conversation_id"], ev.ESCALATE_L3)
-    if conv.state != "assigned":
+    if not Move.ESCALATE_L3.allowed(conv.state):
         raise Refused("invalid_state", "only an assigned conversation can be escalated to L3")
     l3: dict[str, Any] = {f: redact_value(data[f]) for f in L3_FIELDS}
     l3["escalated_by"] = agent.id
@@ -292,22 +293,21 @@ async def escalate_l3(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> 
         await store.transition(
             s,
             conv.id,
-            "escalated_l3",
+            Move.ESCALATE_L3,
             actor=f"agent:{agent.id}",
-            allowed_from=("assigned",),
             reason="l3",
             data={"l3": l3},
         )
         await store.close_handoff(s, conv.id, "escalated_l3", l3=l3)
         await store.clear_assignment(s, conv.id)
     await _release(gw, conv, agent, "escalated_l3")
-    await gw.set_state(conv.id, "escalated_l3")
+    await gw.set_state(conv.id, State.ESCALATED_L3)
     await gw.say(
         conv.id,
         "I've escalated this to our engineering team (L3) with everything we found. We'll keep you updated here.",
     )
     await gw.broadcast_queue()
-    return {"ok": True, "state": "escalated_l3"}
+    return {"ok": True, "state": State.ESCALATED_L3}
 
 
 async def resolve(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
@@ -317,9 +317,8 @@ async def resolve(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict
         await store.transition(
             s,
             conv.id,
-            "resolved",
+            Move.RESOLVE,
             actor=f"agent:{agent.id}",
-            allowed_from=("assigned", "escalated_l3"),
             reason=data["resolution_code"],
             data={"avoidable": True} if data.get("avoidable") is True else None,
         )
@@ -327,7 +326,7 @@ async def resolve(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict
         await store.clear_assignment(s, conv.id)
     await _release(gw, conv, agent, "resolved")
     await gw.to_customer(conv.id, ev.AGENT_LEFT, {"name": agent.name})
-    await gw.set_state(conv.id, "resolved")
+    await gw.set_state(conv.id, State.RESOLVED)
     await gw.say(
         conv.id,
         "This conversation is resolved. How did we do? (1 = poor, 5 = great)",
@@ -335,7 +334,7 @@ async def resolve(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict
     )
     await gw.drain_queue()
     await gw.broadcast_queue()
-    return {"ok": True, "state": "resolved"}
+    return {"ok": True, "state": State.RESOLVED}
 
 
 async def handback(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
@@ -345,7 +344,7 @@ async def handback(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dic
     hand-back intent's entities, so it resumes with the open question instead of repeating the answer that failed.
     """
     conv = await _owned(gw, agent, data["conversation_id"], ev.HANDBACK)
-    if conv.state != "assigned":
+    if not Move.HAND_BACK.allowed(conv.state):
         raise Refused("invalid_state", "only an assigned conversation can be handed back")
     coaching_note = redact(data.get("coaching_note") or "")
     open_question = redact((data.get("open_question") or "").strip())
@@ -359,18 +358,16 @@ async def handback(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dic
         await store.transition(
             s,
             conv.id,
-            "bot",
+            Move.HAND_BACK,
             actor=f"agent:{agent.id}",
-            allowed_from=("assigned",),
             reason="handback",
             data={"coaching_note": coaching_note, "open_question": open_question},
-            event_type="handback",
         )
         await store.close_handoff(s, conv.id, "handed_back")
         await store.clear_assignment(s, conv.id)
     await _release(gw, conv, agent, "bot")
     await gw.to_customer(conv.id, ev.AGENT_LEFT, {"name": agent.name})
-    await gw.set_state(conv.id, "bot")
+    await gw.set_state(conv.id, State.BOT)
     async with gw.sequencer.lock(conv.id):
         stored = []
         async with gw.db.write() as s:
@@ -382,7 +379,7 @@ async def handback(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dic
             await gw.publish(m)
     await gw.drain_queue()
     await gw.broadcast_queue()
-    return {"ok": True, "state": "bot"}
+    return {"ok": True, "state": State.BOT}
 
 
 async def requeue_dropped(gw: Gateway) -> int:
@@ -405,7 +402,7 @@ async def requeue_dropped(gw: Gateway) -> int:
                 continue
         log.info("conversation %s back to queue: agent %s dropped", conv.id, conv.assigned_agent_id)
         await gw.to_customer(conv.id, ev.AGENT_LEFT, {"name": agent.name if agent else "agent"})
-        await gw.set_state(conv.id, "queued")
+        await gw.set_state(conv.id, State.QUEUED)
         await gw.say(
             conv.id,
             "Your agent got disconnected. You're back in the queue; the next agent will see everything so far.",

@@ -24,6 +24,7 @@ from handoff.priority import Priority, decide, fast_lane_reasons, rank_of, sla_d
 from handoff.rasa_client import RasaUnavailable
 from handoff.records import ConversationRecord, MessageRecord
 from handoff.routing import skills_for, speakers
+from handoff.states import Move, State
 from handoff.summary import SummaryInput, build_summary, render_text
 
 log = logging.getLogger(__name__)
@@ -111,17 +112,15 @@ async def deliver(gw: Gateway, m: MessageRecord) -> None:
         conv = await store.get_conversation(s, m.conversation_id)
     if conv is None:
         return
-    if conv.state == "resolved":
+    if conv.state == State.RESOLVED:
         if await _maybe_csat(gw, conv, m):
             return
         async with gw.db.write() as s:
-            conv = await store.transition(
-                s, conv.id, "bot", actor="customer", allowed_from=("resolved",), event_type="reopened"
-            )
-        await gw.set_state(conv.id, "bot")
+            conv = await store.transition(s, conv.id, Move.REOPEN, actor="customer")
+        await gw.set_state(conv.id, State.BOT)
         await _relay_to_bot(gw, conv, m, new_session=True)
         return
-    if conv.state == "bot":
+    if conv.state == State.BOT:
         if await _language_handoff(gw, conv, m):
             return
         if not await escalation.handle_decline(gw, m):
@@ -173,7 +172,7 @@ async def _maybe_csat(gw: Gateway, conv: ConversationRecord, m: MessageRecord) -
 async def _to_humans(gw: Gateway, conv: ConversationRecord, m: MessageRecord) -> None:
     async with gw.db.write() as s:
         await store.set_message_status(s, m.id, "human")
-    if conv.state != "queued":
+    if conv.state != State.QUEUED:
         return  # an agent has it: publishing the message was the delivery
     if not conv.follow_up_email:
         found = EMAIL.search(m.text or "")
@@ -459,7 +458,7 @@ async def start_handoff(
             },
         )
     log.info("conversation %s queued: reason=%s priority=%s", conversation_id, reason, priority.level)
-    await gw.set_state(conversation_id, "queued")
+    await gw.set_state(conversation_id, State.QUEUED)
     await gw.to_agents(
         ev.HANDOFF_QUEUED,
         {
@@ -482,7 +481,7 @@ async def rate(gw: Gateway, conversation_id: str, score: int, comment: str | Non
     """Post-chat CSAT from the widget's form (1-5 and an optional comment): once per resolution."""
     async with gw.db.write() as s:
         conv = await store.get_conversation(s, conversation_id)
-        if conv is None or conv.state != "resolved":
+        if conv is None or conv.state != State.RESOLVED:
             raise store.StoreError("invalid_state", "feedback is asked for once the conversation is resolved")
         data: dict[str, Any] = {"score": score}
         if comment and comment.strip():

@@ -24,6 +24,7 @@ from handoff.prediction import turn_features
 from handoff.rasa_client import RasaUnavailable
 from handoff.records import TURN_EVENT, EventRecord, MessageRecord
 from handoff.routing import SENIOR
+from handoff.states import State
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ async def after_bot_turn(gw: Any, conversation_id: str, customer_seq: int) -> No
         async with gw.db.write() as s:
             conv = await store.get_conversation(s, conversation_id)
             newer = await store.messages_after(s, conversation_id, customer_seq)
-            if conv is None or conv.state != "bot" or any(m.sender == "customer" for m in newer):
+            if conv is None or conv.state != State.BOT or any(m.sender == "customer" for m in newer):
                 return  # handed off meanwhile, or the customer already wrote again: that turn is scored instead
             case = current_case(await store.events_for(s, conversation_id))
             turns = [e.data for e in case if e.type == TURN_EVENT]

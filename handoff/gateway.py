@@ -28,6 +28,7 @@ from handoff.records import ConversationRecord, HandoffRecord, MessageRecord, Qu
 from handoff.routing import choose_agent, within_business_hours
 from handoff.sequencer import Sequencer
 from handoff.settings import Settings
+from handoff.states import State
 from handoff.store import StoreError
 from handoff.summary import render_text
 
@@ -404,7 +405,7 @@ class Gateway:
             agents = await store.agents_with_load(s)
             handoff = await store.current_handoff(s, conversation_id)
             conv = await store.get_conversation(s, conversation_id)
-        if handoff is None or conv is None or conv.state != "queued":
+        if handoff is None or conv is None or conv.state != State.QUEUED:
             return False
         agent = choose_agent([a for a in agents if a.id != exclude_agent_id], handoff.skills)
         if agent is None:

@@ -18,6 +18,7 @@ from handoff.events import PayloadError
 from handoff.gateway import Gateway, rasa_room
 from handoff.ratelimit import ClientLimits, RateLimiter
 from handoff.records import AgentRecord
+from handoff.states import State
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ class CustomerNamespace(_Base):
             if last_seq is not None and (resumed or last_seq == 0):
                 messages = await conversations.history(self.gw, conv.id, last_seq if resumed else 0)
                 await self.emit(ev.HISTORY, {"messages": messages}, to=sid)
-        if conv.state == "queued":
+        if conv.state == State.QUEUED:
             position = await self.gw.queue_position(conv.id)
             if position:
                 await self.emit(ev.QUEUE_UPDATE, position, to=sid)

@@ -39,12 +39,9 @@ from handoff.records import (
     QueueItem,
     iso,
 )
+from handoff.states import OPEN_HANDOFF, WITH_AN_AGENT, WITH_PEOPLE, HandoffStatus, Move, State
 
-OPEN_HANDOFF = ("open", "assigned", "escalated_l3")
-LIVE_STATES = ("queued", "assigned", "escalated_l3")
 PENDING = "pending"  # a customer message acknowledged, not relayed yet (status "pending:<gateway instance>")
-# States in which a customer message is for people, not the bot (an agent owns it, or L3 does).
-HUMAN_STATES = ("assigned", "escalated_l3")
 
 
 class StoreError(Exception):
@@ -309,32 +306,29 @@ async def _conversation_row(s: AsyncSession, conversation_id: str, lock: bool = 
 async def transition(
     s: AsyncSession,
     conversation_id: str,
-    new_state: str,
+    move: Move,
     *,
     actor: str,
-    allowed_from: Iterable[str],
     reason: str | None = None,
     data: dict[str, Any] | None = None,
-    event_type: str | None = None,
 ) -> ConversationRecord:
-    """Move a conversation to ``new_state`` if it is in one of ``allowed_from``; writes the event."""
+    """Make ``move`` (``handoff.states``) and record its event; refused unless the state allows the move."""
     row = await _conversation_row(s, conversation_id, lock=True)
-    allowed = tuple(allowed_from)
-    if row.state not in allowed:
-        raise StoreError("invalid_state", f"conversation is {row.state}, expected one of {', '.join(allowed)}")
-    old = row.state
-    row.state = new_state
-    row.updated_at = utcnow()
-    await add_event(
-        s,
-        conversation_id,
-        event_type or new_state,
-        actor,
-        reason,
-        {"from": old, "to": new_state, **(data or {})},
-    )
+    old = _apply(row, move)
+    await add_event(s, conversation_id, move.transition.event, actor, reason, {"from": old, "to": row.state, **(data or {})})
     await s.flush()
     return _conv(row)
+
+
+def _apply(row: Conversation, move: Move) -> str:
+    """The one place a conversation's state is written; returns the state it left."""
+    if not move.allowed(row.state):
+        allowed = ", ".join(str(state) for state in move.transition.allowed_from)
+        raise StoreError("invalid_state", f"conversation is {row.state}, expected one of {allowed}")
+    old = row.state
+    row.state = move.transition.to.value
+    row.updated_at = utcnow()
+    return old
 
 
 async def list_conversations(
@@ -397,7 +391,7 @@ async def append_customer_message(
     if existing is not None:
         return existing
     seq, state = await _next_seq(s, conversation_id)
-    status = "human" if state in HUMAN_STATES else pending
+    status = "human" if state in WITH_AN_AGENT else pending
     return await _insert_message(s, conversation_id, seq, "customer", text, None, None, client_id, status)
 
 
@@ -547,9 +541,8 @@ async def create_handoff(
     await transition(
         s,
         conversation_id,
-        "queued",
+        Move.HAND_OFF,
         actor=actor,
-        allowed_from=("bot", "resolved"),
         reason=reason,
         data={"priority": priority, "skills": list(skills), **(event_data or {})},
     )
@@ -579,7 +572,7 @@ async def _current_handoff_row(s: AsyncSession, conversation_id: str) -> Handoff
     return (
         await s.scalars(
             select(Handoff)
-            .where(Handoff.conversation_id == conversation_id, Handoff.status.in_(OPEN_HANDOFF))
+            .where(Handoff.conversation_id == conversation_id, Handoff.status.in_([status.value for status in OPEN_HANDOFF]))
             .order_by(Handoff.id.desc())
         )
     ).first()
@@ -694,28 +687,24 @@ async def claim(
     if agent is None:
         raise StoreError("not_found", "agent not found")
     handoff = await _current_handoff_row(s, conversation_id)
-    if row.state == "escalated_l3" and agent.role in ("l3", "lead") and row.assigned_agent_id is None:
-        pass
-    elif row.state != "queued" or handoff is None:
-        if row.state in ("assigned", "escalated_l3"):
+    l3_claim = row.state == State.ESCALATED_L3 and agent.role in ("l3", "lead") and row.assigned_agent_id is None
+    move = Move.CLAIM_L3 if l3_claim else Move.CLAIM
+    if not l3_claim and (row.state != State.QUEUED or handoff is None):
+        if row.state in (State.ASSIGNED, State.ESCALATED_L3):
             raise StoreError("already_claimed", "conversation already claimed by another agent")
         raise StoreError("invalid_state", f"conversation is {row.state}, not queued")
-    now = utcnow()
-    old = row.state
-    if old == "queued":
-        row.state = "assigned"
+    old = _apply(row, move)
     row.assigned_agent_id = agent_id
     row.team = agent.team
-    row.updated_at = now
     if handoff is not None:
         handoff.agent_id = agent_id
-        if handoff.status == "open":
-            handoff.status = "assigned"
-        handoff.assigned_at = handoff.assigned_at or now
+        if handoff.status == HandoffStatus.OPEN:
+            handoff.status = HandoffStatus.ASSIGNED.value
+        handoff.assigned_at = handoff.assigned_at or row.updated_at
     await add_event(
         s,
         conversation_id,
-        "assigned" if old == "queued" else "l3_claimed",
+        move.transition.event,
         actor or f"agent:{agent_id}",
         "claim" if actor is None else "auto_assign",
         {"from": old, "to": row.state, "agent_id": agent_id},
@@ -737,7 +726,7 @@ async def requeue(
     data: dict[str, Any] | None = None,
 ) -> ConversationRecord:
     """``assigned`` -> ``queued`` (transfer to a team, agent dropped)."""
-    await transition(s, conversation_id, "queued", actor=actor, allowed_from=("assigned",), reason=reason, data=data)
+    await transition(s, conversation_id, Move.TRANSFER, actor=actor, reason=reason, data=data)
     row = await _conversation_row(s, conversation_id)
     row.assigned_agent_id = None
     row.team = team
@@ -933,7 +922,9 @@ async def count_online_agents(s: AsyncSession) -> int:
 async def conversations_of_agent(s: AsyncSession, agent_id: int) -> list[ConversationRecord]:
     """Conversations the agent owns."""
     rows = await s.scalars(
-        select(Conversation).where(Conversation.assigned_agent_id == agent_id, Conversation.state.in_(LIVE_STATES))
+        select(Conversation).where(
+            Conversation.assigned_agent_id == agent_id, Conversation.state.in_([state.value for state in WITH_PEOPLE])
+        )
     )
     return [_conv(r) for r in rows]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from handoff import agents, events, routing
+from handoff import agents, events, routing, states
 from tests.servers import ROOT
 
 SRC = ROOT / "widget" / "src"
@@ -40,3 +40,10 @@ def test_l3_fields_teams_and_reasons_match() -> None:
     labels = (SRC / "console" / "format.js").read_text()
     for reason in events.HANDOFF_REASONS:
         assert re.search(rf"^\s+{reason}: ", labels, flags=re.M), f"no console label for hand-off reason {reason}"
+
+
+def test_conversation_states_are_mirrored() -> None:
+    js = _js_constants("shared/protocol.js")
+    assert js["CONVERSATION_STATES"] == [state.value for state in states.State]
+    assert js["WITH_PEOPLE"] == [state.value for state in states.WITH_PEOPLE]
+    assert js["WITH_AN_AGENT"] == [state.value for state in states.WITH_AN_AGENT]

@@ -7,6 +7,11 @@ export const AGENT_NS = "/agents";
 // (without it the gateway speaks stock Rasa: no acks, states, history or queue positions).
 export const FRONTLINE_PROTOCOL = "frontline.1";
 
+// Conversation states: the mirror of handoff/states.py (State, WITH_PEOPLE, WITH_AN_AGENT).
+export const CONVERSATION_STATES = ["bot", "queued", "assigned", "escalated_l3", "resolved"];
+export const WITH_PEOPLE = ["queued", "assigned", "escalated_l3"];
+export const WITH_AN_AGENT = ["assigned", "escalated_l3"];
+
 // Customer namespace (Rasa socketio protocol plus additive events).
 export const SESSION_REQUEST = "session_request";
 export const SESSION_CONFIRM = "session_confirm";

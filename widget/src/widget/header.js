@@ -1,14 +1,13 @@
 // What the chrome says about the conversation: the header (who is answering), the queue banner, the typing line,
 // the connection banner and the launcher's label and unread badge. Names go in <bdi> (any script, isolated).
 import { append, clear, el } from "../shared/dom.js";
-
-export const HUMAN_STATES = ["assigned", "escalated_l3"];
+import { WITH_AN_AGENT } from "../shared/protocol.js";
 
 /** Header subtitle and avatar for the conversation state (`agentName` may be unknown: "a person is helping you"). */
 export function renderHeader(v, s, title, state, agentName) {
   let parts = [s.t("headerBot")];
   let avatar = title.slice(0, 1);
-  if (agentName && HUMAN_STATES.includes(state)) {
+  if (agentName && WITH_AN_AGENT.includes(state)) {
     parts = s.parts("headerAgent", { name: el("bdi", { text: agentName }) });
     avatar = agentName.slice(0, 1);
   } else if (state === "assigned") {
@@ -22,7 +21,7 @@ export function renderHeader(v, s, title, state, agentName) {
   }
   append(clear(v.subtitle), parts);
   v.avatar.textContent = avatar.toUpperCase();
-  v.avatar.classList.toggle("hw-avatar--agent", Boolean(agentName) && HUMAN_STATES.includes(state));
+  v.avatar.classList.toggle("hw-avatar--agent", Boolean(agentName) && WITH_AN_AGENT.includes(state));
 }
 
 /** The "connecting you to a person… you are #2 in the queue, about 3 min" banner; `data` null hides it. */

@@ -4,7 +4,7 @@ import { el, plain } from "../shared/dom.js";
 import * as P from "../shared/protocol.js";
 import { Connection } from "./connection.js";
 import { Csat } from "./csat.js";
-import { HUMAN_STATES, renderConnection, renderHeader, renderLauncher, renderQueue, renderTyping } from "./header.js";
+import { renderConnection, renderHeader, renderLauncher, renderQueue, renderTyping } from "./header.js";
 import { MessageList } from "./messages.js";
 import { Outbox } from "./outbox.js";
 import { PanelState, WidgetStore } from "./store.js";
@@ -161,14 +161,14 @@ export class Widget {
     const previous = this.stateKnown ? this.state : null;
     this.state = state;
     this.stateKnown = true;
-    if (!HUMAN_STATES.includes(state)) this.setAgent(null);
+    if (!P.WITH_AN_AGENT.includes(state)) this.setAgent(null);
     else if (!this.agent) this.agent = this.store.agent; // after a reload: who joined before it
     if (state !== "queued") renderQueue(this.v, this.s, null);
     else if (this.v.queueBanner.hidden) renderQueue(this.v, this.s, {});
     this.renderHeader();
     this.csat.refresh();
     if (previous === null || previous === state) return;
-    const human = ["queued", ...HUMAN_STATES];
+    const human = P.WITH_PEOPLE;
     if (human.includes(state) && !human.includes(previous)) this.emit("handoff", { state });
     if (state === "resolved") this.emit("resolved", {});
   }
@@ -195,7 +195,7 @@ export class Widget {
     if (!m) return null;
     if (m.sender !== "customer") renderTyping(this.v, this.s, null);
     const name = m.sender === "agent" && m.metadata && m.metadata.agent_name;
-    if (name && HUMAN_STATES.includes(this.state) && Number.isInteger(m.seq) && m.seq > (this.agent ? this.agent.seq : 0)) {
+    if (name && P.WITH_AN_AGENT.includes(this.state) && Number.isInteger(m.seq) && m.seq > (this.agent ? this.agent.seq : 0)) {
       this.setAgent(plain(name), m.seq); // the agent who wrote last (a reload without the stored name learns it here)
       this.renderHeader();
     }
