@@ -19,7 +19,7 @@ from handoff.models import utcnow
 from handoff.rasa_client import RasaUnavailable
 from handoff.records import AgentRecord, ConversationRecord
 from handoff.routing import TEAMS
-from handoff.states import Move, State
+from handoff.states import HandoffStatus, Move, State
 
 log = logging.getLogger(__name__)
 
@@ -298,7 +298,7 @@ async def escalate_l3(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> 
             reason="l3",
             data={"l3": l3},
         )
-        await store.close_handoff(s, conv.id, "escalated_l3", l3=l3)
+        await store.close_handoff(s, conv.id, HandoffStatus.ESCALATED_L3, l3=l3)
         await store.clear_assignment(s, conv.id)
     await _release(gw, conv, agent, "escalated_l3")
     await gw.set_state(conv.id, State.ESCALATED_L3)
@@ -322,7 +322,7 @@ async def resolve(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict
             reason=data["resolution_code"],
             data={"avoidable": True} if data.get("avoidable") is True else None,
         )
-        await store.close_handoff(s, conv.id, "resolved", resolution_code=data["resolution_code"])
+        await store.close_handoff(s, conv.id, HandoffStatus.RESOLVED, resolution_code=data["resolution_code"])
         await store.clear_assignment(s, conv.id)
     await _release(gw, conv, agent, "resolved")
     await gw.to_customer(conv.id, ev.AGENT_LEFT, {"name": agent.name})
@@ -363,7 +363,7 @@ async def handback(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dic
             reason="handback",
             data={"coaching_note": coaching_note, "open_question": open_question},
         )
-        await store.close_handoff(s, conv.id, "handed_back")
+        await store.close_handoff(s, conv.id, HandoffStatus.HANDED_BACK)
         await store.clear_assignment(s, conv.id)
     await _release(gw, conv, agent, "bot")
     await gw.to_customer(conv.id, ev.AGENT_LEFT, {"name": agent.name})

@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.models import Agent, Conversation, Event, Handoff, utcnow
+from handoff.states import HandoffStatus, State
 
 DELAY_BUCKETS = (30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0)
 SIMPLE_COUNTERS = {
@@ -156,7 +157,7 @@ async def snapshot(s: AsyncSession, tally: Tally) -> Snapshot:
         await s.execute(
             select(Handoff.priority, func.count())
             .join(Conversation, Conversation.id == Handoff.conversation_id)
-            .where(Conversation.state == "queued", Handoff.status == "open")
+            .where(Conversation.state == State.QUEUED.value, Handoff.status == HandoffStatus.OPEN.value)
             .group_by(Handoff.priority)
         )
     ).all()

@@ -348,7 +348,7 @@ async def bot_conversations(s: AsyncSession, since: datetime, limit: int = 50) -
     """Live bot conversations (active since ``since``), for agents to watch."""
     rows = await s.scalars(
         select(Conversation)
-        .where(Conversation.state == "bot", Conversation.updated_at >= since, Conversation.last_seq > 0)
+        .where(Conversation.state == State.BOT.value, Conversation.updated_at >= since, Conversation.last_seq > 0)
         .order_by(Conversation.updated_at.desc())
         .limit(limit)
     )
@@ -548,7 +548,7 @@ async def create_handoff(
     )
     row = Handoff(
         conversation_id=conversation_id,
-        status="open",
+        status=HandoffStatus.OPEN.value,
         reason=reason,
         priority=priority,
         priority_rank=priority_rank,
@@ -611,7 +611,7 @@ async def queue(s: AsyncSession) -> list[QueueItem]:
                 Handoff.created_at,
             )
             .join(Handoff, Handoff.conversation_id == Conversation.id)
-            .where(Conversation.state == "queued", Handoff.status == "open")
+            .where(Conversation.state == State.QUEUED.value, Handoff.status == HandoffStatus.OPEN.value)
             .order_by(Handoff.priority_rank, Handoff.sla_deadline, Handoff.id)
         )
     ).all()
@@ -638,7 +638,7 @@ async def queue_position(s: AsyncSession, conversation_id: str) -> int | None:
     A hand-off tells its customer their place: with this, a long queue costs one count, not a load of every
     queued hand-off and its summary.
     """
-    open_queued = (Conversation.state == "queued", Handoff.status == "open")
+    open_queued = (Conversation.state == State.QUEUED.value, Handoff.status == HandoffStatus.OPEN.value)
     mine = (
         await s.execute(
             select(Handoff.priority_rank, Handoff.sla_deadline, Handoff.id)
@@ -732,7 +732,7 @@ async def requeue(
     row.team = team
     handoff = await _current_handoff_row(s, conversation_id)
     if handoff is not None:
-        handoff.status = "open"
+        handoff.status = HandoffStatus.OPEN.value
         handoff.agent_id = None
         if skills:
             handoff.skills = list(skills)
@@ -769,7 +769,7 @@ async def transfer_to_agent(
 async def close_handoff(
     s: AsyncSession,
     conversation_id: str,
-    status: str,
+    status: HandoffStatus,
     *,
     resolution_code: str | None = None,
     l3: dict[str, Any] | None = None,
@@ -778,12 +778,12 @@ async def close_handoff(
     row = await _current_handoff_row(s, conversation_id)
     if row is None:
         return None
-    row.status = status
+    row.status = HandoffStatus(status).value
     if resolution_code is not None:
         row.resolution_code = resolution_code
     if l3 is not None:
         row.l3 = l3
-    if status in ("resolved", "handed_back"):
+    if status not in OPEN_HANDOFF:
         row.closed_at = utcnow()
     await s.flush()
     return _handoff(row)
@@ -834,7 +834,7 @@ async def stale_bot_conversations(s: AsyncSession, older_than: datetime) -> list
     """Bot conversations started before ``older_than``, active since, not yet flagged."""
     rows = await s.scalars(
         select(Conversation).where(
-            Conversation.state == "bot",
+            Conversation.state == State.BOT.value,
             Conversation.stale_alerted.is_(False),
             Conversation.created_at < older_than,
             Conversation.updated_at >= older_than,
@@ -905,7 +905,7 @@ async def agents_with_load(s: AsyncSession) -> list[AgentRecord]:
         (
             await s.execute(
                 select(Conversation.assigned_agent_id, func.count())
-                .where(Conversation.state.in_(("assigned", "escalated_l3")))
+                .where(Conversation.state.in_([state.value for state in WITH_AN_AGENT]))
                 .group_by(Conversation.assigned_agent_id)
             )
         ).all()
@@ -935,7 +935,7 @@ async def dropped_assignments(s: AsyncSession, seen_before: datetime) -> list[Co
         select(Conversation)
         .join(Agent, Agent.id == Conversation.assigned_agent_id)
         .where(
-            Conversation.state == "assigned",
+            Conversation.state == State.ASSIGNED.value,
             Agent.status == "offline",
             Agent.last_seen_at < seen_before,
         )
