@@ -14,8 +14,15 @@ from dataclasses import dataclass
 from enum import Enum
 
 
-class State(str, Enum):
-    """Where a conversation is. The values are what the database, the events and the clients carry."""
+class _Named(str, Enum):
+    """A name the database, the events and the clients carry as a plain string."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class State(_Named):
+    """Where a conversation is."""
 
     BOT = "bot"
     QUEUED = "queued"
@@ -23,11 +30,8 @@ class State(str, Enum):
     ESCALATED_L3 = "escalated_l3"
     RESOLVED = "resolved"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class HandoffStatus(str, Enum):
+class HandoffStatus(_Named):
     """Where one hand-off (a stay with the humans) is; it closes as resolved, escalated or handed back."""
 
     OPEN = "open"
@@ -35,9 +39,6 @@ class HandoffStatus(str, Enum):
     RESOLVED = "resolved"
     ESCALATED_L3 = "escalated_l3"
     HANDED_BACK = "handed_back"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 # Waiting for a person or with one: the bot stays out of it.

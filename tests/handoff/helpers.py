@@ -296,6 +296,13 @@ class Running:
         await c.session(session_id)
         return c
 
+    async def queued_customer(self) -> tuple[Client, str]:
+        """A customer who asked for a person and whose conversation is in the queue; and its id."""
+        c = await self.customer()
+        await c.say("human")
+        await c.wait_for("conversation_state", lambda d: d["state"] == "queued")
+        return c, str(c.of("session_confirm")[-1])
+
     async def agent_client(self, agent: AgentRecord, token: str | None = None) -> Client:
         """A connected agent (waits for its first queue snapshot)."""
         c = Client("/agents")

@@ -8,18 +8,11 @@ from handoff import store
 from tests.handoff.helpers import Running
 
 
-async def _queued(gateway: Running) -> str:
-    c = await gateway.customer()
-    await c.say("human")
-    await c.wait_for("conversation_state", lambda d: d["state"] == "queued")
-    return str(c.of("session_confirm")[-1])
-
-
 async def test_fifty_agents_claim_at_once_one_wins(gateway_factory) -> None:  # type: ignore[no-untyped-def]
     gateway: Running = await gateway_factory(auto_assign=False)
     agents = [await gateway.add_agent(f"a{i}@example.com") for i in range(50)]
     clients = await asyncio.gather(*(gateway.agent_client(a) for a in agents))
-    sid = await _queued(gateway)
+    _, sid = await gateway.queued_customer()
     results = await asyncio.gather(*(c.call("claim", {"conversation_id": sid}, timeout=30) for c in clients))
     winners = [r for r in results if r.get("ok")]
     losers = [r for r in results if "error" in r]
@@ -36,7 +29,7 @@ async def test_fifty_agents_claim_at_once_one_wins(gateway_factory) -> None:  # 
 async def test_store_level_claims_in_parallel_transactions(gateway_factory) -> None:  # type: ignore[no-untyped-def]
     gateway: Running = await gateway_factory(auto_assign=False)
     agents = [await gateway.add_agent(f"b{i}@example.com") for i in range(50)]
-    sid = await _queued(gateway)
+    _, sid = await gateway.queued_customer()
     db = gateway.gw.db
 
     async def claim(agent_id: int) -> str:

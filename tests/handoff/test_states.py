@@ -34,16 +34,9 @@ def test_the_table_imports_nothing_from_the_gateway() -> None:
     assert import_graph()["handoff.states"] == set()
 
 
-async def _queued(gateway: Running) -> str:
-    c = await gateway.customer()
-    await c.say("human")
-    await c.wait_for("conversation_state", lambda d: d["state"] == "queued")
-    return str(c.of("session_confirm")[-1])
-
-
 async def test_the_store_refuses_a_move_the_state_does_not_allow(gateway_factory) -> None:  # type: ignore[no-untyped-def]
     gateway: Running = await gateway_factory(auto_assign=False)
-    sid = await _queued(gateway)
+    _, sid = await gateway.queued_customer()
     async with gateway.gw.db.read() as s:
         before = len(await store.events_for(s, sid))
     for move in (Move.RESOLVE, Move.HAND_BACK, Move.REOPEN, Move.HAND_OFF, Move.TRANSFER):
@@ -60,7 +53,7 @@ async def test_the_store_refuses_a_move_the_state_does_not_allow(gateway_factory
 async def test_an_allowed_move_writes_the_state_and_its_event(gateway_factory) -> None:  # type: ignore[no-untyped-def]
     gateway: Running = await gateway_factory(auto_assign=False)
     lena = await gateway.add_agent("lena@example.com")
-    sid = await _queued(gateway)
+    _, sid = await gateway.queued_customer()
     async with gateway.gw.db.write() as s:
         await store.claim(s, sid, lena.id, is_postgres=False)
     async with gateway.gw.db.write() as s:
