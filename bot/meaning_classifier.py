@@ -136,26 +136,9 @@ class MeaningIntentClassifier(GraphComponent, IntentClassifier):
             return cls(config, model_storage, resource)
 
     def probabilities(self, messages: list[Message]) -> np.ndarray:
-        """(len(messages), len(labels)) softmax probabilities.
-
-        The same product as ``features(messages) @ weights.T``, without building the stacked sparse rows: the dense
-        part and the sparse counts each meet their own block of the weights (a parse is one message, every ms counts).
-        """
+        """(len(messages), len(labels)) softmax probabilities, from the same rows the weights were trained on."""
         assert self.weights is not None and self.bias is not None
-        scores = np.tile(self.bias.astype(np.float64), (len(messages), 1))
-        for row, m in enumerate(messages):
-            _, dense = m.get_dense_features(TEXT)
-            _, sparse = m.get_sparse_features(TEXT)
-            width = 0
-            if dense is not None:
-                vector = np.asarray(dense.features, dtype=np.float64).ravel()
-                width = vector.size
-                scores[row] += self.weights[:, :width] @ vector
-            if sparse is not None:
-                counts = scipy.sparse.csr_matrix(sparse.features, dtype=np.float64)
-                norm = np.sqrt(counts.multiply(counts).sum()) or 1.0
-                block = self.weights[:, width : width + counts.shape[1]]
-                scores[row] += np.asarray(counts @ block.T).ravel() * (self.config["sparse_weight"] / norm)
+        scores = np.asarray(self.features(messages) @ self.weights.T.astype(np.float64)) + self.bias
         scores -= scores.max(axis=1, keepdims=True)
         exp = np.exp(scores)
         return exp / exp.sum(axis=1, keepdims=True)

@@ -129,7 +129,7 @@ def test_classifier_learns_stores_and_reloads_its_weights(tmp_path: Path) -> Non
     empty = Message(data={TEXT: ""})
     loaded.process([*probe, empty])
     assert [m.get(INTENT)["name"] for m in probe] == ["reset_password", "billing_invoice"]
-    # Parsing scores blocks of the weights separately: the same as the stacked rows it was trained on.
+    # Parsing scores the same stacked rows the weights were trained on.
     stacked = np.asarray(loaded.features(probe) @ loaded.weights.T) + loaded.bias  # type: ignore[union-attr,operator]
     expected = np.exp(stacked - stacked.max(axis=1, keepdims=True))
     assert np.allclose(loaded.probabilities(probe), expected / expected.sum(axis=1, keepdims=True), atol=1e-5)
