@@ -11,19 +11,19 @@ from pathlib import Path
 import pytest
 
 from bot.holdout import HoldoutScore, evaluate, load_examples, score
-from tests.servers import MODEL, ROOT
+from bot.launcher import MODEL, ROOT
 
 HOLDOUT = ROOT / "tests" / "nlu" / "holdout.yml"
 MESSY = ROOT / "tests" / "nlu" / "holdout_messy.yml"
 
-# Reached by the model of config.yml and data/: 0.922, 0.963, 0.035 on the hold-out; 0.949, 1.0, 0.0 on the messy
+# Reached by the model of config.yml and data/: 0.928, 0.993, 0.015 on the hold-out; 0.949, 1.0, 0.0 on the messy
 # hold-out. A few messages' worth below (above, for confidently wrong).
-IN_SCOPE_FLOOR = 0.91
-REJECTION_FLOOR = 0.95
-CONFIDENTLY_WRONG_CEILING = 0.045
+IN_SCOPE_FLOOR = 0.92
+REJECTION_FLOOR = 0.98
+CONFIDENTLY_WRONG_CEILING = 0.02
 MESSY_IN_SCOPE_FLOOR = 0.93
 MESSY_REJECTION_FLOOR = 0.9
-MESSY_CONFIDENTLY_WRONG_CEILING = 0.02
+MESSY_CONFIDENTLY_WRONG_CEILING = 0.01
 
 
 def _normalised(path: Path) -> set[str]:
