@@ -33,13 +33,6 @@ class Turn:
     sentiment: float | None
     frustration: float | None
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form for the hand-off payload."""
-        return {
-            "text": self.text, "intent": self.intent, "confidence": self.confidence, "ranking": self.ranking,
-            "entities": self.entities, "sentiment": self.sentiment, "frustration": self.frustration,
-        }
-
 
 def find_email(text: str | None) -> str | None:
     """The first email address in a text, lower-cased."""

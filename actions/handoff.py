@@ -1,4 +1,8 @@
-"""The one hand-off action every path uses, the hand-back that resumes the bot, and the payload they carry."""
+"""The one hand-off action every path uses, the hand-back that resumes the bot, and the payload they carry.
+
+The payload's type, wire form and checks are :mod:`contract.handoff_payload`; its problem sentences
+:data:`contract.handoff.PROBLEM_SENTENCES`.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import messages
 from actions.dialogue import (
+    Turn,
     first_support_intent,
     latest_frustration,
     latest_intent,
@@ -18,7 +23,8 @@ from actions.dialogue import (
     strikes,
     user_turns,
 )
-from contract.handoff import BOT_REASONS
+from contract.handoff import BOT_REASONS, PROBLEM_SENTENCES, UNKNOWN_PROBLEM
+from contract.handoff_payload import CustomerTurn, HandoffPayload, RankedIntent, Sentiment, Step, TurnEntity
 from contract.redact import redact
 
 # Slots an agent may need, in the payload; secrets never reach slots (forms validate and redact them).
@@ -27,18 +33,6 @@ PAYLOAD_SLOTS = (
     "dispute_reference", "error_details", "steps_tried", "account_field", "plan", "pending_step",
 )
 ENTITY_SLOTS = ("email", "invoice_id", "error_code", "amount")
-PROBLEMS = {
-    "reset_password": "Customer can't sign in and asked for a password reset",
-    "account_locked": "Customer is locked out of their account",
-    "create_account": "Customer wants to open a new account",
-    "update_account": "Customer wants to change their account details",
-    "close_account": "Customer wants to close their account",
-    "billing_invoice": "Customer asked about their latest invoice",
-    "billing_charge_dispute": "Customer disputes a charge",
-    "billing_refund": "Customer asked about a refund",
-    "billing_payment_method": "Customer wants to update their payment method",
-    "technical_issue": "Customer reports a technical fault",
-}
 
 
 def reason_for(tracker: Tracker) -> str:
@@ -59,7 +53,7 @@ def reason_for(tracker: Tracker) -> str:
 def problem_statement(tracker: Tracker, steps: list[dict[str, Any]]) -> str:
     """One sentence an L2 agent can act on: the topic, the identifiers, and what failed."""
     topic = first_support_intent(tracker)
-    sentence = PROBLEMS.get(topic or "", "Customer needs help the assistant could not identify")
+    sentence = PROBLEM_SENTENCES.get(topic or "", UNKNOWN_PROBLEM)
     facts = []
     for slot, label in (("invoice_id", "invoice"), ("amount", "amount $"), ("error_code", "error")):
         value = tracker.get_slot(slot)
@@ -73,7 +67,20 @@ def problem_statement(tracker: Tracker, steps: list[dict[str, Any]]) -> str:
     return sentence + "."
 
 
-def build_handoff_payload(tracker: Tracker, reason: str) -> dict[str, Any]:
+def payload_turn(turn: Turn) -> CustomerTurn:
+    """A customer turn as the hand-off payload carries it."""
+    return CustomerTurn(
+        text=turn.text,
+        intent=turn.intent,
+        confidence=turn.confidence,
+        ranking=tuple(RankedIntent(str(r["name"]), r["confidence"]) for r in turn.ranking if r.get("name")),
+        entities=tuple(TurnEntity(str(e["entity"]), str(e["value"])) for e in turn.entities),
+        sentiment=turn.sentiment,
+        frustration=turn.frustration,
+    )
+
+
+def build_handoff_payload(tracker: Tracker, reason: str) -> HandoffPayload:
     """Everything only the tracker knows, for the gateway's summary (the context block)."""
     turns = user_turns(tracker)
     steps = list(tracker.get_slot("steps_attempted") or [])
@@ -86,23 +93,23 @@ def build_handoff_payload(tracker: Tracker, reason: str) -> dict[str, Any]:
         for entity in turn.entities:
             entities.setdefault(str(entity["entity"]), entity["value"])
     trend = [turn.sentiment for turn in turns if turn.sentiment is not None]
-    return {
-        "reason": reason,
-        "strikes": strikes(tracker),
-        "strike_kinds": list(tracker.get_slot("strike_kinds") or []),
-        "customer_id": tracker.get_slot("customer_id"),
-        "customer_tier": tracker.get_slot("customer_tier"),
-        "customer_verified": bool(tracker.get_slot("customer_verified")),
-        "hypothesis": tracker.get_slot("hypothesis"),
-        "problem": problem_statement(tracker, steps),
-        "intent": first_support_intent(tracker),
-        "turns": [turn.as_dict() for turn in turns],
-        "entities": entities,
-        "slots": slots,
-        "steps": steps,
-        "sentiment": {"latest": trend[-1] if trend else None, "trend": trend},
-        "frustration": latest_frustration(tracker).get("score"),
-    }
+    return HandoffPayload(
+        reason=reason,
+        strikes=strikes(tracker),
+        strike_kinds=tuple(tracker.get_slot("strike_kinds") or ()),
+        customer_id=tracker.get_slot("customer_id"),
+        customer_tier=tracker.get_slot("customer_tier"),
+        customer_verified=bool(tracker.get_slot("customer_verified")),
+        hypothesis=tracker.get_slot("hypothesis"),
+        problem=problem_statement(tracker, steps),
+        intent=first_support_intent(tracker),
+        turns=tuple(payload_turn(turn) for turn in turns),
+        entities=entities,
+        slots=slots,
+        steps=tuple(Step(str(s["step"]), str(s["outcome"]), str(s.get("detail") or "")) for s in steps),
+        sentiment=Sentiment(trend[-1] if trend else None, tuple(trend)),
+        frustration=latest_frustration(tracker).get("score"),
+    )
 
 
 class ActionHandoff(Action):
@@ -120,7 +127,7 @@ class ActionHandoff(Action):
         payload = build_handoff_payload(tracker, reason)
         lead = messages.HANDOFF_LEAD[reason]
         dispatcher.utter_message(text=f"{lead} {messages.HANDOFF_NEXT}")
-        dispatcher.utter_message(json_message={"handoff": payload})
+        dispatcher.utter_message(json_message={"handoff": payload.as_dict()})
         return [
             ActiveLoop(None),
             SlotSet("requested_slot", None),

@@ -25,7 +25,7 @@ from redis import asyncio as aioredis
 
 from bench.common import process_cpu_seconds, run_benchmark, stats, within
 from bench.gateway_latency import MESSAGES, SEED, Customer
-from tests.servers import (
+from bot.launcher import (
     ROOT,
     BotServers,
     GatewayProcess,

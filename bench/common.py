@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tests.servers import BOT_PYTHON, GATEWAY_PYTHON, ROOT
+from bot.launcher import BOT_PYTHON, GATEWAY_PYTHON, ROOT
 
 # Versions reported per environment: the bot's (.venv) and the gateway's (.venv-gateway, or GATEWAY_VENV).
 PACKAGES = {

@@ -33,7 +33,7 @@ import aiohttp
 import socketio
 
 from bench.common import process_cpu_seconds, run_benchmark, stats, within
-from tests.servers import GATEWAY_PYTHON, ROOT, BotServers, GatewayProcess, start_bot_servers, start_gateway_process
+from bot.launcher import GATEWAY_PYTHON, ROOT, BotServers, GatewayProcess, start_bot_servers, start_gateway_process
 
 REPORT = ROOT / "reports" / "bench" / "gateway.json"
 SEED = ROOT / "actions" / "backend" / "seed.json"

@@ -38,7 +38,7 @@ import socketio
 from redis import asyncio as aioredis
 
 from bench.common import machine_cpu_seconds, process_cpu_seconds, run_benchmark, stats, within
-from tests.servers import GATEWAY_PYTHON, ROOT, free_port, wait_until_up
+from bot.launcher import GATEWAY_PYTHON, ROOT, free_port, wait_until_up
 
 REPORT = ROOT / "reports" / "bench" / "scaled.json"
 PG_DSN = os.environ.get("BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -31,7 +31,7 @@ import aiohttp
 import socketio
 
 from bench.common import environment
-from tests.servers import ROOT, BotServers, GatewayProcess, start_bot_servers, start_gateway_process
+from bot.launcher import ROOT, BotServers, GatewayProcess, start_bot_servers, start_gateway_process
 
 OUT = ROOT / "reports" / "soak"
 AGENTS = (("lena@example.com", "lena-demo-pass"), ("omar@example.com", "omar-demo-pass"))

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import run_benchmark
-from tests.servers import GATEWAY_BIN, ROOT
+from bot.launcher import GATEWAY_BIN, ROOT
 
 REPORT = ROOT / "reports" / "bench" / "stacks.json"
 

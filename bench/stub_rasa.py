@@ -11,7 +11,7 @@ import sys
 from aiohttp import web
 
 HANDOFF = {
-    "reason": "explicit_request",
+    "reason": "customer_request",
     "strikes": 0,
     "problem": "Customer asked for a person",
     "turns": [],

@@ -1,6 +1,7 @@
 """What the bot side (Rasa components, action server) and the gateway must agree on, with no dependencies.
 
 Standard library only, so the action server (Python 3.10, Rasa's stack) and the gateway import the same code:
-redaction of secrets (:mod:`contract.redact`), the identity the gateway vouches for (:mod:`contract.vouch`) and
-the reasons a conversation goes to a person (:mod:`contract.handoff`).
+redaction of secrets (:mod:`contract.redact`), the identity the gateway vouches for (:mod:`contract.vouch`),
+the reasons a conversation goes to a person (:mod:`contract.handoff`) and the payload the bot hands off with
+(:mod:`contract.handoff_payload`).
 """

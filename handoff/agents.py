@@ -19,7 +19,7 @@ from handoff.models import utcnow
 from handoff.rasa_client import RasaUnavailable
 from handoff.records import AgentRecord, ConversationRecord
 from handoff.routing import TEAMS
-from handoff.states import HandoffStatus, Move, State
+from handoff.states import EventType, HandoffStatus, Move, State
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ async def watch(gw: Gateway, agent: AgentRecord, sid: str, data: dict[str, Any])
         raise Refused(exc.code, exc.message) from exc
     await gw.sio.enter_room(sid, conv_room(data["conversation_id"]), namespace=ev.AGENT_NS)
     async with gw.db.write() as s:
-        await store.add_event(s, data["conversation_id"], "watched", f"agent:{agent.id}")
+        await store.add_event(s, data["conversation_id"], EventType.WATCHED, f"agent:{agent.id}")
     return {"ok": True, "conversation": detail}
 
 
@@ -203,7 +203,7 @@ async def barge_in(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dic
     conv = await readable(gw, agent, data["conversation_id"], ev.BARGE_IN)
     if conv.state != State.BOT:
         raise Refused("invalid_state", f"conversation is {conv.state}; only a bot conversation can be taken over")
-    await start_handoff(gw, conv.id, "barge_in", {}, actor=f"agent:{agent.id}", auto_assign=False)
+    await start_handoff(gw, conv.id, "barge_in", None, actor=f"agent:{agent.id}", auto_assign=False)
     return await claim(gw, agent, {"conversation_id": conv.id})
 
 
@@ -217,12 +217,12 @@ async def flag_context_loss(gw: Gateway, agent: AgentRecord, data: dict[str, Any
             raise Refused("invalid_state", "this conversation was never handed to a person")
         handoff_id = handoffs[-1].id
         events_ = await store.events_for(s, data["conversation_id"])
-        if any(e.type == "context_loss" and e.data.get("handoff_id") == handoff_id for e in events_):
+        if any(e.type == EventType.CONTEXT_LOSS and e.data.get("handoff_id") == handoff_id for e in events_):
             return {"ok": True, "handoff_id": handoff_id, "already_flagged": True}
         await store.add_event(
             s,
             data["conversation_id"],
-            "context_loss",
+            EventType.CONTEXT_LOSS,
             f"agent:{agent.id}",
             "had_to_ask_again",
             {"handoff_id": handoff_id, "agent_id": agent.id, "note": note},

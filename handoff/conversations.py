@@ -12,6 +12,8 @@ from typing import Any
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from contract import handoff_payload
+from contract.handoff_payload import HandoffPayload, InvalidHandoffPayload
 from contract.redact import redact
 from contract.vouch import vouch
 from handoff import access, escalation, language, logref, notices, signals, store
@@ -24,7 +26,7 @@ from handoff.priority import Priority, decide, fast_lane_reasons, rank_of, sla_d
 from handoff.rasa_client import RasaUnavailable
 from handoff.records import ConversationRecord, MessageRecord
 from handoff.routing import skills_for, speakers
-from handoff.states import Move, State
+from handoff.states import EventType, MessageStatus, Move, State
 from handoff.summary import SummaryInput, build_summary, render_text
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,6 @@ SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 CSAT = re.compile(r'^\s*(?:/csat\{\s*"score"\s*:\s*"?([1-5])"?\s*\}|([1-5]))\s*$')
 BOT_DOWN_TEXT = "I'm having trouble right now, I'm bringing in a person to help you."
-ACK_EVENT = "queue_ack"
 MAX_CUSTOMER_ID = 64  # the conversations.customer_id column
 MAX_EMAIL = 320
 ALREADY_RATED_TEXT = "You already rated this conversation, thank you! If you need anything else, just write your question."
@@ -101,7 +102,7 @@ async def receive(gw: Gateway, conversation_id: str, text: str, custom_data: Any
         if not m.duplicate:
             gw.engaged.add(conversation_id)
             await gw.publish(m)
-    if not m.duplicate and m.status != "human":  # with a human in the chat, publishing it was the delivery
+    if not m.duplicate and m.status != MessageStatus.HUMAN:  # with a human in the chat, publishing it was the delivery
         gw.sequencer.submit(conversation_id, lambda: deliver(gw, m))
     return {"id": m.id, "seq": m.seq}
 
@@ -147,12 +148,12 @@ async def _language_handoff(gw: Gateway, conv: ConversationRecord, m: MessageRec
         if decision.language is not None:
             await store.set_language(s, conv.id, decision.language, decision.messages)
         if decision.foreign:
-            await store.set_message_status(s, m.id, "human")
+            await store.set_message_status(s, m.id, MessageStatus.HUMAN)
     if not decision.foreign or decision.language is None:
         return False
     log.info("conversation %s: customer writes %s; handing off", logref.ref(conv.id), decision.language)
     await gw.say(conv.id, language.handoff_text(decision.language), sender="bot")
-    await start_handoff(gw, conv.id, "language", {}, actor="system")
+    await start_handoff(gw, conv.id, "language", None, actor="system")
     return True
 
 
@@ -163,7 +164,7 @@ async def _maybe_csat(gw: Gateway, conv: ConversationRecord, m: MessageRecord) -
     score = int(match.group(1) or match.group(2))
     async with gw.db.write() as s:
         recorded = await store.add_csat(s, conv.id, {"score": score})
-        await store.set_message_status(s, m.id, "done")
+        await store.set_message_status(s, m.id, MessageStatus.DONE)
     # A rating counts once; more digits (or quick replies) after it are answered, not counted.
     await gw.say(conv.id, "Thank you for your feedback!" if recorded else ALREADY_RATED_TEXT, sender="bot")
     return True
@@ -171,7 +172,7 @@ async def _maybe_csat(gw: Gateway, conv: ConversationRecord, m: MessageRecord) -
 
 async def _to_humans(gw: Gateway, conv: ConversationRecord, m: MessageRecord) -> None:
     async with gw.db.write() as s:
-        await store.set_message_status(s, m.id, "human")
+        await store.set_message_status(s, m.id, MessageStatus.HUMAN)
     if conv.state != State.QUEUED:
         return  # an agent has it: publishing the message was the delivery
     if not conv.follow_up_email:
@@ -199,11 +200,11 @@ async def acknowledge_queued(gw: Gateway, conversation_id: str, text: str) -> No
     position = await gw.queue_position(conversation_id, online)
     place = position["position"] if position else None
     async with gw.db.write() as s:
-        last = next((e for e in reversed(await store.events_for(s, conversation_id)) if e.type == ACK_EVENT), None)
+        last = next((e for e in reversed(await store.events_for(s, conversation_id)) if e.type == EventType.QUEUE_ACK), None)
         previous = (last.created_at.timestamp(), last.data.get("position")) if last is not None else None
         if not notices.should_ack(previous, utcnow().timestamp(), place):
             return
-        await store.add_event(s, conversation_id, ACK_EVENT, "system", data={"position": place})
+        await store.add_event(s, conversation_id, EventType.QUEUE_ACK, "system", data={"position": place})
     await gw.say(conversation_id, notices.ack_text(text, place, available))
 
 
@@ -257,12 +258,15 @@ def reply_payload(reply: dict[str, Any]) -> tuple[str | None, dict[str, Any]] | 
     return text, payload
 
 
-def handoff_signal(reply: dict[str, Any]) -> dict[str, Any] | None:
-    """The ``custom.handoff`` block of a Rasa reply, if any."""
+def handoff_signal(reply: dict[str, Any]) -> HandoffPayload | InvalidHandoffPayload | None:
+    """The ``custom.handoff`` block of a Rasa reply, if any: the bot's payload, or why it is not a valid one."""
     custom = reply.get("custom")
-    if isinstance(custom, dict) and isinstance(custom.get("handoff"), dict):
-        return custom["handoff"]
-    return None
+    if not isinstance(custom, dict) or "handoff" not in custom:
+        return None
+    try:
+        return handoff_payload.parse(custom["handoff"])
+    except InvalidHandoffPayload as exc:
+        return exc
 
 
 async def _relay_to_bot(gw: Gateway, conv: ConversationRecord, m: MessageRecord, *, new_session: bool = False) -> None:
@@ -279,9 +283,9 @@ async def _relay_to_bot(gw: Gateway, conv: ConversationRecord, m: MessageRecord,
         log.warning("conversation %s: %s", conv.id, exc)
         await gw.to_customer(conv.id, ev.TYPING, {"from": "bot", "on": False})
         async with gw.db.write() as s:
-            await store.set_message_status(s, m.id, "human")
+            await store.set_message_status(s, m.id, MessageStatus.HUMAN)
         await gw.say(conv.id, BOT_DOWN_TEXT, sender="bot")
-        await start_handoff(gw, conv.id, "bot_unavailable", {}, actor="system")
+        await start_handoff(gw, conv.id, "bot_unavailable", None, actor="system")
         return
     await gw.to_customer(conv.id, ev.TYPING, {"from": "bot", "on": False})
     # Until stored, the replies exist only here: a busy (SQLite lock past busy_timeout) or briefly unreachable
@@ -289,7 +293,7 @@ async def _relay_to_bot(gw: Gateway, conv: ConversationRecord, m: MessageRecord,
     loop = asyncio.get_running_loop()
     give_up, pause = loop.time() + 120.0, 0.25
     while True:
-        signal: dict[str, Any] | None = None
+        signal: HandoffPayload | InvalidHandoffPayload | None = None
         stored: list[MessageRecord] = []
         try:
             async with gw.sequencer.lock(conv.id):
@@ -314,7 +318,7 @@ async def _relay_to_bot(gw: Gateway, conv: ConversationRecord, m: MessageRecord,
                     # Rasa 3.6 answers 200 with no reply when a custom action fails (action server down, an action
                     # raising): it logs the error and listens again. Silence is never an answer: a person takes over.
                     silent = not stored and signal is None
-                    await store.set_message_status(s, m.id, "human" if silent else "done")
+                    await store.set_message_status(s, m.id, MessageStatus.HUMAN if silent else MessageStatus.DONE)
                 for reply_message in stored:
                     await gw.publish(reply_message)
             break
@@ -327,18 +331,22 @@ async def _relay_to_bot(gw: Gateway, conv: ConversationRecord, m: MessageRecord,
     if silent:
         log.warning("conversation %s: the bot answered message %s with nothing (failing actions?)", conv.id, m.seq)
         await gw.say(conv.id, BOT_DOWN_TEXT, sender="bot")
-        await start_handoff(gw, conv.id, "bot_unavailable", {}, actor="system")
+        await start_handoff(gw, conv.id, "bot_unavailable", None, actor="system")
         return
-    if signal is not None:
-        reason = signal.get("reason") if signal.get("reason") in ev.HANDOFF_REASONS else "customer_request"
+    if isinstance(signal, InvalidHandoffPayload):
+        # The bot asked for a person and told the customer so: a hand-off without the bot's context, not none at all.
+        log.warning("conversation %s: invalid hand-off payload from the bot (%s); handing off without it",
+                    logref.ref(conv.id), signal)
+        await start_handoff(gw, conv.id, "customer_request", None)
+    elif signal is not None:
         await adopt_bot_verification(gw, conv.id, signal)
-        await start_handoff(gw, conv.id, str(reason), signal)
+        await start_handoff(gw, conv.id, signal.reason, signal)
     else:
         # Off the latency path: the replies are out; the customer's next message does not wait for this either.
         gw.background(escalation.after_bot_turn(gw, conv.id, m.seq), f"escalation prediction for {conv.id}")
 
 
-async def adopt_bot_verification(gw: Gateway, conversation_id: str, signal: dict[str, Any]) -> bool:
+async def adopt_bot_verification(gw: Gateway, conversation_id: str, payload: HandoffPayload) -> bool:
     """Bind the identity the bot verified (an emailed code) to the conversation; True when it did.
 
     Called only with the hand-off block of a reply that came back from Rasa: our own action server checked the code
@@ -346,12 +354,12 @@ async def adopt_bot_verification(gw: Gateway, conversation_id: str, signal: dict
     this: their text goes to Rasa as text and their ``customData`` through ``identity.verify`` only. A conversation
     already verified as someone else keeps that identity (the signature wins; the mismatch is logged).
     """
-    customer_id, slots = signal.get("customer_id"), signal.get("slots")
-    if signal.get("customer_verified") is not True or not isinstance(customer_id, str) or not customer_id.strip():
+    customer_id = payload.customer_id
+    if not payload.customer_verified or customer_id is None or not customer_id.strip():
         return False
     if len(customer_id) > MAX_CUSTOMER_ID:
         return False
-    email = slots.get("email") if isinstance(slots, dict) else None
+    email = payload.slots.get("email")
     email = email if isinstance(email, str) and len(email) <= MAX_EMAIL and EMAIL.fullmatch(email) else None
     async with gw.db.write() as s:
         conv = await store.get_conversation(s, conversation_id)
@@ -374,34 +382,30 @@ async def start_handoff(
     gw: Gateway,
     conversation_id: str,
     reason: str,
-    signal: dict[str, Any],
+    payload: HandoffPayload | None,
     actor: str = "bot",
     *,
     auto_assign: bool = True,
 ) -> None:
     """Queue the conversation for a human with priority, SLA, skills and the summary; notify everyone.
 
+    ``payload`` is what the bot knows (its hand-off block), ``None`` when the gateway hands off by itself.
     ``auto_assign=False`` leaves the assignment to the caller (an agent barging in claims it next).
     """
+    bot = payload if payload is not None else HandoffPayload(reason=reason)
     now = utcnow()
     today = date.today()
     async with gw.db.write() as s:
         conv = await store.get_conversation(s, conversation_id)
-        if conv is None or conv.state not in ("bot", "resolved"):
+        if conv is None or conv.state not in (State.BOT, State.RESOLVED):
             return
         contact = await store.get_contact(s, conv.customer_id) if conv.verified and conv.customer_id else None
         lane = fast_lane_reasons(contact, await store.average_mrr(s), today)
-        raw_turns = signal.get("turns")
-        turns: list[Any] = raw_turns if isinstance(raw_turns, list) else []
-        intents = [t.get("intent") for t in turns if isinstance(t, dict) and isinstance(t.get("intent"), str)]
-        raw_sentiment = signal.get("sentiment")
-        sentiment: dict[str, Any] = raw_sentiment if isinstance(raw_sentiment, dict) else {}
-        latest = sentiment.get("latest") if isinstance(sentiment.get("latest"), (int, float)) else None
-        frustration = signal.get("frustration")
+        intents = [t.intent for t in bot.turns if t.intent is not None]
         priority = decide(
             reason,
-            frustration=float(frustration) if isinstance(frustration, (int, float)) else 0.0,
-            sentiment_latest=float(latest) if latest is not None else None,
+            frustration=bot.frustration if bot.frustration is not None else 0.0,
+            sentiment_latest=bot.sentiment.latest,
             fast_lane=lane,
             intent=next((i for i in reversed(intents)), None),
             waited_seconds=(now - conv.created_at).total_seconds(),
@@ -421,7 +425,7 @@ async def start_handoff(
             SummaryInput(
                 conversation_id=conversation_id,
                 reason=reason,
-                handoff=signal,
+                handoff=bot,
                 priority=priority,
                 sla_deadline=deadline,
                 sla_minutes=gw.settings.sla_for(priority.level),
@@ -450,7 +454,7 @@ async def start_handoff(
             actor=actor,
             # Read by the metrics (cut by intent and tier) straight from the event row.
             event_data={
-                "intent": signal.get("intent") if isinstance(signal.get("intent"), str) else next(
+                "intent": bot.intent if bot.intent is not None else next(
                     (i for i in intents if i not in NOT_UNDERSTOOD_INTENTS and i != "out_of_scope"), None
                 ),
                 "tier": contact.tier if contact else ("unknown" if conv.verified else "anonymous"),

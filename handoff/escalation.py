@@ -22,14 +22,12 @@ from handoff import store
 from handoff.models import Conversation, Event
 from handoff.prediction import turn_features
 from handoff.rasa_client import RasaUnavailable
-from handoff.records import TURN_EVENT, EventRecord, MessageRecord
+from handoff.records import EventRecord, MessageRecord
 from handoff.routing import SENIOR
-from handoff.states import State
+from handoff.states import EventType, MessageStatus, State
 
 log = logging.getLogger(__name__)
 
-OFFER_EVENT = "early_offer"
-DECLINED_EVENT = "early_offer_declined"
 ACCEPT_PAYLOAD = "/request_human"
 DECLINE_PAYLOAD = "/keep_going"
 OFFER_TEXT = "It looks like this might need a person. Would you like me to bring someone in now?"
@@ -43,7 +41,7 @@ SENIOR_SKILL = SENIOR
 
 def current_case(events: list[EventRecord]) -> list[EventRecord]:
     """The events since the conversation's latest hand-off (a reopened conversation is a new case)."""
-    start = max((i for i, e in enumerate(events) if e.type == "queued"), default=-1)
+    start = max((i for i, e in enumerate(events) if e.type == EventType.QUEUED), default=-1)
     return events[start + 1 :]
 
 
@@ -105,11 +103,11 @@ async def after_bot_turn(gw: Any, conversation_id: str, customer_seq: int) -> No
             if conv is None or conv.state != State.BOT or any(m.sender == "customer" for m in newer):
                 return  # handed off meanwhile, or the customer already wrote again: that turn is scored instead
             case = current_case(await store.events_for(s, conversation_id))
-            turns = [e.data for e in case if e.type == TURN_EVENT]
+            turns = [e.data for e in case if e.type == EventType.BOT_TURN]
             row = turn_row(tracker, len(turns) + 1)
-            await store.add_event(s, conversation_id, TURN_EVENT, "bot", data=row)
+            await store.add_event(s, conversation_id, EventType.BOT_TURN, "bot", data=row)
             turns.append(row)
-            if any(e.type == OFFER_EVENT for e in case):
+            if any(e.type == EventType.EARLY_OFFER for e in case):
                 return
             features = turn_features(turns, row["tier"], await _repeat_contact(s, conversation_id))
             probability, source = gw.predictor.probability(features)
@@ -118,7 +116,7 @@ async def after_bot_turn(gw: Any, conversation_id: str, customer_seq: int) -> No
             await store.add_event(
                 s,
                 conversation_id,
-                OFFER_EVENT,
+                EventType.EARLY_OFFER,
                 "system",
                 data={"probability": round(probability, 4), "source": source, "turn": row["turn"]},
             )
@@ -133,8 +131,8 @@ async def handle_decline(gw: Any, m: MessageRecord) -> bool:
     if (m.text or "").strip() != DECLINE_PAYLOAD:
         return False
     async with gw.db.write() as s:
-        await store.add_event(s, m.conversation_id, DECLINED_EVENT, "customer")
-        await store.set_message_status(s, m.id, "done")
+        await store.add_event(s, m.conversation_id, EventType.EARLY_OFFER_DECLINED, "customer")
+        await store.set_message_status(s, m.id, MessageStatus.DONE)
     await gw.say(m.conversation_id, DECLINED_TEXT, sender="bot")
     return True
 
@@ -147,12 +145,16 @@ async def declined_this_case(s: AsyncSession, conversation_id: str) -> bool:
     """
     latest_queued = (
         select(func.coalesce(func.max(Event.id), 0))
-        .where(Event.conversation_id == conversation_id, Event.type == "queued")
+        .where(Event.conversation_id == conversation_id, Event.type == EventType.QUEUED.value)
         .scalar_subquery()
     )
     found = await s.scalar(
         select(Event.id)
-        .where(Event.conversation_id == conversation_id, Event.type == DECLINED_EVENT, Event.id > latest_queued)
+        .where(
+            Event.conversation_id == conversation_id,
+            Event.type == EventType.EARLY_OFFER_DECLINED.value,
+            Event.id > latest_queued,
+        )
         .limit(1)
     )
     return found is not None
@@ -162,5 +164,5 @@ def predicted_handoff(events: list[EventRecord], reason: str) -> dict[str, Any] 
     """The ``early_offer`` data when this hand-off is the customer accepting it (then: a senior agent), else None."""
     if reason != "customer_request":
         return None
-    offer = next((e for e in reversed(current_case(events)) if e.type == OFFER_EVENT), None)
+    offer = next((e for e in reversed(current_case(events)) if e.type == EventType.EARLY_OFFER), None)
     return dict(offer.data) if offer is not None else None

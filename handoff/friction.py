@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contract.redact import redact
 from handoff.models import Event, Message
 from handoff.review import similarity, tokens
+from handoff.states import EventType
 
 KINDS = ("loop", "repeated_question", "corrected_misread", "avoidable_handoff")
 LOOP_MIN = 3  # the same bot message this often in one conversation is a loop
@@ -201,7 +202,7 @@ async def avoidable_handoffs(s: AsyncSession, since: datetime, until: datetime) 
         e
         for e in await s.scalars(
             select(Event)
-            .where(Event.type == "resolved", Event.created_at >= since, Event.created_at < until)
+            .where(Event.type == EventType.RESOLVED.value, Event.created_at >= since, Event.created_at < until)
             .order_by(Event.id)
         )
         if (e.data or {}).get("avoidable") is True and e.conversation_id
@@ -210,7 +211,7 @@ async def avoidable_handoffs(s: AsyncSession, since: datetime, until: datetime) 
     for e in resolved:
         queued_at = await s.scalar(
             select(Event.created_at)
-            .where(Event.conversation_id == e.conversation_id, Event.type == "queued", Event.id < e.id)
+            .where(Event.conversation_id == e.conversation_id, Event.type == EventType.QUEUED.value, Event.id < e.id)
             .order_by(Event.id.desc())
             .limit(1)
         )

@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contract.redact import redact
 from handoff.models import Contact, Event
 from handoff.records import EventRecord, iso
+from handoff.states import EventType, State
 
 GROUPS = ("all", "tier", "intent", "reason", "agent")
 PRIORITY_ORDER = ("urgent", "high", "normal", "low")
@@ -129,19 +130,19 @@ def conversation_facts(events: Sequence[EventRecord], tiers: dict[str, str] | No
     result: list[ConversationFacts] = []
     for conv_id, rows in by_conv.items():
         rows.sort(key=lambda e: e.id)
-        created = next((e for e in rows if e.type == "created"), None)
+        created = next((e for e in rows if e.type == EventType.CREATED), None)
         if created is None:
             continue
         facts = ConversationFacts(conv_id, created.created_at)
         current: Escalation | None = None
         for e in rows:
-            if e.type == "engaged":
+            if e.type == EventType.ENGAGED:
                 facts.engaged = True
-            elif e.type == "identity_verified":
+            elif e.type == EventType.IDENTITY_VERIFIED:
                 facts.customer_id = str(e.data.get("customer_id") or "") or None
                 if facts.customer_id and facts.customer_id in tiers:
                     facts.tier = tiers[facts.customer_id]
-            elif e.type == "queued" and e.data.get("from") in ("bot", "resolved"):
+            elif e.type == EventType.QUEUED and e.data.get("from") in (State.BOT, State.RESOLVED):
                 facts.engaged = True  # a hand-off needs a customer (or an agent barging in on one)
                 tier = e.data.get("tier") or facts.tier
                 facts.tier = str(tier)
@@ -157,32 +158,34 @@ def conversation_facts(events: Sequence[EventRecord], tiers: dict[str, str] | No
                     tier=facts.tier,
                 )
                 facts.escalations.append(current)
-            elif e.type == "recontact":
+            elif e.type == EventType.RECONTACT:
                 facts.recontacts += 1
                 intent_ = facts.intent
                 if intent_ == "unknown":
                     facts.intent = "case_status"
             elif current is None:
                 continue
-            elif e.type == "assigned":
+            elif e.type == EventType.ASSIGNED:
                 current.picked_up = True
                 current.agent = current.agent or _agent_of(e.data) or e.actor
-            elif e.type == "first_reply":
+            elif e.type == EventType.FIRST_REPLY:
                 if current.first_reply_seconds is None:
                     current.first_reply_seconds = (e.created_at - current.at).total_seconds()
                     current.picked_up = True
                     current.agent = current.agent or _agent_of(e.data)
-            elif e.type == "handback":
+            elif e.type == EventType.HANDBACK:
                 current.handed_back, current.closed = True, True
-            elif e.type == "context_loss":
+            elif e.type == EventType.CONTEXT_LOSS:
                 current.context_loss = True
-            elif e.type == "sla_breach":
+            elif e.type == EventType.SLA_BREACH:
                 current.sla_breached = True
-            elif e.type in ("transferred", "escalated_l3") or (e.type == "queued" and e.data.get("from") == "assigned"):
+            elif e.type in (EventType.TRANSFERRED, EventType.ESCALATED_L3) or (
+                e.type == EventType.QUEUED and e.data.get("from") == State.ASSIGNED
+            ):
                 current.churn += 1
-            elif e.type == "resolved":
+            elif e.type == EventType.RESOLVED:
                 current.closed = True
-            elif e.type == "csat":
+            elif e.type == EventType.CSAT:
                 score = e.data.get("score")
                 # One rating per resolution: a later one (stuffed before the gateway refused them) does not count.
                 if isinstance(score, int) and 1 <= score <= 5 and not current.csat:
@@ -329,7 +332,7 @@ def parse_window(text: str) -> timedelta:
 async def load_events(s: AsyncSession, since: datetime, until: datetime) -> tuple[list[EventRecord], dict[str, str]]:
     """Every event (before ``until``) of the conversations created in the window, and customer tiers."""
     cohort = select(Event.conversation_id).where(
-        Event.type == "created", Event.created_at >= since, Event.created_at < until
+        Event.type == EventType.CREATED.value, Event.created_at >= since, Event.created_at < until
     )
     rows = await s.scalars(
         select(Event).where(Event.conversation_id.in_(cohort), Event.created_at < until).order_by(Event.id)

@@ -21,6 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import declarative_base
 
+from handoff.states import MessageStatus
+
 Base: Any = declarative_base()
 
 CONVERSATION_STATES = ("bot", "queued", "assigned", "escalated_l3", "resolved")
@@ -99,7 +101,7 @@ class Message(Base):
     text = Column(Text, nullable=True)
     payload = Column(JSON, nullable=True)
     client_id = Column(String(64), nullable=True)
-    status = Column(String(16), nullable=False, default="done")
+    status = Column(String(16), nullable=False, default=MessageStatus.DONE.value)
     created_at = Column(DateTime, nullable=False, default=utcnow)
     __table_args__ = (
         UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),

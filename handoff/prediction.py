@@ -24,7 +24,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from handoff.records import TURN_EVENT, EventRecord, iso
+from handoff.records import EventRecord, iso
+from handoff.states import EventType, State
 
 MODEL_PATH = "var/escalation_model.joblib"
 # Above this probability the bot offers a person early (default of settings ``prediction_threshold``).
@@ -122,12 +123,12 @@ def samples_from_events(events: Sequence[EventRecord], tiers: dict[str, str] | N
     info: dict[str, tuple[datetime, str | None, bool, bool]] = {}
     for cid, rows in by_conv.items():
         rows.sort(key=lambda e: e.id)
-        created = next((e for e in rows if e.type == "created"), None)
+        created = next((e for e in rows if e.type == EventType.CREATED), None)
         if created is None:
             continue
-        customer = next((str(e.data.get("customer_id")) for e in rows if e.type == "identity_verified"), None)
-        escalated = any(e.type == "queued" and e.data.get("from") in ("bot", "resolved") for e in rows)
-        recontact = any(e.type == "recontact" for e in rows)
+        customer = next((str(e.data.get("customer_id")) for e in rows if e.type == EventType.IDENTITY_VERIFIED), None)
+        escalated = any(e.type == EventType.QUEUED and e.data.get("from") in (State.BOT, State.RESOLVED) for e in rows)
+        recontact = any(e.type == EventType.RECONTACT for e in rows)
         info[cid] = (created.created_at, customer, escalated, recontact)
         if customer:
             starts.append((created.created_at, cid, customer))
@@ -141,9 +142,9 @@ def samples_from_events(events: Sequence[EventRecord], tiers: dict[str, str] | N
     for cid, (created_at, customer, escalated, recontact) in info.items():
         turns: list[dict[str, Any]] = []
         for e in by_conv[cid]:
-            if e.type == "queued" and e.data.get("from") in ("bot", "resolved"):
+            if e.type == EventType.QUEUED and e.data.get("from") in (State.BOT, State.RESOLVED):
                 break  # after the hand-off there is nothing left to predict
-            if e.type != TURN_EVENT:
+            if e.type != EventType.BOT_TURN:
                 continue
             turns.append(e.data)
             tier = str(e.data.get("tier") or (tiers.get(customer, "anonymous") if customer else "anonymous"))

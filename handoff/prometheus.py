@@ -22,18 +22,18 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.models import Agent, Conversation, Event, Handoff, utcnow
-from handoff.states import HandoffStatus, State
+from handoff.states import EventType, HandoffStatus, State
 
 DELAY_BUCKETS = (30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0)
 SIMPLE_COUNTERS = {
     # metric name (without _total): (event type, help)
-    "handoff_conversations": ("created", "Conversations started."),
-    "handoff_engaged_conversations": ("engaged", "Conversations in which the customer wrote at least one message."),
-    "handoff_handbacks": ("handback", "Hand-offs an agent returned to the bot (bounceback)."),
-    "handoff_context_loss": ("context_loss", "Escalations where the agent had to ask the customer again."),
-    "handoff_recontacts": ("recontact", "Customers asking what is happening with their case."),
-    "handoff_l3_escalations": ("escalated_l3", "Escalations from L2 to L3."),
-    "handoff_transfers": ("transferred", "Transfers from one agent to another."),
+    "handoff_conversations": (EventType.CREATED, "Conversations started."),
+    "handoff_engaged_conversations": (EventType.ENGAGED, "Conversations in which the customer wrote at least one message."),
+    "handoff_handbacks": (EventType.HANDBACK, "Hand-offs an agent returned to the bot (bounceback)."),
+    "handoff_context_loss": (EventType.CONTEXT_LOSS, "Escalations where the agent had to ask the customer again."),
+    "handoff_recontacts": (EventType.RECONTACT, "Customers asking what is happening with their case."),
+    "handoff_l3_escalations": (EventType.ESCALATED_L3, "Escalations from L2 to L3."),
+    "handoff_transfers": (EventType.TRANSFERRED, "Transfers from one agent to another."),
 }
 # Rows younger than this are read again at the next scrape: on PostgreSQL ids are handed out at insert, so a row
 # with a smaller id can still commit after a larger one was seen. Older than this, no transaction of ours is open.
@@ -66,18 +66,18 @@ def fold(snap: Snapshot, type_: str, reason: str | None, data: dict[str, Any] | 
     """Count one event row into the counters of ``snap``."""
     data = data or {}
     _add(snap.counts, type_)
-    if type_ == "queued":
-        if data.get("from") == "assigned":
+    if type_ == EventType.QUEUED:
+        if data.get("from") == State.ASSIGNED:
             snap.requeues += 1
         else:
             _add(snap.escalations, (str(reason or "unknown"), str(data.get("priority") or "normal")))
-    elif type_ == "sla_breach":
+    elif type_ == EventType.SLA_BREACH:
         _add(snap.sla_breaches, str(reason or "normal"))
-    elif type_ == "csat":
+    elif type_ == EventType.CSAT:
         _add(snap.csat, str(data.get("score")))
-    elif type_ == "nlu_miss":
+    elif type_ == EventType.NLU_MISS:
         _add(snap.misses, str(reason or "nlu_fallback"))
-    elif type_ == "first_reply":
+    elif type_ == EventType.FIRST_REPLY:
         delay = data.get("delay_seconds")
         if isinstance(delay, (int, float)) and not isinstance(delay, bool):
             priority = str(data.get("priority") or "normal")

@@ -6,9 +6,6 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
-# The stored event a bot turn leaves (its features: handoff.escalation writes them, handoff.prediction learns from them).
-TURN_EVENT = "bot_turn"
-
 
 def iso(value: datetime | date | None) -> str | None:
     """ISO 8601 for a naive-UTC datetime (with ``Z``) or a date."""

@@ -16,6 +16,7 @@ import time
 
 from handoff import conversations, store
 from handoff.gateway import Gateway
+from handoff.states import MessageStatus
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ async def on_startup(gw: Gateway) -> None:
     if gw.sockets.redis is None:
         await _take_over(gw, None, "left pending by the previous run")
         return
-    await _take_over(gw, store.PENDING, "left pending by a gateway of an earlier version")
+    await _take_over(gw, MessageStatus.PENDING, "left pending by a gateway of an earlier version")
     await heartbeat_and_sweep(gw)
 
 

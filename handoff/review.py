@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contract.redact import redact
 from handoff.models import Event
+from handoff.states import EventType
 
 WORD = re.compile(r"[a-z0-9']+")
 SIMILARITY = 0.5
@@ -113,7 +114,7 @@ async def load_misses(s: AsyncSession, since: datetime, until: datetime) -> list
     """The ``nlu_miss`` events of the window, oldest first."""
     rows = await s.scalars(
         select(Event)
-        .where(Event.type == "nlu_miss", Event.created_at >= since, Event.created_at < until)
+        .where(Event.type == EventType.NLU_MISS.value, Event.created_at >= since, Event.created_at < until)
         .order_by(Event.id)
     )
     result = []

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contract.redact import redact
 from handoff import store
 from handoff.models import Event, Message, utcnow
+from handoff.states import EventType, State
 
 SIGNAL_KEYS = frozenset({"handoff", "nlu_miss", "case_status"})
 MISS_KINDS = ("nlu_fallback", "out_of_scope", "clarification_rejected")
@@ -35,7 +36,7 @@ async def mark_engaged(s: AsyncSession, conversation_id: str, seq: int) -> None:
         )
     ).first()
     if earlier is None:
-        await store.add_event(s, conversation_id, "engaged", "customer")
+        await store.add_event(s, conversation_id, EventType.ENGAGED, "customer")
 
 
 async def mark_first_reply(s: AsyncSession, conversation_id: str, agent_id: int) -> None:
@@ -43,20 +44,23 @@ async def mark_first_reply(s: AsyncSession, conversation_id: str, agent_id: int)
     rows = (
         await s.execute(
             select(Event.type, Event.data, Event.created_at)
-            .where(Event.conversation_id == conversation_id, Event.type.in_(("queued", "first_reply")))
+            .where(
+                Event.conversation_id == conversation_id,
+                Event.type.in_((EventType.QUEUED.value, EventType.FIRST_REPLY.value)),
+            )
             .order_by(Event.id.desc())
             .limit(20)
         )
     ).all()
     for type_, data, created_at in rows:
-        if type_ == "first_reply":
+        if type_ == EventType.FIRST_REPLY:
             return
-        if (data or {}).get("from") in ("bot", "resolved"):
+        if (data or {}).get("from") in (State.BOT, State.RESOLVED):
             delay = max(0.0, (utcnow() - created_at).total_seconds())
             await store.add_event(
                 s,
                 conversation_id,
-                "first_reply",
+                EventType.FIRST_REPLY,
                 f"agent:{agent_id}",
                 data={"agent_id": agent_id, "priority": (data or {}).get("priority"), "delay_seconds": round(delay, 3)},
             )
@@ -89,7 +93,7 @@ async def record_miss(s: AsyncSession, conversation_id: str, raw: Any) -> None:
     """Keep a misunderstood message for the designer's review."""
     miss = clean_miss(raw)
     if miss is not None:
-        await store.add_event(s, conversation_id, "nlu_miss", "bot", miss["kind"], miss)
+        await store.add_event(s, conversation_id, EventType.NLU_MISS, "bot", miss["kind"], miss)
 
 
 STATUS_TEXT = {
@@ -126,5 +130,5 @@ async def case_status(s: AsyncSession, conversation_id: str) -> tuple[str, dict[
             status += f" ({handoff.resolution_code.replace('_', ' ')})"
         text = f"Your case from {when} ({problem}) {status}."
         data = {"case_conversation_id": cid, "case_state": handoff.status}
-    await store.add_event(s, conversation_id, "recontact", "customer", "case_status", data)
+    await store.add_event(s, conversation_id, EventType.RECONTACT, "customer", "case_status", data)
     return text, data

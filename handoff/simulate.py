@@ -24,7 +24,7 @@ from sqlalchemy import delete, select
 
 from handoff.db import Database
 from handoff.models import Agent, Contact, Conversation, Event, utcnow
-from handoff.records import TURN_EVENT
+from handoff.states import EventType, State
 
 SIM_PREFIX = "sim_"
 CUSTOMERS_PER_TIER = 60  # simulated customers (contacts ``sim_cus_*``), so repeat contacts happen at a realistic rate
@@ -142,46 +142,49 @@ def simulate_conversation(
 
 
 def _events(rng: random.Random, conv: SimConversation, agents: list[int]) -> list[Event]:
-    def ev(at: datetime, type_: str, actor: str, reason: str | None = None, **data: Any) -> Event:
-        return Event(conversation_id=conv.id, type=type_, actor=actor, reason=reason, data=data, created_at=at)
+    def ev(at: datetime, type_: EventType, actor: str, reason: str | None = None, **data: Any) -> Event:
+        return Event(conversation_id=conv.id, type=type_.value, actor=actor, reason=reason, data=data, created_at=at)
 
-    rows = [ev(conv.start, "created", "customer"), ev(conv.start + timedelta(seconds=3), "engaged", "customer")]
+    rows = [
+        ev(conv.start, EventType.CREATED, "customer"),
+        ev(conv.start + timedelta(seconds=3), EventType.ENGAGED, "customer"),
+    ]
     if conv.customer_id:
-        rows.append(ev(conv.start + timedelta(seconds=2), "identity_verified", "customer", customer_id=conv.customer_id))
+        verified_at = conv.start + timedelta(seconds=2)
+        rows.append(ev(verified_at, EventType.IDENTITY_VERIFIED, "customer", customer_id=conv.customer_id))
     if conv.repeat and rng.random() < 0.4:
-        rows.append(ev(conv.start + timedelta(seconds=4), "recontact", "customer", "case_status", case_state="open"))
+        rows.append(ev(conv.start + timedelta(seconds=4), EventType.RECONTACT, "customer", "case_status", case_state="open"))
     for t in conv.turns:
         data = {k: v for k, v in t.items() if k != "at"}
-        rows.append(ev(t["at"], TURN_EVENT, "bot", **data))
+        rows.append(ev(t["at"], EventType.BOT_TURN, "bot", **data))
     if conv.escalated_at_turn is None:
         return rows
     at = conv.turns[-1]["at"] + timedelta(seconds=2)
     fast = conv.tier == "enterprise" or conv.reason == "frustration"
     priority = "high" if fast else rng.choice(("normal", "normal", "normal", "low"))
-    rows.append(
-        ev(at, "queued", "bot", conv.reason, **{"from": "bot", "to": "queued", "priority": priority,
-                                               "intent": conv.intent, "tier": conv.tier, "simulated": True})
-    )
+    queued = {"from": State.BOT.value, "to": State.QUEUED.value, "priority": priority, "intent": conv.intent,
+              "tier": conv.tier, "simulated": True}
+    rows.append(ev(at, EventType.QUEUED, "bot", conv.reason, **queued))
     agent = rng.choice(agents) if agents else 1
     wait = rng.lognormvariate(math.log(240 if priority == "high" else 900), 0.8)
     if at + timedelta(seconds=wait) > utcnow():
         return rows  # still waiting
-    rows.append(ev(at + timedelta(seconds=wait * 0.8), "assigned", f"agent:{agent}", "claim", agent_id=agent))
-    rows.append(ev(at + timedelta(seconds=wait), "first_reply", f"agent:{agent}", agent_id=agent, priority=priority))
+    rows.append(ev(at + timedelta(seconds=wait * 0.8), EventType.ASSIGNED, f"agent:{agent}", "claim", agent_id=agent))
+    rows.append(ev(at + timedelta(seconds=wait), EventType.FIRST_REPLY, f"agent:{agent}", agent_id=agent, priority=priority))
     if wait > (1800 if priority == "high" else 4 * 3600):
-        rows.append(ev(at + timedelta(seconds=wait + 1), "sla_breach", "system", priority))
+        rows.append(ev(at + timedelta(seconds=wait + 1), EventType.SLA_BREACH, "system", priority))
     if rng.random() < 0.07:
-        rows.append(ev(at + timedelta(seconds=wait + 60), "context_loss", f"agent:{agent}", "had_to_ask_again"))
+        rows.append(ev(at + timedelta(seconds=wait + 60), EventType.CONTEXT_LOSS, f"agent:{agent}", "had_to_ask_again"))
     if rng.random() < 0.1:
-        rows.append(ev(at + timedelta(seconds=wait + 90), "transferred", f"agent:{agent}", "to_agent"))
+        rows.append(ev(at + timedelta(seconds=wait + 90), EventType.TRANSFERRED, f"agent:{agent}", "to_agent"))
     end = at + timedelta(seconds=wait + rng.uniform(300, 2400))
     if rng.random() < 0.08:
-        rows.append(ev(end, "handback", f"agent:{agent}", "handback", coaching_note="ask for the invoice id first"))
+        rows.append(ev(end, EventType.HANDBACK, f"agent:{agent}", "handback", coaching_note="ask for the invoice id first"))
     else:
-        rows.append(ev(end, "resolved", f"agent:{agent}", "fixed"))
+        rows.append(ev(end, EventType.RESOLVED, f"agent:{agent}", "fixed"))
         if rng.random() < 0.5:
             score = max(1, min(5, round(rng.gauss(4.3 - (0.8 if wait > 1800 else 0), 0.8))))
-            rows.append(ev(end + timedelta(seconds=30), "csat", "customer", score=score))
+            rows.append(ev(end + timedelta(seconds=30), EventType.CSAT, "customer", score=score))
     return rows
 
 
@@ -216,7 +219,7 @@ async def simulate(
         for conv in convs:
             rows = _events(rng, conv, agents)
             # Still-waiting simulated escalations stay out of the live queue (they have no Handoff row).
-            state = "resolved" if rows[-1].type in ("resolved", "csat") else "bot"
+            state = State.RESOLVED.value if rows[-1].type in (EventType.RESOLVED, EventType.CSAT) else State.BOT.value
             last = max(r.created_at for r in rows)
             s.add(
                 Conversation(id=conv.id, state=state, customer_id=conv.customer_id,

@@ -16,6 +16,7 @@ from handoff.gateway import Gateway
 from handoff.models import utcnow
 from handoff.priority import bump, rank_of
 from handoff.records import iso
+from handoff.states import EventType
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +40,15 @@ async def check_once(gw: Gateway) -> int:
                 level = bump(h.priority)
                 async with gw.db.write() as s:
                     await store.update_handoff_sla(s, h.id, warned=True, priority=(level, rank_of(level)))
-                    await store.add_event(s, h.conversation_id, "sla_warning", "system", h.priority, {"raised_to": level})
+                    raised = {"raised_to": level}
+                    await store.add_event(s, h.conversation_id, EventType.SLA_WARNING, "system", h.priority, raised)
                 log.info("conversation %s: SLA warning, priority %s -> %s", h.conversation_id, h.priority, level)
                 await gw.to_agents(ev.SLA_WARNING, {**payload, "priority": level})
                 changed += 1
             if not h.sla_breached and now >= h.sla_deadline:
                 async with gw.db.write() as s:
                     await store.update_handoff_sla(s, h.id, breached=True)
-                    await store.add_event(s, h.conversation_id, "sla_breach", "system", h.priority)
+                    await store.add_event(s, h.conversation_id, EventType.SLA_BREACH, "system", h.priority)
                 log.warning("conversation %s: SLA breached", h.conversation_id)
                 await gw.to_agents(ev.SLA_BREACHED, payload)
                 changed += 1
@@ -60,7 +62,7 @@ async def check_once(gw: Gateway) -> int:
                     await store.add_event(
                         s,
                         h.conversation_id,
-                        "stale_alert",
+                        EventType.STALE_ALERT,
                         "system",
                         "l2_stale",
                         {"minutes": round(minutes, 1)},

@@ -1,9 +1,10 @@
-"""The conversation's states, the hand-off's statuses and every allowed move between states, defined once.
+"""Conversation states, hand-off statuses, stored event types, message statuses and the allowed moves, defined once.
 
 A conversation is with the bot, waiting in the queue, with an agent, with L3, or resolved. Every change of its
 state is one of the ``Move``s below, applied by ``store.transition`` (the only writer of a conversation's
 state), which refuses a move from a state the table does not allow and records the move's event. The widget and the
-console mirror the state names in ``widget/src/shared/protocol.js`` (tests/browser/test_protocol_mirror.py).
+console mirror the state names and the event types in ``widget/src/shared/protocol.js``
+(tests/browser/test_protocol_mirror.py).
 
 Pure: no I/O, no imports from the rest of the gateway.
 """
@@ -41,6 +42,54 @@ class HandoffStatus(_Named):
     HANDED_BACK = "handed_back"
 
 
+class EventType(_Named):
+    """What a stored lifecycle event (a row of ``events``) records; the metrics, the reports and the console read them.
+
+    The values are the stored strings: renaming one orphans every row already written and the queries over them.
+    """
+
+    # A conversation's life with the bot.
+    CREATED = "created"  # the conversation started (the cohort the metrics follow)
+    ENGAGED = "engaged"  # the customer wrote their first message
+    IDENTITY_VERIFIED = "identity_verified"  # a verified customer identity was bound to the conversation
+    FOLLOW_UP_REQUESTED = "follow_up_requested"  # no agent available: the customer left an email to follow up on
+    LANGUAGE_VOTE = "language_vote"  # one customer message that is evidence of a language
+    LANGUAGE_DETECTED = "language_detected"  # the conversation's decided language changed
+    BOT_TURN = "bot_turn"  # one bot turn's features (the early offer decides on them, the prediction learns from them)
+    NLU_MISS = "nlu_miss"  # the bot did not understand a message (fallback or low confidence)
+    RECONTACT = "recontact"  # the customer asked what is happening with their case
+    EARLY_OFFER = "early_offer"  # the bot offered a person before the customer asked for one
+    EARLY_OFFER_DECLINED = "early_offer_declined"  # the customer declined that offer
+    # The moves of the table below (each written by store.transition or store.claim).
+    QUEUED = "queued"  # handed off to the queue (from the bot or a resolved chat) or transferred back to it
+    ASSIGNED = "assigned"  # an agent claimed the queued conversation (or was auto-assigned it)
+    L3_CLAIMED = "l3_claimed"  # an L3 agent took an L3 escalation
+    ESCALATED_L3 = "escalated_l3"  # an agent escalated to L3
+    RESOLVED = "resolved"  # an agent resolved the conversation
+    HANDBACK = "handback"  # an agent handed the conversation back to the bot
+    REOPENED = "reopened"  # the customer wrote again after a resolution: back with the bot
+    # With the people.
+    QUEUE_ACK = "queue_ack"  # the customer was told their place in the queue
+    FIRST_REPLY = "first_reply"  # an agent's first reply to an escalation (carries the hand-off delay)
+    TRANSFERRED = "transferred"  # an agent handed the conversation to another agent
+    CONTEXT_LOSS = "context_loss"  # an agent flagged having to ask the customer again
+    WATCHED = "watched"  # an agent started following the conversation live (e.g. to barge in)
+    SLA_WARNING = "sla_warning"  # a waiting hand-off neared its SLA deadline (priority raised)
+    SLA_BREACH = "sla_breach"  # a waiting hand-off passed its SLA deadline
+    STALE_ALERT = "stale_alert"  # a conversation sat too long with the bot (l1_stale) or an agent (l2_stale)
+    CSAT = "csat"  # the customer's rating after a resolution (one per resolution)
+    # Not of a conversation (no conversation id).
+    PRESENCE = "presence"  # an agent's status changed (online, away, offline)
+
+
+class MessageStatus(_Named):
+    """Where a stored message is on its way to its reader (``messages.status``)."""
+
+    DONE = "done"  # delivered: relayed to the bot, or a message of the bot, an agent or the system
+    HUMAN = "human"  # a customer message while people have the conversation: publishing it was the delivery
+    PENDING = "pending"  # acknowledged, not relayed to the bot yet; stored as "pending:<gateway instance>"
+
+
 # Waiting for a person or with one: the bot stays out of it.
 WITH_PEOPLE = (State.QUEUED, State.ASSIGNED, State.ESCALATED_L3)
 # With an agent (L2 or L3): what the customer writes is delivered to people, not to the bot.
@@ -53,7 +102,7 @@ OPEN_HANDOFF = (HandoffStatus.OPEN, HandoffStatus.ASSIGNED, HandoffStatus.ESCALA
 class Transition:
     """One kind of state change: the event it writes, the state it leads to, the states it may start from."""
 
-    event: str
+    event: EventType
     to: State
     allowed_from: tuple[State, ...]
 
@@ -61,14 +110,14 @@ class Transition:
 class Move(Enum):
     """Every state change a conversation can go through."""
 
-    HAND_OFF = Transition("queued", State.QUEUED, (State.BOT, State.RESOLVED))
-    CLAIM = Transition("assigned", State.ASSIGNED, (State.QUEUED,))
-    CLAIM_L3 = Transition("l3_claimed", State.ESCALATED_L3, (State.ESCALATED_L3,))
-    TRANSFER = Transition("queued", State.QUEUED, (State.ASSIGNED,))
-    ESCALATE_L3 = Transition("escalated_l3", State.ESCALATED_L3, (State.ASSIGNED,))
-    RESOLVE = Transition("resolved", State.RESOLVED, (State.ASSIGNED, State.ESCALATED_L3))
-    HAND_BACK = Transition("handback", State.BOT, (State.ASSIGNED,))
-    REOPEN = Transition("reopened", State.BOT, (State.RESOLVED,))
+    HAND_OFF = Transition(EventType.QUEUED, State.QUEUED, (State.BOT, State.RESOLVED))
+    CLAIM = Transition(EventType.ASSIGNED, State.ASSIGNED, (State.QUEUED,))
+    CLAIM_L3 = Transition(EventType.L3_CLAIMED, State.ESCALATED_L3, (State.ESCALATED_L3,))
+    TRANSFER = Transition(EventType.QUEUED, State.QUEUED, (State.ASSIGNED,))
+    ESCALATE_L3 = Transition(EventType.ESCALATED_L3, State.ESCALATED_L3, (State.ASSIGNED,))
+    RESOLVE = Transition(EventType.RESOLVED, State.RESOLVED, (State.ASSIGNED, State.ESCALATED_L3))
+    HAND_BACK = Transition(EventType.HANDBACK, State.BOT, (State.ASSIGNED,))
+    REOPEN = Transition(EventType.REOPENED, State.BOT, (State.RESOLVED,))
 
     @property
     def transition(self) -> Transition:

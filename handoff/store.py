@@ -39,9 +39,7 @@ from handoff.records import (
     QueueItem,
     iso,
 )
-from handoff.states import OPEN_HANDOFF, WITH_AN_AGENT, WITH_PEOPLE, HandoffStatus, Move, State
-
-PENDING = "pending"  # a customer message acknowledged, not relayed yet (status "pending:<gateway instance>")
+from handoff.states import OPEN_HANDOFF, WITH_AN_AGENT, WITH_PEOPLE, EventType, HandoffStatus, MessageStatus, Move, State
 
 
 class StoreError(Exception):
@@ -160,13 +158,14 @@ def _event(row: Event) -> EventRecord:
 async def add_event(
     s: AsyncSession,
     conversation_id: str | None,
-    type_: str,
+    type_: EventType,
     actor: str,
     reason: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    """Append a lifecycle event."""
-    s.add(Event(conversation_id=conversation_id, type=type_, actor=actor, reason=reason, data=data or {}))
+    """Append a lifecycle event; a type that is not an ``EventType`` is refused (ValueError), never stored."""
+    type_ = EventType(type_)
+    s.add(Event(conversation_id=conversation_id, type=type_.value, actor=actor, reason=reason, data=data or {}))
 
 
 async def add_csat(s: AsyncSession, conversation_id: str, data: dict[str, Any]) -> bool:
@@ -177,17 +176,17 @@ async def add_csat(s: AsyncSession, conversation_id: str, data: dict[str, Any]) 
     await _conversation_row(s, conversation_id, lock=True)
     resolved = (
         select(func.coalesce(func.max(Event.id), 0))
-        .where(Event.conversation_id == conversation_id, Event.type == "resolved")
+        .where(Event.conversation_id == conversation_id, Event.type == EventType.RESOLVED.value)
         .scalar_subquery()
     )
     rated = await s.scalar(
         select(func.count())
         .select_from(Event)
-        .where(Event.conversation_id == conversation_id, Event.type == "csat", Event.id > resolved)
+        .where(Event.conversation_id == conversation_id, Event.type == EventType.CSAT.value, Event.id > resolved)
     )
     if rated:
         return False
-    await add_event(s, conversation_id, "csat", "customer", data=data)
+    await add_event(s, conversation_id, EventType.CSAT, "customer", data=data)
     return True
 
 
@@ -218,9 +217,9 @@ async def conversations_by_id(s: AsyncSession, ids: Iterable[str]) -> dict[str, 
 async def create_conversation(s: AsyncSession, conversation_id: str) -> ConversationRecord:
     """A new conversation in ``bot`` state."""
     now = utcnow()
-    row = Conversation(id=conversation_id, state="bot", last_seq=0, created_at=now, updated_at=now)
+    row = Conversation(id=conversation_id, state=State.BOT.value, last_seq=0, created_at=now, updated_at=now)
     s.add(row)
-    await add_event(s, conversation_id, "created", "customer")
+    await add_event(s, conversation_id, EventType.CREATED, "customer")
     await s.flush()
     return _conv(row)
 
@@ -247,7 +246,7 @@ async def set_identity(
             row.customer_name = name
         return False
     row.customer_id, row.customer_email, row.customer_name, row.verified = customer_id, email, name, True
-    await add_event(s, conversation_id, "identity_verified", actor, data={"customer_id": customer_id})
+    await add_event(s, conversation_id, EventType.IDENTITY_VERIFIED, actor, data={"customer_id": customer_id})
     return True
 
 
@@ -255,23 +254,21 @@ async def set_follow_up_email(s: AsyncSession, conversation_id: str, email: str)
     """Remember where to follow up when no agent is available."""
     row = await _conversation_row(s, conversation_id)
     row.follow_up_email = email
-    await add_event(s, conversation_id, "follow_up_requested", "customer", data={"email": email})
-
-
-LANGUAGE_VOTE = "language_vote"
-LANGUAGE_DETECTED = "language_detected"
+    await add_event(s, conversation_id, EventType.FOLLOW_UP_REQUESTED, "customer", data={"email": email})
 
 
 async def add_language_vote(s: AsyncSession, conversation_id: str, language: str, confidence: float, seq: int) -> None:
     """One customer message that is evidence of a language (handoff.language.vote)."""
     data = {"language": language, "confidence": round(confidence, 3), "seq": seq}
-    await add_event(s, conversation_id, LANGUAGE_VOTE, "system", data=data)
+    await add_event(s, conversation_id, EventType.LANGUAGE_VOTE, "system", data=data)
 
 
 async def language_votes(s: AsyncSession, conversation_id: str) -> list[tuple[str, float]]:
     """The conversation's language votes, oldest first."""
     rows = await s.scalars(
-        select(Event).where(Event.conversation_id == conversation_id, Event.type == LANGUAGE_VOTE).order_by(Event.id)
+        select(Event)
+        .where(Event.conversation_id == conversation_id, Event.type == EventType.LANGUAGE_VOTE.value)
+        .order_by(Event.id)
     )
     votes = []
     for r in rows:
@@ -289,7 +286,7 @@ async def set_language(s: AsyncSession, conversation_id: str, language: str, mes
         return False
     previous, row.language = row.language, language
     data = {"language": language, "messages": messages, "previous": previous}
-    await add_event(s, conversation_id, LANGUAGE_DETECTED, "system", data=data)
+    await add_event(s, conversation_id, EventType.LANGUAGE_DETECTED, "system", data=data)
     return True
 
 
@@ -367,7 +364,7 @@ async def append_message(
     payload: dict[str, Any] | None = None,
     agent_id: int | None = None,
     client_id: str | None = None,
-    status: str = "done",
+    status: str = MessageStatus.DONE,
 ) -> MessageRecord:
     """Store a message with the next sequence number; a repeated ``client_id`` returns the original."""
     existing = await _by_client_id(s, conversation_id, client_id)
@@ -391,7 +388,7 @@ async def append_customer_message(
     if existing is not None:
         return existing
     seq, state = await _next_seq(s, conversation_id)
-    status = "human" if state in WITH_AN_AGENT else pending
+    status = MessageStatus.HUMAN if state in WITH_AN_AGENT else pending
     return await _insert_message(s, conversation_id, seq, "customer", text, None, None, client_id, status)
 
 
@@ -461,7 +458,7 @@ async def _insert_message(
         text=text,
         payload=payload,
         client_id=client_id or None,
-        status=status,
+        status=str(status),
         created_at=utcnow(),
     )
     s.add(row)
@@ -471,6 +468,7 @@ async def _insert_message(
 
 async def set_message_status(s: AsyncSession, message_id: str, status: str) -> None:
     """Mark a customer message as relayed (or routed to humans)."""
+    status = str(status)
     await _core_update(s, _SET_MESSAGE_STATUS, {"message_id": message_id, "status": status})
     _sync_loaded(s, Message, message_id, status=status)
 
@@ -498,7 +496,7 @@ async def last_messages(s: AsyncSession, conversation_id: str, count: int) -> li
 
 def pending_status(instance: str) -> str:
     """Status of a customer message acknowledged by gateway ``instance`` and not relayed yet (fits String(16))."""
-    return f"{PENDING}:{instance}"
+    return f"{MessageStatus.PENDING}:{instance}"
 
 
 async def take_over_pending(s: AsyncSession, status: str | None, new_status: str) -> list[MessageRecord]:
@@ -506,7 +504,7 @@ async def take_over_pending(s: AsyncSession, status: str | None, new_status: str
 
     On PostgreSQL rows another transaction is taking over right now are skipped, not waited for.
     """
-    match = Message.status.like(f"{PENDING}%") if status is None else Message.status == status
+    match = Message.status.like(f"{MessageStatus.PENDING}%") if status is None else Message.status == str(status)
     rows = list(
         await s.scalars(
             select(Message)
@@ -757,7 +755,7 @@ async def transfer_to_agent(
     await add_event(
         s,
         conversation_id,
-        "transferred",
+        EventType.TRANSFERRED,
         f"agent:{from_agent}",
         "to_agent",
         {"from_agent": from_agent, "to_agent": to_agent, "note": note},
@@ -820,7 +818,8 @@ async def update_handoff_sla(
 
 async def sla_candidates(s: AsyncSession) -> list[HandoffRecord]:
     """Open or assigned hand-offs (the SLA task decides what to do with them)."""
-    rows = await s.scalars(select(Handoff).where(Handoff.status.in_(("open", "assigned"))))
+    waiting_or_assigned = (HandoffStatus.OPEN.value, HandoffStatus.ASSIGNED.value)
+    rows = await s.scalars(select(Handoff).where(Handoff.status.in_(waiting_or_assigned)))
     return [_handoff(r) for r in rows]
 
 
@@ -847,7 +846,7 @@ async def mark_stale(s: AsyncSession, conversation_id: str, minutes: float) -> N
     """Flag an L1 conversation as stale (alert once)."""
     row = await _conversation_row(s, conversation_id)
     row.stale_alerted = True
-    await add_event(s, conversation_id, "stale_alert", "system", "l1_stale", {"minutes": minutes})
+    await add_event(s, conversation_id, EventType.STALE_ALERT, "system", "l1_stale", {"minutes": minutes})
 
 
 # ---------------------------------------------------------------- agents
@@ -894,7 +893,7 @@ async def set_agent_status(s: AsyncSession, agent_id: int, status: str) -> None:
     if row is None:
         return
     if row.status != status:
-        await add_event(s, None, "presence", f"agent:{agent_id}", status, {"agent_id": agent_id})
+        await add_event(s, None, EventType.PRESENCE, f"agent:{agent_id}", status, {"agent_id": agent_id})
     row.status = status
     row.last_seen_at = utcnow()
 

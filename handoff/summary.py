@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from contract.handoff import PROBLEM_SENTENCES
+from contract.handoff_payload import HandoffPayload
 from contract.redact import redact, redact_value
 from handoff import evidence as ev
 from handoff.evidence import SUPPORT_INTENTS, Turn
@@ -42,20 +44,6 @@ REASON_TEXT: dict[str, str] = {
     "language": "customer writes in a language the bot does not speak",
 }
 
-INTENT_PROBLEM: dict[str, str] = {
-    "reset_password": "Customer can't log in and needs a password reset",
-    "account_locked": "Customer's account is locked",
-    "create_account": "Customer can't finish creating an account",
-    "update_account": "Customer needs a change to their account",
-    "close_account": "Customer wants to close their account",
-    "billing_invoice": "Customer has a question about an invoice",
-    "billing_charge_dispute": "Customer disputes a charge",
-    "billing_refund": "Customer asked about a refund",
-    "billing_payment_method": "Customer can't update their payment method",
-    "technical_issue": "Customer reports a technical problem",
-    "request_human": "Customer asked for a person before saying what it is about",
-    "out_of_scope": "Customer's request is outside what the bot handles",
-}
 TOPIC_NAME: dict[str, str] = {
     "reset_password": "a password reset",
     "account_locked": "a locked account",
@@ -108,7 +96,7 @@ class SummaryInput:
 
     conversation_id: str
     reason: str
-    handoff: Mapping[str, Any]
+    handoff: HandoffPayload  # the bot's, checked (contract.handoff_payload); an empty one when the gateway handed off
     priority: Priority
     sla_deadline: datetime
     sla_minutes: float
@@ -126,12 +114,8 @@ class SummaryInput:
     language_messages: int = 0
 
 
-def _float(value: Any, default: float | None = None) -> float | None:
-    if isinstance(value, bool):
-        return default
-    if isinstance(value, (int, float)):
-        return round(float(value), 2)
-    return default
+def _float(value: float | None, default: float | None = None) -> float | None:
+    return default if value is None else round(value, 2)
 
 
 def _str(value: Any, limit: int = 500) -> str | None:
@@ -140,37 +124,23 @@ def _str(value: Any, limit: int = 500) -> str | None:
     return None
 
 
-def _turns(handoff: Mapping[str, Any]) -> list[dict[str, Any]]:
-    turns = handoff.get("turns")
-    result: list[dict[str, Any]] = []
-    for turn in turns if isinstance(turns, list) else []:
-        if not isinstance(turn, dict):
-            continue
-        ranking = [
-            {"name": str(r.get("name")), "confidence": _float(r.get("confidence"), 0.0)}
-            for r in turn.get("ranking") or []
-            if isinstance(r, dict) and r.get("name")
-        ][:3]
-        entities = [
-            {"entity": str(e.get("entity")), "value": _str(str(e.get("value")), 200)}
-            for e in turn.get("entities") or []
-            if isinstance(e, dict) and e.get("entity")
-        ]
-        result.append(
-            {
-                "text": _str(turn.get("text")) or "",
-                "intent": turn.get("intent") if isinstance(turn.get("intent"), str) else None,
-                "confidence": _float(turn.get("confidence")),
-                "ranking": ranking,
-                "entities": entities,
-                "sentiment": _float(turn.get("sentiment")),
-                "frustration": _float(turn.get("frustration")),
-            }
-        )
-    return result
+def _turns(handoff: HandoffPayload) -> list[dict[str, Any]]:
+    """The bot's turns as the summary shows them: redacted, whitespace folded, numbers to two places."""
+    return [
+        {
+            "text": _str(turn.text) or "",
+            "intent": turn.intent,
+            "confidence": _float(turn.confidence),
+            "ranking": [{"name": r.name, "confidence": _float(r.confidence, 0.0)} for r in turn.ranking if r.name][:3],
+            "entities": [{"entity": e.entity, "value": _str(e.value, 200)} for e in turn.entities if e.entity],
+            "sentiment": _float(turn.sentiment),
+            "frustration": _float(turn.frustration),
+        }
+        for turn in handoff.turns
+    ]
 
 
-def _entities(handoff: Mapping[str, Any], turns: list[dict[str, Any]]) -> dict[str, list[str]]:
+def _entities(handoff: HandoffPayload, turns: list[dict[str, Any]]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
 
     def add(name: str, value: Any) -> None:
@@ -180,10 +150,8 @@ def _entities(handoff: Mapping[str, Any], turns: list[dict[str, Any]]) -> dict[s
             if text and text not in found.setdefault(name, []):
                 found[name].append(text)
 
-    raw = handoff.get("entities")
-    if isinstance(raw, dict):
-        for name in sorted(raw):
-            add(str(name), raw[name])
+    for name in sorted(handoff.entities):
+        add(name, handoff.entities[name])
     for turn in turns:
         for e in turn["entities"]:
             add(e["entity"], e["value"])
@@ -196,21 +164,18 @@ def _step_name(value: Any) -> str | None:
     return text.replace("_", " ") if text else None
 
 
-def _steps(handoff: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _steps(handoff: HandoffPayload) -> list[dict[str, Any]]:
     """Steps tried with outcomes; repeats of the same step and outcome are merged with a ``count``."""
-    steps = handoff.get("steps")
     result: list[dict[str, Any]] = []
     seen: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for step in steps if isinstance(steps, list) else []:
-        if not isinstance(step, dict):
-            continue
-        name = _step_name(step.get("step"))
+    for step in handoff.steps:
+        name = _step_name(step.step)
         if not name:
             continue
         entry = {
             "step": name,
-            "outcome": (_str(step.get("outcome"), 50) or "unknown").replace("_", " "),
-            "detail": _str(step.get("detail"), 300) or "",
+            "outcome": (_str(step.outcome, 50) or "unknown").replace("_", " "),
+            "detail": _str(step.detail, 300) or "",
         }
         key = (entry["step"], entry["outcome"], entry["detail"])
         if key in seen:
@@ -286,7 +251,7 @@ def _refund_sentence(turns: Sequence[Turn]) -> str:
         return "Customer asked where their refund is"
     if request:
         return "Customer wants a refund"
-    return INTENT_PROBLEM["billing_refund"]
+    return PROBLEM_SENTENCES["billing_refund"]
 
 
 # A confident intent whose claim the customer's words must also make (or a pressed button), and what to say if not.
@@ -318,7 +283,7 @@ def corroborated(intent: str, turns: Sequence[Turn]) -> bool:
 def _topic_sentence(intent: str, turns: Sequence[Turn]) -> str:
     if intent == "billing_refund":
         return _refund_sentence(turns)
-    return INTENT_PROBLEM[intent]
+    return PROBLEM_SENTENCES[intent]
 
 
 def topic_of(turns: Sequence[Turn]) -> Topic:
@@ -347,10 +312,10 @@ def topic_of(turns: Sequence[Turn]) -> Topic:
         understood = len(turns) - len(unclear)
         sentence = f"Not sure what the customer wants: the bot understood {understood} of {len(turns)} turns"
         return Topic(None, sentence, tuple(unclear), False)
-    other = [t for t in turns if t.understood and t.intent in INTENT_PROBLEM]
+    other = [t for t in turns if t.understood and t.intent in PROBLEM_SENTENCES]
     if other:
         intent = str(other[-1].intent)
-        return Topic(intent, INTENT_PROBLEM[intent], tuple(t for t in other if t.intent == intent), True)
+        return Topic(intent, PROBLEM_SENTENCES[intent], tuple(t for t in other if t.intent == intent), True)
     if turns:
         return Topic(None, "Not sure what the customer wants: they did not name a topic the bot knows", (), False)
     return Topic(None, "Customer needs help the bot could not give", (), False)
@@ -433,7 +398,7 @@ def _unsure_step_line(steps: list[dict[str, Any]], failed: list[int], turns: Seq
 
 
 def hypothesis_for(
-    handoff: Mapping[str, Any],
+    handoff: HandoffPayload,
     topic: Topic,
     turns: Sequence[Turn],
     entities: Mapping[str, list[str]],
@@ -441,7 +406,7 @@ def hypothesis_for(
     reason: str,
 ) -> Line | None:
     """The hypothesis the turns and steps support: the bot's when they bear it out, else one derived from them."""
-    given = _str(handoff.get("hypothesis"), 300)
+    given = _str(handoff.hypothesis, 300)
     failed = _failed_steps(steps)
     link_steps = [i for i, s in enumerate(steps) if LINK_STEP.search(s["step"])]
     link_failed = [i for i in failed if i in link_steps]
@@ -522,7 +487,7 @@ def _suspicion(hypothesis: str) -> str:
 
 
 def problem_line(
-    handoff: Mapping[str, Any],
+    handoff: HandoffPayload,
     topic: Topic,
     turns: Sequence[Turn],
     entities: Mapping[str, list[str]],
@@ -532,7 +497,7 @@ def problem_line(
     transcript: Sequence[MessageRecord] = (),
 ) -> Line:
     """One or two sentences an L2 agent can act on, never "customer says it's broken", and nothing unsupported."""
-    line = verified_prose(_str(handoff.get("problem"), 300), topic, turns, steps)
+    line = verified_prose(_str(handoff.problem, 300), topic, turns, steps)
     first = None if turns else _first_words(transcript)
     if first is not None:  # the bot read nothing (it was down, or an agent took over): the customer's words it is
         line = Line("problem", "Problem", f'Customer wrote: "{ev.quote(_str(first.text) or "")}"', seqs=(first.seq,),
@@ -632,12 +597,10 @@ def reason_line(reason: str, strikes: int, turns: Sequence[Turn]) -> Line:
     return Line("reason", "Why handed off", text, support)
 
 
-def tried_line(handoff: Mapping[str, Any], turns: Sequence[Turn], steps: list[dict[str, Any]]) -> Line:
+def tried_line(handoff: HandoffPayload, turns: Sequence[Turn], steps: list[dict[str, Any]]) -> Line:
     """What the customer says they already tried (their words, linked); "nothing tried" only when nobody tried anything."""
     said = ev.find(turns, ev.TRIED)
-    slots = handoff.get("slots") if isinstance(handoff.get("slots"), dict) else {}
-    assert isinstance(slots, dict)
-    listed = _str(slots.get("steps_tried"), 300)
+    listed = _str(handoff.slots.get("steps_tried"), 300)
     if listed:
         said += [t for t in turns if ev.quote(listed, 60).rstrip("…") in t.text or listed in t.text]
     said = sorted({t.index: t for t in said}.values(), key=lambda t: t.index)
@@ -651,10 +614,8 @@ def tried_line(handoff: Mapping[str, Any], turns: Sequence[Turn], steps: list[di
     return Line("tried", "Customer tried", "Nothing tried yet: the bot took no step and the customer mentioned none")
 
 
-def sentiment_of(handoff: Mapping[str, Any], turns: Sequence[Turn], reason: str) -> tuple[dict[str, Any], Line]:
+def sentiment_of(handoff: HandoffPayload, turns: Sequence[Turn], reason: str) -> tuple[dict[str, Any], Line]:
     """Sentiment trend whose label agrees with the frustration flag (a sarcastic "great, thanks" is not improving)."""
-    raw = handoff.get("sentiment") if isinstance(handoff.get("sentiment"), dict) else {}
-    assert isinstance(raw, dict)
     flagged = ev.frustrated(turns)
     flagged_at = {t.index for t in flagged}
     scored = [t for t in turns if t.sentiment is not None or t.frustration is not None or t.index in flagged_at]
@@ -669,10 +630,10 @@ def sentiment_of(handoff: Mapping[str, Any], turns: Sequence[Turn], reason: str)
     if scored:
         trend = [mood(t) for t in scored]
     else:
-        trend = [v for v in (_float(x) for x in raw.get("trend") or []) if v is not None]
+        trend = [round(x, 2) for x in handoff.sentiment.trend]
     sentiments = [t.sentiment for t in turns if t.sentiment is not None]
-    latest = sentiments[-1] if sentiments else _float(raw.get("latest"))
-    frustration = _float(handoff.get("frustration"))
+    latest = sentiments[-1] if sentiments else _float(handoff.sentiment.latest)
+    frustration = _float(handoff.frustration)
     if frustration is None:
         values = [t.frustration for t in turns if t.frustration is not None]
         frustration = max(values) if values else None
@@ -721,7 +682,7 @@ def sentiment_of(handoff: Mapping[str, Any], turns: Sequence[Turn], reason: str)
 
 def build_summary(data: SummaryInput) -> dict[str, Any]:
     """The context block as a JSON-safe dict."""
-    handoff = data.handoff if isinstance(data.handoff, Mapping) else {}
+    handoff = data.handoff
     raw_turns = _turns(handoff)
     turns = _evidence_turns(raw_turns, data.transcript)
     entities = _entities(handoff, raw_turns)
@@ -735,7 +696,7 @@ def build_summary(data: SummaryInput) -> dict[str, Any]:
         "name": data.customer_name or (contact.name if contact else None),
         "email": data.customer_email or (contact.email if contact else None),
         "verified": data.verified,
-        "tier": contact.tier if contact else (handoff.get("customer_tier") if data.verified else None),
+        "tier": contact.tier if contact else (handoff.customer_tier if data.verified else None),
         "plan": contact.plan if contact else None,
         "mrr": contact.mrr if contact else None,
         "renewal_in_days": (contact.renewal_date - data.today).days if contact and contact.renewal_date else None,
@@ -745,8 +706,7 @@ def build_summary(data: SummaryInput) -> dict[str, Any]:
         # What an unverified customer told the bot: a lead for the agent, not an identity.
         "stated_email": None if data.verified else next(iter(entities.get("email") or []), None),
     }
-    raw_strikes = handoff.get("strikes")
-    strikes = raw_strikes if isinstance(raw_strikes, int) and not isinstance(raw_strikes, bool) else 0
+    strikes = handoff.strikes
     last_turns = [
         {"seq": m.seq, "sender": m.sender, "text": redact(m.text or _payload_text(m.payload))}
         for m in list(data.transcript)[-LAST_TURNS:]
@@ -786,11 +746,7 @@ def build_summary(data: SummaryInput) -> dict[str, Any]:
         ],
         "entities": entities,
         "entity_sources": _entity_sources(entities, turns),
-        "slots": redact_value(
-            {k: v for k, v in sorted((handoff.get("slots") or {}).items()) if v is not None}
-            if isinstance(handoff.get("slots"), dict)
-            else {}
-        ),
+        "slots": redact_value({k: v for k, v in sorted(handoff.slots.items()) if v is not None}),
         "steps": steps,
         "sentiment": sentiment,
         "lines": [line.as_dict() for line in lines],

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from bot.launcher import ROOT, BotServers, start_bot_servers
 from tests.privacy.scan import Finding, files_under, scan_files
-from tests.servers import ROOT, BotServers, start_bot_servers
 
 if TYPE_CHECKING:
     from tests.handoff.helpers import FakeRasa

@@ -105,13 +105,13 @@ def test_every_response_is_used() -> None:
 
 def test_every_supported_topic_has_a_clarification_label_and_a_problem_statement() -> None:
     from actions.dialogue import SUPPORT_INTENTS
-    from actions.handoff import PROBLEMS
     from actions.messages import INTENT_LABELS
+    from contract.handoff import PROBLEM_SENTENCES
 
     for intent in SUPPORT_INTENTS:
         assert intent in DOMAIN["intents"], intent
         assert intent in INTENT_LABELS, intent
-        assert intent in PROBLEMS, intent
+        assert intent in PROBLEM_SENTENCES, intent
 
 
 def test_button_payloads_name_domain_intents() -> None:

@@ -86,7 +86,7 @@ async def test_handoff_payload_carries_what_only_the_tracker_knows() -> None:
     assert payload["sentiment"] == {"latest": -0.6, "trend": [-0.2, -0.1, -0.4, -0.6]}
     assert payload["frustration"] == 0.7
     assert payload["problem"] == (
-        "Customer can't sign in and asked for a password reset; tried: password reset link, which did not work.")
+        "Customer can't log in and needs a password reset; tried: password reset link, which did not work.")
     assert payload["slots"]["pending_step"] == "password_reset_link"
     json.dumps(payload)  # the gateway gets JSON
 

@@ -13,7 +13,7 @@ import pytest
 
 from actions.backend.store import DemoBackend
 from actions.settings import ActionSettings
-from tests.servers import ROOT, BotServers
+from bot.launcher import ROOT, BotServers
 
 CARD = "4111 1111 1111 1111"
 

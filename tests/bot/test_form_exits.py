@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from bot.launcher import BotServers
 from tests.bot.test_conversations import handoff_of, new_sender, say, texts, tracker
-from tests.servers import BotServers
 
 pytestmark = pytest.mark.rasa
 

@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 
+from bot.launcher import BotServers
 from bot.tracker_store import redacted
-from tests.servers import BotServers
 
 CARD = "5555 5555 5555 4444"
 KEY = "sk_live_51TrackerStoreKey9876zyx"

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, BrowserContext, sync_playwright
 
 from actions.backend import DemoBackend
 from actions.settings import ActionSettings
-from tests.servers import BOT_PYTHON, ROOT, BotServers, free_port, start_gateway_process, stop_processes, wait_until_up
+from bot.launcher import BOT_PYTHON, ROOT, BotServers, free_port, start_gateway_process, stop_processes, wait_until_up
 
 WIDGET = ROOT / "widget"
 DIST = WIDGET / "dist"

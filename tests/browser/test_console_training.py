@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from bot.launcher import start_gateway_process
 from tests.browser.conftest import Gateway
 from tests.browser.ui import console, customer, open_widget, resolve_avoidable, say, session_id
 from tests.handoff.helpers import RASA_TOKEN, VOUCH_SECRET, FakeRasa
-from tests.servers import start_gateway_process
 
 
 class ThreadedRasa:

@@ -15,6 +15,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from actions.backend import DemoBackend
 from actions.settings import ActionSettings
+from bot.launcher import BotServers
 from tests.browser.conftest import Gateway
 from tests.browser.ui import (
     BOT_TIMEOUT,
@@ -27,7 +28,6 @@ from tests.browser.ui import (
     session_id,
     wait_more,
 )
-from tests.servers import BotServers
 
 pytestmark = pytest.mark.rasa
 WIDGET_VIEW = {"viewport": {"width": 1280, "height": 800}}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+from bot.launcher import ROOT
 from handoff import agents, events, routing, states
-from tests.servers import ROOT
 
 SRC = ROOT / "widget" / "src"
 
@@ -47,3 +47,17 @@ def test_conversation_states_are_mirrored() -> None:
     assert js["CONVERSATION_STATES"] == [state.value for state in states.State]
     assert js["WITH_PEOPLE"] == [state.value for state in states.WITH_PEOPLE]
     assert js["WITH_AN_AGENT"] == [state.value for state in states.WITH_AN_AGENT]
+
+
+def test_event_types_are_mirrored() -> None:
+    text = (SRC / "shared" / "protocol.js").read_text(encoding="utf-8")
+    block = re.search(r"^export const EVENT_TYPES = Object\.freeze\(\{\n(.*?)^\}\);$", text, flags=re.M | re.S)
+    assert block is not None, "protocol.js has no EVENT_TYPES = Object.freeze({...});"
+    entries = re.findall(r"^\s+([A-Z0-9_]+): \"([a-z0-9_]+)\",$", block.group(1), flags=re.M)
+    assert len(entries) == len(block.group(1).splitlines()), "an EVENT_TYPES line the mirror test cannot read"
+    assert entries == [(member.name, member.value) for member in states.EventType]
+
+
+def test_the_console_compares_event_types_through_the_mirror() -> None:
+    for path in sorted((SRC / "console").glob("*.js")):
+        assert not re.search(r"\.type\s*!?===?\s*[\"']", path.read_text(encoding="utf-8")), f"{path.name}: use P.EVENT_TYPES"

@@ -10,9 +10,9 @@ from typing import Any
 
 from playwright.sync_api import expect
 
+from bot.launcher import ROOT
 from tests.browser.conftest import Gateway
 from tests.browser.ui import console, customer, open_widget, say
-from tests.servers import ROOT
 
 MIN_SAMPLE = 20  # widget/src/console/scorecards.js
 CANVAS_PAINTED = """(id) => {

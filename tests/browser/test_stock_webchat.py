@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from bot.launcher import ROOT, BotServers, start_gateway_process
 from tests.browser.conftest import AGENT_EMAIL, AGENT_PASSWORD, Gateway
-from tests.servers import ROOT, BotServers, start_gateway_process
 
 HERE = Path(__file__).parent
 BUNDLE = HERE / "vendor" / "rasa-webchat-1.0.1.js"

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, Route, expect
 
+from bot.launcher import ROOT
 from tests.browser.conftest import Gateway
 from tests.browser.ui import BOT_TIMEOUT, WIDGET_HOST, open_page, open_widget, say
-from tests.servers import ROOT
 
 pytestmark = pytest.mark.rasa
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import aiohttp
 
+from bot.launcher import BOT_PYTHON, ROOT, BotServers, spawn_action_server, wait_until_up
 from tests.handoff.helpers import Client, wait_until
-from tests.servers import BOT_PYTHON, ROOT, BotServers, spawn_action_server, wait_until_up
 
 BOT = 30.0  # seconds a real bot reply may take (cold NLU, action server round trip)
 LENA = ("lena@example.com", "lena-demo-pass")

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from bot.launcher import BotServers
 from handoff import store
 from handoff.conversations import BOT_DOWN_TEXT
 from tests.faults.support import BOT, backend_restored, kill_action_server, restart_action_server
 from tests.handoff.helpers import Client, FakeRasa, Running, make_settings, start_gateway
-from tests.servers import BotServers
 
 BACKEND_DOWN = "can't reach our account system"
 

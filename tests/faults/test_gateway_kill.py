@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
+from bot.launcher import BotServers, GatewayProcess, start_gateway_process
 from tests.faults.support import BOT, LENA, OMAR, agent_console, login, rest, wait_until
 from tests.handoff.helpers import Client
-from tests.servers import BotServers, GatewayProcess, start_gateway_process
 
 pytestmark = pytest.mark.rasa
 

@@ -15,10 +15,10 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.launcher import ROOT, BotServers, start_rasa_server
 from handoff import seed
 from handoff.identity import sign
 from tests.handoff.helpers import IDENTITY_SECRET, Client, Running, make_settings, start_gateway
-from tests.servers import ROOT, BotServers, start_rasa_server
 
 pytestmark = pytest.mark.rasa
 
@@ -121,7 +121,7 @@ async def test_three_strikes_to_agent_and_back_to_the_bot(stack: Running) -> Non
     for line in (
         "Hand-off: bot failed three times (three-strike rule) (3 strikes)",
         "Customer: Anonymous customer, says they are ana.ortiz@example.com (unverified)",
-        "Problem: Customer can't sign in and asked for a password reset",
+        "Problem: Customer can't log in and needs a password reset",
         "Hypothesis: Reset emails not reaching a***@example.com",
         "  - password reset link: failed x3",
     ):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
+import pytest
 
 from handoff import auth, store
 from handoff.identity import sign
-from tests.handoff.helpers import IDENTITY_SECRET, PASSWORD, TOKEN_SECRET, FakeRasa, Running
+from tests.handoff.helpers import HANDOFF_PAYLOAD, IDENTITY_SECRET, PASSWORD, TOKEN_SECRET, FakeRasa, Running
 
 BEN = {
     "customer_id": "cus_1002",
@@ -341,3 +344,30 @@ async def test_message_after_resolution_starts_a_fresh_bot_session(gateway: Runn
     await customer.wait_for("bot_uttered", lambda m: m.get("text") == "Hi! How can I help?")
     assert ("events", [{"event": "resume"}, {"event": "session_started"}]) in [(k, body) for k, body, _ in rasa.api_calls]
     await customer.wait_for("conversation_state", lambda d: d["state"] == "bot")
+
+
+@pytest.mark.parametrize(("payload", "field"), [
+    ({**HANDOFF_PAYLOAD, "reason": "made_up"}, "reason"),
+    ({**HANDOFF_PAYLOAD, "turns": "nope"}, "turns"),
+    ({**HANDOFF_PAYLOAD, "customer_verified": "true"}, "customer_verified"),
+    ("yes", "handoff payload"),
+])
+async def test_an_invalid_payload_from_the_bot_still_hands_off_without_it(
+    gateway: Running, rasa: FakeRasa, caplog: pytest.LogCaptureFixture, payload: Any, field: str
+) -> None:
+    # The bot has told the customer a person is coming: a block the contract refuses is logged and the conversation
+    # is queued as a customer request, with none of the block's context (the summary starts from the transcript).
+    rasa.handoff_payload = payload
+    c = await gateway.customer()
+    await c.say("human")
+    await c.wait_for("conversation_state", lambda d: d["state"] == "queued")
+    sid = c.of("session_confirm")[-1]
+    await gateway.gw.idle()
+    async with gateway.gw.db.read() as s:
+        [handoff] = await store.handoffs_for(s, sid)
+        conv = await store.get_conversation(s, sid)
+    assert handoff.reason == "customer_request"
+    assert handoff.summary["intents"] == [] and handoff.summary["steps"] == [] and handoff.summary["entities"] == {}
+    assert conv is not None and not conv.verified
+    [logged] = [r.getMessage() for r in caplog.records if "invalid hand-off payload" in r.getMessage()]
+    assert field in logged and "log in" not in logged, "the log names the field, never what the customer wrote"

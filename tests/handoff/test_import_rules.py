@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from tests.servers import ROOT
+from bot.launcher import ROOT
 
 PACKAGE = ROOT / "handoff"
 

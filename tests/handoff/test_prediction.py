@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from handoff import migrate, prediction, records, series, simulate
+from handoff import migrate, prediction, series, simulate
 from handoff.db import Database
 from handoff.metrics import load_events
 from handoff.models import utcnow
+from handoff.states import EventType
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +91,7 @@ async def test_simulated_rows_are_tagged_and_removable(tmp_path: Path) -> None:
         async with db.read() as s:
             events, _ = await load_events(s, now - timedelta(days=3), now)
         assert len(events) == done["events"] and all(e.conversation_id.startswith("sim_") for e in events)
-        assert any(e.type == records.TURN_EVENT for e in events)
+        assert any(e.type == EventType.BOT_TURN for e in events)
         assert await simulate.reset(db) == done["conversations"]
     finally:
         await db.dispose()

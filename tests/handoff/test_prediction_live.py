@@ -9,6 +9,7 @@ from handoff.conversations import metadata_for
 from handoff.prediction import MODEL_PATH, THRESHOLD
 from handoff.routing import choose_agent
 from handoff.settings import Settings
+from handoff.states import EventType
 from tests.handoff.helpers import FakeRasa, Running
 
 
@@ -115,10 +116,10 @@ async def test_a_decline_counts_until_the_next_hand_off(gateway: Running) -> Non
     assert metadata_for(conv, "secret", person_declined=True)["person_declined"] is True
     async with gateway.gw.db.write() as s:
         assert not await escalation.declined_this_case(s, sid)
-        await store.add_event(s, sid, escalation.DECLINED_EVENT, "customer")
+        await store.add_event(s, sid, EventType.EARLY_OFFER_DECLINED, "customer")
     async with gateway.gw.db.write() as s:
         assert await escalation.declined_this_case(s, sid)
-        await store.add_event(s, sid, "queued", "bot")  # a new case starts with the next hand-off
+        await store.add_event(s, sid, EventType.QUEUED, "bot")  # a new case starts with the next hand-off
     async with gateway.gw.db.read() as s:
         assert not await escalation.declined_this_case(s, sid)
 

@@ -3,16 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
 from datetime import datetime
 from pathlib import Path
 
+from bot.launcher import BOT_PYTHON, ROOT
 from handoff import migrate, signals, store
 from handoff.__main__ import main
 from handoff.db import Database
 from handoff.review import Miss, group, to_rasa_yaml
-from tests.servers import read_with_rasa
 
 NOW = datetime(2025, 3, 3, 9, 0)
+_READ_NLU = """
+import json, sys
+from rasa.shared.nlu.training_data.loading import load_data
+data = load_data(sys.argv[1])
+print(json.dumps({"intents": sorted(data.intents), "texts": [m.get("text") for m in data.intent_examples]}))
+"""
+
+
+def read_with_rasa(path: Path) -> tuple[set[str], list[str]]:
+    """Load an NLU YAML file with Rasa's own reader (in the bot's environment): its intents and example texts."""
+    result = subprocess.run([BOT_PYTHON, "-c", _READ_NLU, str(path)], cwd=ROOT, capture_output=True, text=True,
+                            check=True, timeout=120, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    return set(loaded["intents"]), list(loaded["texts"])
 
 
 def miss(text: str, guess: str = "billing_refund", kind: str = "nlu_fallback") -> Miss:

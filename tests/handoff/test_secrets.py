@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
+from bot.launcher import BOT_PYTHON, ROOT, free_port, wait_until_up
 from handoff import auth, migrate, seed, store
 from handoff.db import Database
 from handoff.models import Agent
 from handoff.settings import SECRETS, Settings
-from tests.servers import BOT_PYTHON, ROOT, free_port, wait_until_up
 
 SECRET_ENV = [env for env, _ in SECRETS.values()]
 

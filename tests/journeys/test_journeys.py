@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
+from bot.launcher import BotServers
 from tests.handoff.helpers import Client, Running
 from tests.handoff.test_end_to_end import LENA, _start, agent_socket
 from tests.journeys.catalogue import JOURNEYS
 from tests.journeys.harness import Journey, JourneyRun
-from tests.servers import BotServers
 
 pytestmark = pytest.mark.rasa
 

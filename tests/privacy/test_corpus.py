@@ -10,9 +10,9 @@ from collections import Counter
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.launcher import ROOT
 from contract.redact import CLASSES, iban_ok, luhn_ok, redact
 from tests.privacy.corpus import NEGATIVES, POSITIVES
-from tests.servers import ROOT
 
 REPORT = ROOT / "reports" / "privacy" / "redaction_corpus.json"
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.launcher import ROOT
 from tests.privacy.scan import files_under, scan_bytes, scan_files
-from tests.servers import ROOT
 
 CARD = "4111 1111 1111 1111"  # the Visa test number
 

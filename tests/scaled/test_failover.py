@@ -11,6 +11,7 @@ from typing import Any
 
 from redis import asyncio as aioredis
 
+from bot.launcher import ROOT, wait_until_up
 from handoff import scaling, store
 from handoff.appkeys import SIO
 from handoff.db import Database
@@ -18,7 +19,6 @@ from handoff.records import AgentRecord
 from tests.handoff.helpers import IDENTITY_SECRET, RASA_TOKEN, TOKEN_SECRET, VOUCH_SECRET, Client, FakeRasa
 from tests.scaled.conftest import GatewayFactory
 from tests.scaled.infra import REDIS_URL, free_port, live_chat, needs_pg, needs_redis, own_redis, wait_until
-from tests.servers import ROOT, wait_until_up
 
 pytestmark = [needs_pg, needs_redis]
 

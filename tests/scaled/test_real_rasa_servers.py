@@ -12,9 +12,9 @@ import asyncpg
 import pytest
 from redis import asyncio as aioredis
 
+from bot.launcher import BotServers, start_shared_store_rasa_servers, stop_processes
 from tests.handoff.helpers import Client, Running, make_settings, start_gateway
 from tests.scaled.infra import PG_DSN, drop_database, needs_pg, needs_redis
-from tests.servers import BotServers, start_shared_store_rasa_servers, stop_processes
 
 pytestmark = [needs_pg, needs_redis, pytest.mark.timeout(600)]
 

@@ -70,7 +70,7 @@ export const viewMethods = {
     const handoffs = detail.handoffs || [];
     const latest = handoffs[handoffs.length - 1] || null;
     const flagged = Boolean(
-      latest && (detail.events || []).some((e) => e.type === "context_loss" && e.data && e.data.handoff_id === latest.id),
+      latest && (detail.events || []).some((e) => e.type === P.EVENT_TYPES.CONTEXT_LOSS && e.data && e.data.handoff_id === latest.id),
     );
 
     if (!this.view || this.view.id !== conv.id) {

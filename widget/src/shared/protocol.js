@@ -12,6 +12,38 @@ export const CONVERSATION_STATES = ["bot", "queued", "assigned", "escalated_l3",
 export const WITH_PEOPLE = ["queued", "assigned", "escalated_l3"];
 export const WITH_AN_AGENT = ["assigned", "escalated_l3"];
 
+// Stored event types (the `events` of a conversation's detail): the mirror of handoff/states.py (EventType).
+export const EVENT_TYPES = Object.freeze({
+  CREATED: "created",
+  ENGAGED: "engaged",
+  IDENTITY_VERIFIED: "identity_verified",
+  FOLLOW_UP_REQUESTED: "follow_up_requested",
+  LANGUAGE_VOTE: "language_vote",
+  LANGUAGE_DETECTED: "language_detected",
+  BOT_TURN: "bot_turn",
+  NLU_MISS: "nlu_miss",
+  RECONTACT: "recontact",
+  EARLY_OFFER: "early_offer",
+  EARLY_OFFER_DECLINED: "early_offer_declined",
+  QUEUED: "queued",
+  ASSIGNED: "assigned",
+  L3_CLAIMED: "l3_claimed",
+  ESCALATED_L3: "escalated_l3",
+  RESOLVED: "resolved",
+  HANDBACK: "handback",
+  REOPENED: "reopened",
+  QUEUE_ACK: "queue_ack",
+  FIRST_REPLY: "first_reply",
+  TRANSFERRED: "transferred",
+  CONTEXT_LOSS: "context_loss",
+  WATCHED: "watched",
+  SLA_WARNING: "sla_warning",
+  SLA_BREACH: "sla_breach",
+  STALE_ALERT: "stale_alert",
+  CSAT: "csat",
+  PRESENCE: "presence",
+});
+
 // Customer namespace (Rasa socketio protocol plus additive events).
 export const SESSION_REQUEST = "session_request";
 export const SESSION_CONFIRM = "session_confirm";

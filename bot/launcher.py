@@ -1,25 +1,30 @@
-"""Start the real action server and Rasa server (trained model) as subprocesses for end-to-end tests."""
+"""How the stack's processes are started: action server, Rasa, gateway as subprocesses, for tests and benchmarks.
+
+Generic start/wait/stop (:func:`free_port`, :func:`wait_until_up`, :func:`stop_processes`), then the starters of
+the stack's servers. Imported by both environments (the tests and benchmarks of each side run in that side's
+.venv), so at import time it needs the standard library and ``contract`` only, never Rasa or the gateway: each
+server runs with its own side's interpreter (:data:`BOT_PYTHON`, :data:`GATEWAY_PYTHON`).
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.ready import answers
 from contract.vouch import vouch
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "support.tar.gz"
 # Two environments: Rasa and the action server run in .venv (Python 3.10, Rasa's pins); the gateway runs in
 # .venv-gateway (a current Python and stack). The tests of each side run in that side's environment
-# (tests/conftest.py), and start the other side's processes with its interpreter.
+# (tests/conftest.py), and start the other side's processes with its interpreter. BOT_VENV / GATEWAY_VENV point
+# elsewhere (bench.stacks runs the gateway from another virtualenv).
 BOT_BIN = Path(os.environ.get("BOT_VENV", ROOT / ".venv")) / "bin"
 GATEWAY_BIN = Path(os.environ.get("GATEWAY_VENV", ROOT / ".venv-gateway")) / "bin"
 BOT_PYTHON = str(BOT_BIN / "python")
@@ -40,12 +45,8 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path, seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{url} process exited early:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
+        if answers(url):
+            return
         time.sleep(0.5)
     raise RuntimeError(f"{url} did not come up in {seconds}s:\n{log.read_text()[-3000:]}")
 
@@ -261,18 +262,3 @@ def start_shared_store_rasa_servers(
         raise
     return [(url, process) for url, process, _ in started]
 
-
-_READ_NLU = """
-import json, sys
-from rasa.shared.nlu.training_data.loading import load_data
-data = load_data(sys.argv[1])
-print(json.dumps({"intents": sorted(data.intents), "texts": [m.get("text") for m in data.intent_examples]}))
-"""
-
-
-def read_with_rasa(path: Path) -> tuple[set[str], list[str]]:
-    """Load an NLU YAML file with Rasa's own reader (in the bot's environment): its intents and example texts."""
-    result = subprocess.run([BOT_PYTHON, "-c", _READ_NLU, str(path)], cwd=ROOT, capture_output=True, text=True,
-                            check=True, timeout=120, env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    loaded = json.loads(result.stdout.strip().splitlines()[-1])
-    return set(loaded["intents"]), list(loaded["texts"])
