@@ -33,7 +33,7 @@ SCALED_DB := postgresql+asyncpg://postgres@127.0.0.1:5432/handoff
 SCALED_REDIS := redis://127.0.0.1:6379/0
 RASA_QUIET := TF_CPP_MIN_LOG_LEVEL=3 SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONWARNINGS=ignore
 
-.PHONY: installed lock help run run-env run-scaled test lint train nlu-report nlu-holdout nlu-review simulate predict shell clean bench bench-full soak widget stock-webchat
+.PHONY: installed lock help run run-env run-scaled test lint train retrain nlu-report nlu-holdout nlu-review simulate predict shell clean bench bench-full soak widget stock-webchat
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -169,6 +169,9 @@ nlu-holdout: $(INSTALLED) $(MODEL) ## Accuracy, rejection, confidently wrong on 
 
 nlu-review: $(GW_INSTALLED) ## Misunderstood messages, grouped by similarity, as Rasa NLU YAML in reports/nlu_review.yml
 	$(GW_PY) -m handoff nlu-review --since 30d --out reports/nlu_review.yml
+
+retrain: $(INSTALLED) run-env ## Retrain from data/, compare with the model in service (hold-outs, test stories), load it into the running Rasa only if no figure gets worse
+	@set -a; . ./$(RUN_ENV); set +a; $(RASA_QUIET) $(PY) -m bot.retrain
 
 simulate: $(GW_INSTALLED) ## 30 days of simulated conversations, so the scorecards and the predictor have data
 	$(GW_PY) -m handoff simulate --days 30

@@ -1,0 +1,223 @@
+"""Retrain, measure the new model beside the running one, and load it into Rasa only when no figure gets worse.
+
+The conversation designer's one action after labelling (``make retrain``, or the console's "Retrain" button, which
+runs this module): train a candidate from ``data/``; score the current model and the candidate on the same
+hold-outs (``bot.holdout``) and replay the dialogue test stories with each; compare figure by figure; when the
+candidate is no worse on every figure, it replaces ``models/support.tar.gz`` and every Rasa server loads it
+(``PUT /model`` with the API token); otherwise the report says which figures got worse and nothing is loaded.
+Every run appends its figures to ``reports/models/history.jsonl``, keyed by Rasa's model id (what ``GET /status``
+reports), so the containment per model version can be told apart later.
+
+Usage: ``python -m bot.retrain [--rasa-url URL ...] [--token T]`` (defaults from RASA_URLS / RASA_URL and
+RASA_TOKEN); exit status 0 when loaded (or nothing to load), 3 when refused, 1 on an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from bot.holdout import HoldoutScore, evaluate
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = ROOT / "models" / "support.tar.gz"
+HOLDOUTS = {"holdout": ROOT / "tests" / "nlu" / "holdout.yml", "messy": ROOT / "tests" / "nlu" / "holdout_messy.yml"}
+STORIES = ROOT / "tests" / "test_stories.yml"
+HISTORY = ROOT / "reports" / "models" / "history.jsonl"
+REFUSED = 3
+
+# Figure -> True when higher is better. A candidate is refused when any figure moves the wrong way.
+FIGURES = {
+    "in_scope_accuracy": True,
+    "out_of_scope_rejection": True,
+    "confidently_wrong": False,
+}
+
+
+@dataclass
+class ModelFigures:
+    """What one model scores: the hold-outs' figures and the dialogue test stories."""
+
+    model: str
+    fingerprint: str
+    holdouts: dict[str, dict[str, float]] = field(default_factory=dict)
+    stories_passed: bool = False
+    story_failures: int = 0
+
+
+@dataclass
+class RetrainReport:
+    """The before/after figures side by side, the verdict, and what was loaded where."""
+
+    before: ModelFigures
+    after: ModelFigures
+    worse: list[str]
+    loaded_into: list[str] = field(default_factory=list)
+    load_errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def accepted(self) -> bool:
+        """No figure got worse."""
+        return not self.worse
+
+
+def fingerprint(model: Path) -> str:
+    """The model's id as Rasa reports it (``GET /status`` ``model_id``): the version a conversation was answered by."""
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+
+    return str(LocalModelStorage.metadata_from_archive(model).model_id)
+
+
+def worse_figures(before: ModelFigures, after: ModelFigures) -> list[str]:
+    """Every figure on which the candidate is worse than the current model, as a sentence the designer reads."""
+    worse = []
+    for name, data in before.holdouts.items():
+        for figure, higher_is_better in FIGURES.items():
+            old, new = data[figure], after.holdouts.get(name, {}).get(figure, float("nan"))
+            if not (new >= old if higher_is_better else new <= old):
+                worse.append(f"{name} {figure.replace('_', ' ')}: {old:.3f} -> {new:.3f}")
+    if before.stories_passed and not after.stories_passed:
+        worse.append(f"dialogue test stories: {after.story_failures} failing (all passed before)")
+    return worse
+
+
+def train_candidate(out_dir: Path) -> Path:
+    """Train a full model (NLU and dialogue) from the project's data into ``out_dir``."""
+    name = f"candidate-{time.strftime('%Y%m%d-%H%M%S')}"
+    _rasa("train", "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
+          "--out", str(out_dir), "--fixed-model-name", name, "--force", "--quiet")
+    return out_dir / f"{name}.tar.gz"
+
+
+def story_failures(model: Path, out_dir: Path) -> int:
+    """Replay the test stories with ``model``; the number of stories it gets wrong (0: all pass)."""
+    result = _rasa("test", "core", "--stories", str(STORIES), "--model", str(model), "--out", str(out_dir),
+                   "--quiet", check=False)
+    failed = out_dir / "failed_test_stories.yml"
+    if failed.exists():
+        return failed.read_text().count("- story:")
+    return 0 if result.returncode == 0 else 1
+
+
+async def measure(model: Path, scratch: Path) -> ModelFigures:
+    """Score one model on every hold-out and the test stories."""
+    figures = ModelFigures(model=str(model), fingerprint=fingerprint(model))
+    for name, data in HOLDOUTS.items():
+        score: HoldoutScore = await evaluate(model, data)
+        figures.holdouts[name] = {figure: getattr(score, figure) for figure in FIGURES}
+        gc.collect()  # the loaded agent goes before the next one loads
+    figures.story_failures = story_failures(model, scratch / f"stories-{figures.fingerprint}")
+    figures.stories_passed = figures.story_failures == 0
+    return figures
+
+
+def load_into_rasa(model: Path, rasa_url: str, token: str) -> None:
+    """Ask a Rasa server to load ``model`` (``PUT /model`` with the API token); raises when it does not."""
+    request = urllib.request.Request(
+        f"{rasa_url.rstrip('/')}/model?token={urllib.parse.quote(token)}", method="PUT",
+        data=json.dumps({"model_file": str(model.resolve())}).encode(), headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=300) as response:
+        if response.status != 204:
+            raise OSError(f"{rasa_url} answered {response.status} to PUT /model")
+
+
+async def retrain(rasa_urls: list[str], token: str, model: Path = MODEL) -> RetrainReport:
+    """Train, measure both models, and put the candidate in service only when it is no worse."""
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="retrain-") as tmp:
+        scratch = Path(tmp)
+        candidate = train_candidate(scratch / "models")
+        before = await measure(model, scratch)
+        after = await measure(candidate, scratch)
+        report = RetrainReport(before=before, after=after, worse=worse_figures(before, after))
+        if report.accepted and after.fingerprint != before.fingerprint:
+            staged = model.with_suffix(".next")
+            shutil.copyfile(candidate, staged)
+            os.replace(staged, model)
+            report.after.model = str(model)
+            for url in rasa_urls:
+                try:
+                    load_into_rasa(model, url, token)
+                    report.loaded_into.append(url)
+                except OSError as error:  # the file is in place: that server loads it when it restarts
+                    report.load_errors.append(f"{url}: {error}")
+    report.seconds = round(time.monotonic() - started, 1)
+    _remember(report)
+    return report
+
+
+def _remember(report: RetrainReport) -> None:
+    HISTORY.parent.mkdir(parents=True, exist_ok=True)
+    entry = {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "accepted": report.accepted, **asdict(report)}
+    with HISTORY.open("a") as handle:
+        handle.write(json.dumps(entry) + "\n")
+
+
+def _rasa(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
+    result = subprocess.run([sys.executable, "-m", "rasa", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"rasa {args[0]} failed:\n{(result.stdout + result.stderr)[-3000:]}")
+    return result
+
+
+def render(report: RetrainReport) -> str:
+    """The side-by-side table a designer reads in a terminal."""
+    lines = [f"{'figure':<40}{'before':>10}{'after':>10}"]
+    for name, data in report.before.holdouts.items():
+        for figure in FIGURES:
+            lines.append(f"{name + ' ' + figure.replace('_', ' '):<40}{data[figure]:>10.3f}"
+                         f"{report.after.holdouts[name][figure]:>10.3f}")
+    lines.append(f"{'test stories failing':<40}{report.before.story_failures:>10}{report.after.story_failures:>10}")
+    if report.accepted:
+        lines.append(f"No figure got worse: model {report.after.fingerprint} is in service"
+                     + (f" (loaded into {', '.join(report.loaded_into)})." if report.loaded_into else "."))
+        lines.extend(f"Could not load it into {error}; it is loaded when that server restarts." for error in
+                     report.load_errors)
+    else:
+        lines.append("Not loaded: " + "; ".join(report.worse))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Retrain from the command line; print the table (or JSON) and exit with the verdict."""
+    from rasa.utils.common import configure_logging_and_warnings
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_logging_and_warnings(logging.WARNING)
+    configure_structlog(logging.WARNING)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    default_urls = [u for u in os.environ.get("RASA_URLS", os.environ.get("RASA_URL", "")).split(",") if u]
+    parser.add_argument("--rasa-url", action="append", default=None, help="a Rasa server to load the model into")
+    parser.add_argument("--token", default=os.environ.get("RASA_TOKEN", ""))
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args()
+    urls = args.rasa_url if args.rasa_url is not None else default_urls
+    if urls and not args.token:
+        sys.exit("RASA_TOKEN (or --token) is needed to load a model into Rasa")
+    try:
+        report = asyncio.run(retrain(urls, args.token))
+    except (RuntimeError, OSError) as error:
+        print(f"retrain failed: {error}", file=sys.stderr)
+        sys.exit(1)
+    print(json.dumps({"accepted": report.accepted, **asdict(report)}) if args.json else render(report))
+    sys.exit(0 if report.accepted else REFUSED)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""The retrain gate: a candidate is refused when any figure gets worse, and an accepted model is loaded into Rasa."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from bot.launcher import MODEL, BotServers
+from bot.retrain import ModelFigures, fingerprint, load_into_rasa, worse_figures
+
+
+def figures(accuracy: float = 0.9, rejection: float = 0.95, wrong: float = 0.02, failures: int = 0) -> ModelFigures:
+    data = {"in_scope_accuracy": accuracy, "out_of_scope_rejection": rejection, "confidently_wrong": wrong}
+    return ModelFigures(model="m", fingerprint="f", holdouts={"holdout": dict(data), "messy": dict(data)},
+                        stories_passed=failures == 0, story_failures=failures)
+
+
+def test_a_candidate_as_good_or_better_everywhere_is_accepted() -> None:
+    assert worse_figures(figures(), figures()) == []
+    assert worse_figures(figures(), figures(accuracy=0.95, rejection=0.97, wrong=0.01)) == []
+
+
+def test_each_figure_that_gets_worse_is_named() -> None:
+    worse = worse_figures(figures(), figures(accuracy=0.89, wrong=0.03))
+    assert worse == [
+        "holdout in scope accuracy: 0.900 -> 0.890",
+        "holdout confidently wrong: 0.020 -> 0.030",
+        "messy in scope accuracy: 0.900 -> 0.890",
+        "messy confidently wrong: 0.020 -> 0.030",
+    ]
+
+
+def test_a_better_hold_out_does_not_buy_a_broken_dialogue() -> None:
+    assert worse_figures(figures(), figures(accuracy=0.99, failures=2)) == [
+        "dialogue test stories: 2 failing (all passed before)"
+    ]
+
+
+def test_a_missing_hold_out_counts_as_worse() -> None:
+    after = figures()
+    del after.holdouts["messy"]
+    assert len(worse_figures(figures(), after)) == 3
+
+
+def status(servers: BotServers) -> dict:
+    with urllib.request.urlopen(f"{servers.rasa_url}/status?token={servers.token}", timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_the_accepted_model_is_loaded_into_the_running_rasa(bot_servers: BotServers) -> None:
+    load_into_rasa(MODEL, bot_servers.rasa_url, bot_servers.token)
+    assert status(bot_servers)["model_id"] == fingerprint(MODEL)
+
+
+def test_loading_without_the_api_token_is_refused(bot_servers: BotServers) -> None:
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        load_into_rasa(MODEL, bot_servers.rasa_url, "not-the-token")
+    assert refused.value.code == 401
