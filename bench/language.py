@@ -1,6 +1,6 @@
 """Language detection cost per customer message: model load, p50/p95 on short messages, and growth with length.
 
-``python -m bench.language``: the gateway's own detector (handoff.language), the real lingua models. Detection runs
+``python -m bench.language``: the gateway's own detector (handoff.domain.language), the real lingua models. Detection runs
 on every customer message in bot mode, after the ack, so its p95 adds to the bot's reply time, not to the ack.
 """
 
@@ -11,7 +11,8 @@ import resource
 import statistics
 import time
 
-from handoff.language import DEFAULT_LANGUAGES, MAX_DETECT_CHARS, Detector, detect_with
+from handoff.domain.language import MAX_DETECT_CHARS, Detector, detect_with
+from handoff.settings import DEFAULT_LANGUAGES
 
 MESSAGES = [
     "I forgot my password", "my invoice is wrong", "I was charged twice for the same thing",

@@ -2,11 +2,11 @@
 
 The bot's ``handoff`` payload (:mod:`contract.handoff_payload`, built by ``actions/handoff.py``) carries one of
 ``BOT_REASONS``; the gateway hands off by itself for ``GATEWAY_REASONS`` (Rasa down, an agent barging in, a language
-the bot does not speak) and accepts any of ``HANDOFF_REASONS`` (``handoff/events.py``). A new reason goes here first;
+the bot does not speak) and accepts any of ``HANDOFF_REASONS`` (``handoff/domain/events.py``). A new reason goes here first;
 tests/contract checks that the customer texts, the summary's wording and the queue priority cover every one of them.
 
 ``PROBLEM_SENTENCES`` states the customer's problem per topic (intent): the bot starts the payload's ``problem`` with
-it, and the gateway's summary (``handoff/summary.py``) says it when the bot's sentence is not borne out by the turns.
+it, and the gateway's summary (``handoff/domain/summary.py``) says it when the bot's sentence is not borne out by the turns.
 """
 
 from __future__ import annotations

@@ -15,11 +15,14 @@ from pathlib import Path
 from aiohttp import web
 
 from contract import redact
-from handoff import auth, events, metrics, migrate, prediction, review, seed, simulate, store
+from handoff.analytics import metrics, prediction, review, simulate
 from handoff.app import SHUTDOWN_SECONDS, create_app
-from handoff.db import Database
-from handoff.models import AGENT_ROLES, utcnow
+from handoff.domain import auth, escalation_risk, events
 from handoff.settings import Settings
+from handoff.storage import escalation_model, migrate, store
+from handoff.storage.db import Database
+from handoff.storage.models import AGENT_ROLES, utcnow
+from handoff.usecases import seed
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,9 +52,10 @@ def _parser() -> argparse.ArgumentParser:
         cmd = pred.add_parser(name, help=text)
         cmd.add_argument("--since", default="60d", help="history used for training (default 60d)")
         cmd.add_argument("--holdout", default="7d", help="latest window, kept for evaluation (default 7d)")
-        cmd.add_argument("--model", default=prediction.MODEL_PATH, help=f"model file (default {prediction.MODEL_PATH})")
-        cmd.add_argument("--threshold", type=float, default=prediction.THRESHOLD,
-                         help=f"offer a person above this probability (default {prediction.THRESHOLD})")
+        cmd.add_argument("--model", default=escalation_model.MODEL_PATH,
+                         help=f"model file (default {escalation_model.MODEL_PATH})")
+        cmd.add_argument("--threshold", type=float, default=escalation_risk.THRESHOLD,
+                         help=f"offer a person above this probability (default {escalation_risk.THRESHOLD})")
     agents = sub.add_parser("agents", help="manage agents").add_subparsers(dest="agents_command", required=True)
     add = agents.add_parser("add", help="create or update an agent")
     add.add_argument("--email", required=True)
@@ -166,12 +170,12 @@ async def _predict(db: Database, args: argparse.Namespace) -> int:
         async with db.read() as s:
             samples = await prediction.load_samples(s, now - since, now - holdout)
         predictor = prediction.train(samples, args.threshold)
-        path = predictor.save(args.model)
+        path = escalation_model.save(predictor, args.model)
         state = "rule (cold start: too little history)" if predictor.cold_start else "model"
         print(f"trained on {predictor.labelled} conversations ({predictor.positives} escalated, {len(samples)} bot turns) "
               f"created before {now - holdout:%Y-%m-%d %H:%M}; saved to {path}; predictions come from: {state}")
         return 0
-    predictor = prediction.Predictor.load(args.model, args.threshold)
+    predictor = escalation_model.load(args.model, args.threshold)
     start = now - holdout
     if predictor.trained_until is not None and predictor.trained_until >= start:
         start = predictor.trained_until + timedelta(seconds=1)  # never evaluate on what the model has seen

@@ -14,15 +14,19 @@ from aiohttp import web
 from redis import asyncio as aioredis
 
 from contract import redact
-from handoff import frontend, insights, logref, migrate, recovery, scaling, sla, store
-from handoff.appkeys import DB, GATEWAY, HTTP, SETTINGS, SIO, STOPPING
-from handoff.db import Database
-from handoff.gateway import Gateway
-from handoff.namespaces import AgentNamespace, CustomerNamespace
-from handoff.rasa_client import RasaClient
-from handoff.ratelimit import ClientLimits
+from handoff import logref
+from handoff.analytics import insights
 from handoff.settings import Settings
-from handoff.views import add_routes, errors_middleware, security_headers
+from handoff.storage import migrate, store
+from handoff.storage.db import Database
+from handoff.transport import frontend, scaling
+from handoff.transport.appkeys import DB, GATEWAY, HTTP, SETTINGS, SIO, STOPPING
+from handoff.transport.namespaces import AgentNamespace, CustomerNamespace
+from handoff.transport.ratelimit import ClientLimits
+from handoff.transport.views import add_routes, errors_middleware, security_headers
+from handoff.usecases import recovery, sla
+from handoff.usecases.gateway import Gateway
+from handoff.usecases.rasa_client import RasaClient
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from contract.redact import CLASSES as REDACT_CLASSES
-from handoff.language import DEFAULT_LANGUAGES
 
 # scheme://host[:port] exactly as browsers send it in the Origin header.
 ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
@@ -20,6 +19,11 @@ ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
 PRIORITIES = ("urgent", "high", "normal", "low")
 
 DEFAULT_SLA_MINUTES: dict[str, float] = {"urgent": 5.0, "high": 15.0, "normal": 30.0, "low": 60.0}
+
+# What the language detector (handoff.domain.language) chooses among: the languages agents are likely to speak, plus
+# common ones so that a message in them is not forced into a wrong near neighbour. More languages cost memory and
+# short-text accuracy.
+DEFAULT_LANGUAGES = ("en", "es", "de", "fr", "it", "pt", "nl", "pl", "tr", "ru", "ar", "zh", "ja", "ko")
 
 # Each secret, the environment variable that sets it, and what it protects (docs/security.md says more).
 SECRETS: dict[str, tuple[str, str]] = {
@@ -99,7 +103,7 @@ class Settings:
     login_ip_max_failures: int = 20
     login_failure_window_seconds: float = 900.0
     login_lockout_seconds: float = 900.0
-    # Login back-off (handoff.lockout): first delay, doubling per further failure, up to the maximum.
+    # Login back-off (handoff.usecases.lockout): first delay, doubling per further failure, up to the maximum.
     login_backoff_seconds: float = 1.0
     login_backoff_max_seconds: float = 60.0
     # A customer session id unused (no message, no state change) this long is not resumed: a fresh conversation.
@@ -122,7 +126,7 @@ class Settings:
     metrics_token: str = ""
     # Secrets removed from transcripts, summaries, exports and logs (HANDOFF_REDACT=card,password,... or all / none).
     redact: tuple[str, ...] = REDACT_CLASSES
-    # Language of customer messages (handoff.language): a conversation in a language the bot does not speak goes to
+    # Language of customer messages (handoff.domain.language): a conversation in a language the bot does not speak goes to
     # an agent who speaks it. HANDOFF_LANGUAGE_DETECTION=0 turns it off; the languages the detector chooses among.
     language_detection: bool = True
     detect_languages: tuple[str, ...] = DEFAULT_LANGUAGES

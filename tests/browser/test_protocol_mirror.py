@@ -1,4 +1,4 @@
-"""The widget's copy of the Socket.IO protocol (widget/src/shared/protocol.js) matches handoff/events.py."""
+"""The widget's copy of the Socket.IO protocol (widget/src/shared/protocol.js) matches handoff/domain/events.py."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import json
 import re
 
 from bot.launcher import ROOT
-from handoff import agents, events, routing, states
+from handoff.domain import events, routing, states
+from handoff.usecases import agents
 
 SRC = ROOT / "widget" / "src"
 

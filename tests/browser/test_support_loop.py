@@ -131,7 +131,7 @@ def test_customer_and_agent_go_through_the_whole_loop(gateway: Gateway, contexts
     expect(ana.locator(".hw-msg--bot")).to_have_count(before + 1, timeout=BOT_TIMEOUT)
     expect(ana.locator(".hw-msg--bot").last).to_contain_text("INV-")
     expect(agent.locator(".conv__head")).to_contain_text("With the bot")
-    # Lena (L2) follows her team's conversation, but taking over from the bot is for leads (handoff/access.py).
+    # Lena (L2) follows her team's conversation, but taking over from the bot is for leads (handoff/domain/access.py).
     expect(agent.get_by_role("button", name="Take over from the bot")).to_have_count(0)
     expect(agent.get_by_role("button", name="Refresh live bot conversations")).to_be_hidden()
     shots(ana, "11-widget-handed-back")

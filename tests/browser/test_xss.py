@@ -27,7 +27,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, Route, expect
 
 from bot.launcher import ROOT, BotServers, start_gateway_process
-from handoff.identity import sign
+from handoff.domain.identity import sign
 from tests.browser.conftest import IDENTITY_SECRET, TOKEN_SECRET, Gateway
 from tests.browser.ui import BOT_TIMEOUT, WIDGET_HOST, console, customer, open_widget
 

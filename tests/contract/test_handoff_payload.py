@@ -15,7 +15,7 @@ from actions import dialogue
 from actions.handoff import build_handoff_payload, problem_statement
 from contract.handoff import BOT_REASONS, HANDOFF_REASONS, PROBLEM_SENTENCES
 from contract.handoff_payload import MAX_TEXT, MAX_TURNS, HandoffPayload, InvalidHandoffPayload, parse
-from handoff import evidence, summary
+from handoff.domain import evidence, summary
 from tests.actions.conftest import action_event, make_tracker, user_event
 
 RECORDED = sorted((Path(__file__).resolve().parents[2] / "tests" / "handoff" / "recorded").glob("*.json"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from actions import messages
 from actions.handoff import reason_for
 from contract.handoff import BOT_REASONS, GATEWAY_REASONS, HANDOFF_REASONS
-from handoff import events, priority, summary
+from handoff.domain import events, priority, summary
 from tests.actions.conftest import make_tracker
 
 

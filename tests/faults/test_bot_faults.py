@@ -18,8 +18,8 @@ import pytest
 from aiohttp import web
 
 from bot.launcher import BotServers
-from handoff import store
-from handoff.conversations import BOT_DOWN_TEXT
+from handoff.storage import store
+from handoff.usecases.conversations import BOT_DOWN_TEXT
 from tests.faults.support import BOT, backend_restored, kill_action_server, restart_action_server
 from tests.handoff.helpers import Client, FakeRasa, Running, make_settings, start_gateway
 

@@ -109,7 +109,7 @@ async def test_gateway_sigkilled_and_restarted_loses_and_doubles_nothing(tmp_pat
 
         # The ledger: stored exactly once, in order, and seen by the recipient (live or on replay).
         a_detail = await rest(gateway.url, token, f"/api/conversations/{a_sid}")
-        # B never left the bot: only a lead may read it (handoff/access.py).
+        # B never left the bot: only a lead may read it (handoff/domain/access.py).
         b_detail = await rest(gateway.url, await login(gateway.url, *OMAR), f"/api/conversations/{b_sid}")
         for detail in (a_detail, b_detail):
             seqs = [m["seq"] for m in detail["messages"]]

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from handoff import db as handoff_db
-from handoff import store
+from handoff.storage import db as handoff_db
+from handoff.storage import store
 from tests.faults.support import sqlite_write_lock, wait_until
 from tests.handoff.helpers import Client, FakeRasa, Running, make_settings, start_gateway
 

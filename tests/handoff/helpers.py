@@ -13,13 +13,14 @@ import aiohttp
 import socketio
 from aiohttp import web
 
-from handoff import auth, store
-from handoff import events as ev
 from handoff.app import create_app
-from handoff.appkeys import GATEWAY
-from handoff.gateway import Gateway
-from handoff.records import AgentRecord
+from handoff.domain import auth
+from handoff.domain import events as ev
+from handoff.domain.records import AgentRecord
 from handoff.settings import Settings
+from handoff.storage import store
+from handoff.transport.appkeys import GATEWAY
+from handoff.usecases.gateway import Gateway
 
 TOKEN_SECRET = "test-token-secret"
 IDENTITY_SECRET = "test-identity-secret"

@@ -13,8 +13,8 @@ import aiohttp
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
-from handoff import events as ev
-from handoff.identity import sign
+from handoff.domain import events as ev
+from handoff.domain.identity import sign
 from handoff.settings import Settings
 from tests.handoff.helpers import IDENTITY_SECRET, Client, Running
 

@@ -28,11 +28,12 @@ import socketio
 from aiohttp import web
 from sqlalchemy import func, select
 
-from handoff import auth, lockout
-from handoff.identity import sign
-from handoff.models import LoginFailure, utcnow
-from handoff.openapi import spec
+from handoff.domain import auth
+from handoff.domain.identity import sign
 from handoff.settings import Settings
+from handoff.storage.models import LoginFailure, utcnow
+from handoff.transport.openapi import spec
+from handoff.usecases import lockout
 from tests.handoff.helpers import IDENTITY_SECRET, PASSWORD, TOKEN_SECRET, Client, FakeRasa, Running
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -374,7 +375,7 @@ class Clock:
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    """Freeze ``handoff.lockout``'s clock (the gateways run in this process)."""
+    """Freeze ``handoff.usecases.lockout``'s clock (the gateways run in this process)."""
     frozen = Clock()
     monkeypatch.setattr(lockout, "utcnow", frozen)
     return frozen

@@ -12,8 +12,8 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
-from handoff import auth
-from handoff.models import Event, Handoff, Message, Note
+from handoff.domain import auth
+from handoff.storage.models import Event, Handoff, Message, Note
 from tests.handoff.helpers import TOKEN_SECRET, Client, Running
 
 CARD = "4111 1111 1111 1111"

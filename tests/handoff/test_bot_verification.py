@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from handoff import auth, store
-from handoff.identity import sign
+from handoff.domain import auth
+from handoff.domain.identity import sign
+from handoff.storage import store
 from tests.handoff.helpers import HANDOFF_PAYLOAD, IDENTITY_SECRET, TOKEN_SECRET, Client, FakeRasa, Running
 
 VERIFIED_BY_BOT: dict[str, Any] = {

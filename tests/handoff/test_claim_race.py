@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from handoff import store
+from handoff.storage import store
 from tests.handoff.helpers import Running
 
 

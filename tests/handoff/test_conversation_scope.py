@@ -1,4 +1,4 @@
-"""Which agent sees and acts on which conversation (handoff/access.py), over REST and the agent socket alike, and
+"""Which agent sees and acts on which conversation (handoff/domain/access.py), over REST and the agent socket alike, and
 who keeps receiving a conversation's customer messages after a lead moved it away from its owner.
 """
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import aiohttp
 
-from handoff import auth
-from handoff.records import AgentRecord
+from handoff.domain import auth
+from handoff.domain.records import AgentRecord
 from tests.handoff.helpers import TOKEN_SECRET, Client, Running
 
 L3_FIELDS = {"repro_steps": "1. log in", "logs": "E-504 at 10:02", "environment": "Chrome 120", "timestamps": "10:02Z"}
@@ -142,8 +142,8 @@ async def test_each_action_has_allowed_and_refused_agents_over_rest_and_socket(g
 
 def test_the_rule_table_covers_every_agent_event_on_a_conversation() -> None:
     """Every agent event that names a conversation is an action of the rule table (a new one cannot skip it)."""
-    from handoff import access
-    from handoff import events as ev
+    from handoff.domain import access
+    from handoff.domain import events as ev
 
     named = {e for e, fields in ev.INCOMING[ev.AGENT_NS].items() if any(f.name == "conversation_id" for f in fields)}
     assert named - {ev.UNWATCH} <= set(access.ACTIONS), named - set(access.ACTIONS)

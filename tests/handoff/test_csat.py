@@ -10,9 +10,10 @@ from typing import Any
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from handoff import auth, store
-from handoff.metrics import compute
-from handoff.records import EventRecord
+from handoff.analytics.metrics import compute
+from handoff.domain import auth
+from handoff.domain.records import EventRecord
+from handoff.storage import store
 from tests.handoff.helpers import TOKEN_SECRET, Client, Running
 
 

@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 
 from contract.vouch import vouch, vouched_customer_id
-from handoff import store
-from handoff.identity import sign
-from handoff.models import Conversation, utcnow
+from handoff.domain.identity import sign
 from handoff.settings import Settings
+from handoff.storage import store
+from handoff.storage.models import Conversation, utcnow
 from tests.handoff.helpers import IDENTITY_SECRET, VOUCH_SECRET, Client, FakeRasa, Running
 
 
@@ -177,7 +177,7 @@ async def test_rasa_down_queues_bot_unavailable_and_keeps_the_message(gateway: R
     await c.wait_for("conversation_state", lambda d: d["state"] == "queued")
     await c.wait_for("queue_update")
     async with gateway.gw.db.read() as s:
-        from handoff import store
+        from handoff.storage import store
 
         handoff = await store.current_handoff(s, sid)
         messages = await store.messages_after(s, sid)

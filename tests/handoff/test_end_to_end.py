@@ -16,8 +16,8 @@ import aiohttp
 import pytest
 
 from bot.launcher import ROOT, BotServers, start_rasa_server
-from handoff import seed
-from handoff.identity import sign
+from handoff.domain.identity import sign
+from handoff.usecases import seed
 from tests.handoff.helpers import IDENTITY_SECRET, Client, Running, make_settings, start_gateway
 
 pytestmark = pytest.mark.rasa

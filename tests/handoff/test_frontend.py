@@ -11,9 +11,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from handoff import auth, store
-from handoff.identity import sign, verify
+from handoff.domain import auth
+from handoff.domain.identity import sign, verify
 from handoff.settings import Settings
+from handoff.storage import store
 from tests.handoff.helpers import IDENTITY_SECRET, TOKEN_SECRET, Client, Running
 
 ANA = {

@@ -25,8 +25,8 @@ from hypothesis import example, given, reject, settings
 from hypothesis import strategies as st
 from yarl import URL
 
-from handoff import auth
-from handoff import events as ev
+from handoff.domain import auth
+from handoff.domain import events as ev
 from tests.handoff.helpers import TOKEN_SECRET, FakeRasa, Running
 from tests.handoff.hostile import (
     FUZZ_SETTINGS,

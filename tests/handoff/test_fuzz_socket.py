@@ -20,8 +20,9 @@ import socketio
 from hypothesis import example, given, reject, settings
 from hypothesis import strategies as st
 
-from handoff import auth, store
-from handoff import events as ev
+from handoff.domain import auth
+from handoff.domain import events as ev
+from handoff.storage import store
 from tests.handoff.helpers import TOKEN_SECRET, Client, FakeRasa, Running
 from tests.handoff.hostile import (
     FUZZ_SETTINGS,

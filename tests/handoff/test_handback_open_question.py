@@ -6,8 +6,9 @@ from typing import Any
 
 import aiohttp
 
-from handoff import auth, store
-from handoff.openapi import spec
+from handoff.domain import auth
+from handoff.storage import store
+from handoff.transport.openapi import spec
 from tests.handoff.helpers import TOKEN_SECRET, Client, FakeRasa, Running
 
 

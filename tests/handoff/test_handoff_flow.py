@@ -7,8 +7,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from handoff import auth, store
-from handoff.identity import sign
+from handoff.domain import auth
+from handoff.domain.identity import sign
+from handoff.storage import store
 from tests.handoff.helpers import HANDOFF_PAYLOAD, IDENTITY_SECRET, PASSWORD, TOKEN_SECRET, FakeRasa, Running
 
 BEN = {
@@ -288,7 +289,7 @@ async def test_watch_a_live_bot_conversation(gateway: Running) -> None:
     assert snap == {"ok": True}
     live = await a.wait_for("queue_snapshot", lambda d: any(x["id"] == sid for x in d["live"]))
     assert live
-    # Watching the bot's conversations (to barge in) is lead work (handoff/access.py).
+    # Watching the bot's conversations (to barge in) is lead work (handoff/domain/access.py).
     assert (await lena.call("watch", {"conversation_id": sid}))["code"] == "forbidden"
     watched = await a.call("watch", {"conversation_id": sid})
     assert [m["text"] for m in watched["conversation"]["messages"]] == ["hello", "Hi! How can I help?"]

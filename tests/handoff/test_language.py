@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handoff import store
+from handoff.storage import store
 from tests.handoff.helpers import FakeRasa, Running, wait_until
 
 SPANISH_HANDOFF = "Lo siento, el asistente solo habla inglés. Te paso con una persona de nuestro equipo que habla español."

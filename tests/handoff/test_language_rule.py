@@ -6,10 +6,11 @@ import asyncio
 
 import pytest
 
-from handoff import language
-from handoff.language import Detection, Detector, decide, vote
-from handoff.records import AgentRecord
-from handoff.routing import can_handle, choose_agent
+from handoff.domain import language
+from handoff.domain.language import Detection, Detector, decide, vote
+from handoff.domain.records import AgentRecord
+from handoff.domain.routing import can_handle, choose_agent
+from handoff.settings import DEFAULT_LANGUAGES
 
 
 def test_short_messages_are_no_evidence() -> None:
@@ -88,7 +89,7 @@ ENGLISH_WITH_FOREIGN_WORDS = [
 
 @pytest.fixture(scope="module")
 def detector() -> Detector:
-    d = Detector(language.DEFAULT_LANGUAGES)
+    d = Detector(DEFAULT_LANGUAGES)
     asyncio.run(d.ready())  # the real lingua models (shipped in the wheel)
     return d
 

@@ -10,10 +10,10 @@ from typing import Any
 import aiohttp
 import socketio
 
-from handoff import auth
-from handoff.appkeys import SIO
-from handoff.ratelimit import client_ip
+from handoff.domain import auth
 from handoff.settings import Settings
+from handoff.transport.appkeys import SIO
+from handoff.transport.ratelimit import client_ip
 from tests.handoff.helpers import TOKEN_SECRET, Client, Running
 
 

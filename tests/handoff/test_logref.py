@@ -9,7 +9,7 @@ import pytest
 
 from contract import redact
 from handoff import logref
-from handoff.conversations import new_session_id
+from handoff.usecases.conversations import new_session_id
 
 
 @pytest.fixture(autouse=True)

@@ -10,10 +10,10 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from handoff import auth
 from handoff.__main__ import main
-from handoff.metrics import compute, parse_window, percentile
-from handoff.records import EventRecord
+from handoff.analytics.metrics import compute, parse_window, percentile
+from handoff.domain import auth
+from handoff.domain.records import EventRecord
 from tests.handoff.helpers import TOKEN_SECRET, FakeRasa, Running
 
 T0 = datetime(2025, 3, 3, 9, 0, 0)

@@ -11,8 +11,10 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import event, func, select
 
-from handoff import auth, simulate, store
-from handoff.models import Contact, Conversation, Event, utcnow
+from handoff.analytics import simulate
+from handoff.domain import auth
+from handoff.storage import store
+from handoff.storage.models import Contact, Conversation, Event, utcnow
 from tests.handoff.helpers import TOKEN_SECRET, Running
 
 METRICS_TOKEN = "prometheus-scrape-token-0123456789"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from sqlalchemy import inspect
 
-from handoff import migrate
-from handoff.db import Database
-from handoff.models import Base
+from handoff.storage import migrate
+from handoff.storage.db import Database
+from handoff.storage.models import Base
 
 
 async def _tables(db: Database) -> set[str]:

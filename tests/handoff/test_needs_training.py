@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from handoff import auth
-from handoff.friction import Said, analyse
+from handoff.analytics.friction import Said, analyse
+from handoff.domain import auth
 from tests.handoff.helpers import TOKEN_SECRET, Client, FakeRasa, Running
 
 ASK_INVOICE = "Which charge is it? Tell me the invoice number (it starts with INV-)."

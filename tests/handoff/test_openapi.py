@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from handoff.openapi import spec
+from handoff.transport.openapi import spec
 from tests.handoff.helpers import Running
 
 

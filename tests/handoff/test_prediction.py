@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from handoff import migrate, prediction, series, simulate
-from handoff.db import Database
-from handoff.metrics import load_events
-from handoff.models import utcnow
-from handoff.states import EventType
+from handoff.analytics import prediction, series, simulate
+from handoff.analytics.metrics import load_events
+from handoff.domain import escalation_risk
+from handoff.domain.states import EventType
+from handoff.storage import escalation_model, migrate
+from handoff.storage.db import Database
+from handoff.storage.models import utcnow
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +37,9 @@ async def test_model_beats_chance_and_the_rule_on_a_later_window(history: Databa
     try:
         train, later = await _samples(history)
         predictor = prediction.train(train)
-        assert not predictor.cold_start and predictor.labelled >= prediction.MIN_LABELLED
+        assert not predictor.cold_start and predictor.labelled >= escalation_risk.MIN_LABELLED
         assert predictor.trained_until is not None and predictor.trained_until < later[0].created_at
-        saved = prediction.Predictor.load(predictor.save(tmp_path / "model.joblib"))
+        saved = escalation_model.load(escalation_model.save(predictor, tmp_path / "model.joblib"))
         report = prediction.evaluate(saved, later)
         assert report["source"] == "model"
         assert report["model"]["roc_auc"] > 0.7
@@ -51,17 +53,17 @@ async def test_model_beats_chance_and_the_rule_on_a_later_window(history: Databa
 
 
 def test_cold_start_uses_the_rule_until_enough_history(tmp_path: Path) -> None:
-    calm = prediction.turn_features([{"intent": "reset_password", "confidence": 0.95, "strikes": 0, "sentiment": 0.3}],
+    calm = escalation_risk.turn_features([{"intent": "reset_password", "confidence": 0.95, "strikes": 0, "sentiment": 0.3}],
                                     "pro", repeat=False)
-    stuck = prediction.turn_features(
+    stuck = escalation_risk.turn_features(
         [{"intent": "billing_refund", "confidence": 0.5, "strikes": 1, "sentiment": -0.1},
          {"intent": "inform", "confidence": 0.6, "strikes": 2, "sentiment": -0.2}], "free", repeat=False)
     angry = {**calm, "sentiment_last": -0.7, "turn": 2.0}
     # One negative first message is a problem being described, not frustration: no offer before the bot tried.
     negative_first = {**calm, "sentiment_last": -0.7}
-    vip_unsure = prediction.turn_features([{"intent": "technical_issue", "confidence": 0.55, "strikes": 0,
+    vip_unsure = escalation_risk.turn_features([{"intent": "technical_issue", "confidence": 0.55, "strikes": 0,
                                             "sentiment": 0.0}], "enterprise", repeat=False)
-    fresh = prediction.Predictor.load(tmp_path / "missing.joblib")  # fresh install: no model file
+    fresh = escalation_model.load(tmp_path / "missing.joblib")  # fresh install: no model file
     assert fresh.cold_start
     assert [fresh.offer_person(f) for f in (calm, stuck, angry, vip_unsure, negative_first)] == [
         False, True, True, True, False]

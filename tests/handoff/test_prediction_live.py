@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from handoff import escalation, store
-from handoff.conversations import metadata_for
-from handoff.prediction import MODEL_PATH, THRESHOLD
-from handoff.routing import choose_agent
+from handoff.domain.escalation_risk import THRESHOLD
+from handoff.domain.routing import choose_agent
+from handoff.domain.states import EventType
 from handoff.settings import Settings
-from handoff.states import EventType
+from handoff.storage import store
+from handoff.storage.escalation_model import MODEL_PATH
+from handoff.usecases import escalation
+from handoff.usecases.conversations import metadata_for
 from tests.handoff.helpers import FakeRasa, Running
 
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from handoff import notices, store
-from handoff.identity import sign
+from handoff.domain.identity import sign
+from handoff.storage import store
+from handoff.usecases import notices
 from tests.handoff.helpers import HANDOFF_PAYLOAD, IDENTITY_SECRET, Client, FakeRasa, Running
 
 BEN = {

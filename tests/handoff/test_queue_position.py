@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
-from handoff import store
-from handoff.models import utcnow
+from handoff.storage import store
+from handoff.storage.models import utcnow
 from tests.handoff.helpers import Running
 
 

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from handoff.rasa_client import RasaClient, RasaUnavailable
 from handoff.settings import Settings
+from handoff.usecases.rasa_client import RasaClient, RasaUnavailable
 from tests.handoff.helpers import FakeRasa
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handoff import store
+from handoff.storage import store
 from tests.handoff.helpers import Client
 
 

@@ -10,10 +10,11 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.launcher import BOT_PYTHON, ROOT
-from handoff import migrate, signals, store
 from handoff.__main__ import main
-from handoff.db import Database
-from handoff.review import Miss, group, to_rasa_yaml
+from handoff.analytics.review import Miss, group, to_rasa_yaml
+from handoff.storage import migrate, store
+from handoff.storage.db import Database
+from handoff.usecases import signals
 
 NOW = datetime(2025, 3, 3, 9, 0)
 _READ_NLU = """

@@ -26,8 +26,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from handoff import auth
-from handoff.openapi import spec
+from handoff.domain import auth
+from handoff.transport.openapi import spec
 from tests.handoff.helpers import TOKEN_SECRET, FakeRasa, Running
 from tests.handoff.hostile import FUZZ_SETTINGS, RELAXED, ErrorRecords, bystanders, bystanders_still_work, report
 

@@ -11,10 +11,12 @@ import pytest
 from sqlalchemy import update
 
 from bot.launcher import BOT_PYTHON, ROOT, free_port, wait_until_up
-from handoff import auth, migrate, seed, store
-from handoff.db import Database
-from handoff.models import Agent
+from handoff.domain import auth
 from handoff.settings import SECRETS, Settings
+from handoff.storage import migrate, store
+from handoff.storage.db import Database
+from handoff.storage.models import Agent
+from handoff.usecases import seed
 
 SECRET_ENV = [env for env, _ in SECRETS.values()]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from handoff.sequencer import Sequencer
+from handoff.usecases.sequencer import Sequencer
 
 
 async def test_jobs_of_a_conversation_run_in_order_and_at_most_max_running_at_once() -> None:

@@ -1,4 +1,4 @@
-"""The conversation's states and moves (handoff/states.py): one table, and the store refuses what it does not allow."""
+"""The conversation's states and moves (handoff/domain/states.py): one table; the store refuses what it does not allow."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from handoff import store
-from handoff.states import EventType, MessageStatus, Move, State, moves_from
+from handoff.domain.states import EventType, MessageStatus, Move, State, moves_from
+from handoff.storage import store
 from tests.handoff.helpers import Running
 from tests.handoff.test_import_rules import ROOT, gateway_modules, import_graph
 
@@ -42,7 +42,7 @@ def test_states_are_the_strings_the_database_and_clients_carry() -> None:
 
 
 def test_the_table_imports_nothing_from_the_gateway() -> None:
-    assert import_graph()["handoff.states"] == set()
+    assert import_graph()["handoff.domain.states"] == set()
 
 
 async def test_the_store_refuses_a_move_the_state_does_not_allow(gateway_factory) -> None:  # type: ignore[no-untyped-def]

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import socketio
 
-from handoff import events as ev
-from handoff import store
+from handoff.domain import events as ev
+from handoff.storage import store
 from tests.handoff.helpers import FakeRasa, Running, wait_until
 
 

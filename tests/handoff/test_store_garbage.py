@@ -11,8 +11,8 @@ import gc
 from collections import Counter
 from pathlib import Path
 
-from handoff import migrate, store
-from handoff.db import Database
+from handoff.storage import migrate, store
+from handoff.storage.db import Database
 
 
 async def test_storing_messages_creates_no_reference_cycles(tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ import pytest
 
 from contract.handoff_payload import InvalidHandoffPayload, parse
 from contract.redact import luhn_ok, redact
-from handoff.priority import decide
-from handoff.records import ContactRecord, MessageRecord
-from handoff.summary import SummaryInput, build_summary, render_text
+from handoff.domain.priority import decide
+from handoff.domain.records import ContactRecord, MessageRecord
+from handoff.domain.summary import SummaryInput, build_summary, render_text
 from tests.handoff.helpers import HANDOFF_PAYLOAD
 
 NOW = datetime(2026, 11, 27, 9, 0, 0)

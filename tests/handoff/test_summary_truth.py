@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from contract.handoff_payload import HandoffPayload, parse
-from handoff.priority import decide
-from handoff.records import MessageRecord
-from handoff.summary import SummaryInput, build_summary, render_text
+from handoff.domain.priority import decide
+from handoff.domain.records import MessageRecord
+from handoff.domain.summary import SummaryInput, build_summary, render_text
 
 RECORDED = Path(__file__).parent / "recorded"
 FIXTURES = sorted(RECORDED.glob("*.json"))

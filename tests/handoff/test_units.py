@@ -7,14 +7,14 @@ from datetime import date, datetime
 
 import pytest
 
-from handoff import auth, events
-from handoff.events import PayloadError, validate
-from handoff.identity import sign, verify
-from handoff.priority import decide, fast_lane_reasons
-from handoff.ratelimit import RateLimiter
-from handoff.records import AgentRecord, ContactRecord
-from handoff.routing import choose_agent, skills_for, within_business_hours
+from handoff.domain import auth, events
+from handoff.domain.events import PayloadError, validate
+from handoff.domain.identity import sign, verify
+from handoff.domain.priority import decide, fast_lane_reasons
+from handoff.domain.records import AgentRecord, ContactRecord
+from handoff.domain.routing import choose_agent, skills_for, within_business_hours
 from handoff.settings import Settings
+from handoff.transport.ratelimit import RateLimiter
 
 SECRET = "s3cret"
 

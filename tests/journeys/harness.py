@@ -31,7 +31,7 @@ from aiohttp.test_utils import TestServer
 from actions.backend.site import create_app
 from actions.backend.store import DemoBackend
 from actions.settings import ActionSettings
-from handoff.identity import sign
+from handoff.domain.identity import sign
 from tests.handoff.helpers import IDENTITY_SECRET, Client, Running
 
 # What a customer types into the demo site's forms (the test card is the site's own demo card).

@@ -18,9 +18,10 @@ import aiohttp
 import pytest
 
 from contract import redact
-from handoff import auth, store
 from handoff.__main__ import main
+from handoff.domain import auth
 from handoff.settings import Settings
+from handoff.storage import store
 from tests.handoff.helpers import HANDOFF_PAYLOAD, TOKEN_SECRET, FakeRasa, Running
 
 CARD = "4000 0566 5566 5556"  # Visa test debit number (Luhn-valid)

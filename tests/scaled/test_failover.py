@@ -12,10 +12,11 @@ from typing import Any
 from redis import asyncio as aioredis
 
 from bot.launcher import ROOT, wait_until_up
-from handoff import scaling, store
-from handoff.appkeys import SIO
-from handoff.db import Database
-from handoff.records import AgentRecord
+from handoff.domain.records import AgentRecord
+from handoff.storage import store
+from handoff.storage.db import Database
+from handoff.transport import scaling
+from handoff.transport.appkeys import SIO
 from tests.handoff.helpers import IDENTITY_SECRET, RASA_TOKEN, TOKEN_SECRET, VOUCH_SECRET, Client, FakeRasa
 from tests.scaled.conftest import GatewayFactory
 from tests.scaled.infra import REDIS_URL, free_port, live_chat, needs_pg, needs_redis, own_redis, wait_until

@@ -6,9 +6,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from handoff import migrate
-from handoff.db import Database
-from handoff.models import Base
+from handoff.storage import migrate
+from handoff.storage.db import Database
+from handoff.storage.models import Base
 from tests.scaled.infra import create_database, drop_database, needs_pg
 
 pytestmark = needs_pg

@@ -12,8 +12,8 @@ import subprocess
 import time
 from typing import Any
 
-from handoff import store
-from handoff.db import Database
+from handoff.storage import store
+from handoff.storage.db import Database
 from tests.handoff.helpers import Client
 from tests.scaled.conftest import GatewayFactory
 from tests.scaled.infra import START_PG, live_chat, needs_pg, needs_redis, pg_up, wait_until

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from redis import asyncio as aioredis
 
-from handoff import store
-from handoff.scaling import PeerCount
+from handoff.storage import store
+from handoff.transport.scaling import PeerCount
 from tests.scaled.conftest import GatewayFactory
 from tests.scaled.infra import live_chat, needs_pg, needs_redis, own_redis, wait_until
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from handoff import store
+from handoff.storage import store
 from tests.handoff.helpers import Client, Running
 from tests.handoff.test_queue_position import check_queue_positions
 from tests.scaled.conftest import GatewayFactory

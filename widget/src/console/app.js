@@ -103,7 +103,7 @@ export class Console {
     this.main = el("main", { class: "conv", id: "conversation", tabindex: "-1" });
     this.side = el("aside", { class: "side", "aria-label": "Customer and notes" });
     this.l3Section = el("section", { class: "panel", hidden: true }, el("h2", { text: "Escalated to L3" }), this.l3List);
-    // Watching the bot's live conversations (to take one over) is lead work (handoff/access.py).
+    // Watching the bot's live conversations (to take one over) is lead work (handoff/domain/access.py).
     const lead = this.agent.role === "lead";
     this.pageView = el("div", { class: "pageview", id: "page", hidden: true });
     this.navLinks = Object.entries(PAGES).map(([hash, label]) =>

@@ -3,7 +3,7 @@ import { el } from "../shared/dom.js";
 import { L3_FIELDS } from "../shared/protocol.js";
 import { RESOLUTION_CODES, TEAMS } from "./format.js";
 
-const OPEN_QUESTION_MAX = 500; // handoff/events.py OPEN_QUESTION_MAX
+const OPEN_QUESTION_MAX = 500; // handoff/domain/events.py OPEN_QUESTION_MAX
 
 const L3_LABELS = {
   repro_steps: ["Reproduction steps", "1. Sign in as … 2. Open … 3. Click …"],

@@ -24,7 +24,7 @@ export const STATES = {
   resolved: "Resolved",
 };
 
-export const TEAMS = ["general", "billing", "technical", "l3"]; // handoff.routing.TEAMS
+export const TEAMS = ["general", "billing", "technical", "l3"]; // handoff.domain.routing.TEAMS
 
 export const RESOLUTION_CODES = [
   ["solved", "Solved: the customer's issue is fixed"],

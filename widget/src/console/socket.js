@@ -22,7 +22,7 @@ export const socketMethods = {
       this.connection.className = "conn";
       this.refreshMine();
       if (this.current) this.reloadCurrent();
-      // A new socket session starts away (handoff/agents.py): after a reconnect or a reload, keep the agent's choice.
+      // A new socket session starts away (handoff/usecases/agents.py): after a reconnect or a reload, keep the agent's choice.
       if (window.sessionStorage.getItem(PRESENCE_KEY) === "online") this.setPresence("online");
     });
     s.on("disconnect", () => {

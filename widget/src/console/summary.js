@@ -1,4 +1,4 @@
-// The hand-off summary card. Every statement comes from the gateway's summary (`lines`, handoff/summary.py) with the
+// The hand-off summary card. Every statement comes from the gateway's summary (`lines`, handoff/domain/summary.py) with the
 // customer turns (and bot steps) behind it; the button after a statement shows those turns in the transcript. Where
 // the bot is not sure, the card says so. Text goes in with textContent only (el(..., { text })).
 import { el } from "../shared/dom.js";

@@ -6,7 +6,7 @@
 import { clear, el } from "../shared/dom.js";
 
 const KIND_LABEL = { nlu_fallback: "not understood", out_of_scope: "out of scope", clarification_rejected: "clarification rejected" };
-// handoff/friction.py KINDS, in the order shown.
+// handoff/analytics/friction.py KINDS, in the order shown.
 const FINDING_LABEL = {
   loop: ["Loop", "the bot sent the same message again and again"],
   repeated_question: ["Repeated question", "the customer had to ask again"],

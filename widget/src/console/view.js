@@ -89,7 +89,7 @@ export const viewMethods = {
     const actions = el("div", { class: "actions", role: "toolbar", "aria-label": "Conversation actions" });
     const add = (label, handler, cls = "btn--ghost") =>
       actions.append(el("button", { type: "button", class: `btn ${cls}`, text: label, on: { click: handler } }));
-    // Only what handoff/access.py lets this agent do: L3 agents claim L3 escalations, L2 agents the queue,
+    // Only what handoff/domain/access.py lets this agent do: L3 agents claim L3 escalations, L2 agents the queue,
     // and taking over from the bot is for leads.
     const role = this.agent.role;
     if ((conv.state === "queued" && role !== "l3") || (conv.state === "escalated_l3" && !conv.assigned_agent_id && role !== "l2")) {

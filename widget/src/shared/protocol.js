@@ -1,4 +1,4 @@
-// Socket.IO event names: the mirror of handoff/events.py (tests/browser/test_protocol_mirror.py keeps them in step).
+// Socket.IO event names: the mirror of handoff/domain/events.py (tests/browser/test_protocol_mirror.py keeps them in step).
 
 export const CUSTOMER_NS = "/";
 export const AGENT_NS = "/agents";
@@ -7,12 +7,12 @@ export const AGENT_NS = "/agents";
 // (without it the gateway speaks stock Rasa: no acks, states, history or queue positions).
 export const FRONTLINE_PROTOCOL = "frontline.1";
 
-// Conversation states: the mirror of handoff/states.py (State, WITH_PEOPLE, WITH_AN_AGENT).
+// Conversation states: the mirror of handoff/domain/states.py (State, WITH_PEOPLE, WITH_AN_AGENT).
 export const CONVERSATION_STATES = ["bot", "queued", "assigned", "escalated_l3", "resolved"];
 export const WITH_PEOPLE = ["queued", "assigned", "escalated_l3"];
 export const WITH_AN_AGENT = ["assigned", "escalated_l3"];
 
-// Stored event types (the `events` of a conversation's detail): the mirror of handoff/states.py (EventType).
+// Stored event types (the `events` of a conversation's detail): the mirror of handoff/domain/states.py (EventType).
 export const EVENT_TYPES = Object.freeze({
   CREATED: "created",
   ENGAGED: "engaged",
