@@ -33,7 +33,15 @@ import aiohttp
 import socketio
 
 from bench.common import process_cpu_seconds, run_benchmark, stats, within
-from bot.launcher import GATEWAY_PYTHON, ROOT, BotServers, GatewayProcess, start_bot_servers, start_gateway_process
+from bot.launcher import (
+    GATEWAY_PYTHON,
+    GATEWAY_TREE,
+    ROOT,
+    BotServers,
+    GatewayProcess,
+    start_bot_servers,
+    start_gateway_process,
+)
 
 REPORT = ROOT / "reports" / "bench" / "gateway.json"
 SEED = ROOT / "actions" / "backend" / "seed.json"
@@ -124,7 +132,7 @@ def start_stack(workdir: Path) -> Stack:
             [GATEWAY_PYTHON, "-m", "handoff", "agents", "add", "--email", AGENT_EMAIL, "--name", "Bench Agent",
              "--password", AGENT_PASSWORD, "--role", "lead", "--skills", "general,billing,technical",
              "--capacity", "1000"],
-            cwd=ROOT, env=env, check=True, capture_output=True,
+            cwd=GATEWAY_TREE, env=env, check=True, capture_output=True,
         )
     except BaseException:
         stack.stop()

@@ -38,7 +38,7 @@ import socketio
 from redis import asyncio as aioredis
 
 from bench.common import machine_cpu_seconds, process_cpu_seconds, run_benchmark, stats, within
-from bot.launcher import GATEWAY_PYTHON, ROOT, free_port, wait_until_up
+from bot.launcher import GATEWAY_PYTHON, GATEWAY_TREE, ROOT, free_port, wait_until_up
 
 REPORT = ROOT / "reports" / "bench" / "scaled.json"
 PG_DSN = os.environ.get("BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -101,13 +101,13 @@ class Stack:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     urls: dict[str, str] = field(default_factory=dict)
 
-    def spawn(self, name: str, args: list[str], env: dict[str, str], health: str) -> str:
-        """Start a process on a free port and wait for its health URL."""
+    def spawn(self, name: str, args: list[str], env: dict[str, str], health: str, cwd: Path = ROOT) -> str:
+        """Start a process (from ``cwd``) on a free port and wait for its health URL."""
         port = free_port()
         log = self.workdir / f"{name}.log"
         full = [a.replace("{port}", str(port)) for a in args]
         process = subprocess.Popen(
-            full, cwd=ROOT, env={**env, "HANDOFF_PORT": str(port)}, stdout=log.open("wb"), stderr=subprocess.STDOUT
+            full, cwd=cwd, env={**env, "HANDOFF_PORT": str(port)}, stdout=log.open("wb"), stderr=subprocess.STDOUT
         )
         self.processes[name] = process
         url = f"http://127.0.0.1:{port}"
@@ -158,10 +158,10 @@ async def start_stack(workdir: Path, gateways: int) -> Stack:
         subprocess.run(
             [python, "-m", "handoff", "agents", "add", "--email", f"bench{i}@example.com", "--name", f"Bench {i}",
              "--password", PASSWORD, "--role", "lead", "--capacity", "100000"],
-            cwd=ROOT, env=env, check=True, capture_output=True,
+            cwd=GATEWAY_TREE, env=env, check=True, capture_output=True,
         )
     for i in range(gateways):  # one after the other: the first one runs the migrations
-        stack.spawn(f"gateway{i}", [python, "-m", "handoff"], env, "/healthz")
+        stack.spawn(f"gateway{i}", [python, "-m", "handoff"], env, "/healthz", cwd=GATEWAY_TREE)
     stack.spawn("bare", [python, "-m", "bench.echo_server", "{port}"], env, "/healthz")
     return stack
 

@@ -1,12 +1,14 @@
 """Two gateway environments side by side: the gateway benchmarks run alternately on each, in one run.
 
 For a change of the gateway's stack (Python, aiohttp, python-socketio, SQLAlchemy): ``--before`` and ``--after``
-are virtualenvs that can run ``python -m handoff`` (default after: .venv-gateway). Each round runs
+are virtualenvs that can run ``python -m handoff`` (default: .venv-gateway for both). For a change of the gateway's
+code: ``--before-tree`` is a checkout of the earlier commit (``git worktree add /tmp/before <commit>``) whose
+``handoff/`` runs on the before side (default: this checkout for both). Each round runs
 ``bench.gateway_latency`` and ``bench.scaled --quick`` once per environment (the order alternates between rounds,
 so drift on the machine falls on both), with the load generator always in this process's environment. The
 medians over the rounds and their ratio after / before go to ``reports/bench/stacks.json`` and ``.md``.
 
-Usage: ``python -m bench.stacks --before PATH [--after PATH] [--rounds 2] [--quick]``.
+Usage: ``python -m bench.stacks [--before VENV] [--after VENV] [--before-tree DIR] [--rounds 2] [--quick]``.
 """
 
 from __future__ import annotations
@@ -47,12 +49,12 @@ FIGURES: list[Figure] = [
 COMMANDS = {"gateway": ["bench.gateway_latency"], "scaled": ["bench.scaled", "--quick"]}
 
 
-def run_once(venv: Path, benchmark: str, quick: bool, out: Path) -> dict[str, Any]:
-    """One benchmark with the gateway processes started from ``venv``; its JSON report."""
+def run_once(venv: Path, tree: Path, benchmark: str, quick: bool, out: Path) -> dict[str, Any]:
+    """One benchmark with the gateway processes started from ``venv`` and the code of ``tree``; its JSON report."""
     command = [sys.executable, "-m", *COMMANDS[benchmark], "--out", str(out)]
     if quick and benchmark == "gateway":
         command.append("--quick")
-    subprocess.run(command, cwd=ROOT, check=True, env={**os.environ, "GATEWAY_VENV": str(venv)})
+    subprocess.run(command, cwd=ROOT, check=True, env={**os.environ, "GATEWAY_VENV": str(venv), "GATEWAY_TREE": str(tree)})
     return dict(json.loads(out.read_text()))
 
 
@@ -87,16 +89,25 @@ def stack_versions(venv: Path) -> str:
     return done.stdout.strip()
 
 
+def commit_of(tree: Path) -> str:
+    """The short commit of a checkout, with "+changes" when its files differ from it."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=tree, capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "handoff"], cwd=tree, capture_output=True, text=True)
+    return head + ("+changes" if dirty.stdout.strip() else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Alternate the rounds, then report medians and ratios."""
     parser = argparse.ArgumentParser(prog="python -m bench.stacks", description=__doc__.splitlines()[0])
-    parser.add_argument("--before", type=Path, required=True, help="virtualenv of the earlier gateway stack")
+    parser.add_argument("--before", type=Path, default=GATEWAY_BIN.parent, help="virtualenv of the earlier gateway stack")
+    parser.add_argument("--before-tree", type=Path, default=ROOT, help="checkout of the earlier gateway code")
     parser.add_argument("--after", type=Path, default=GATEWAY_BIN.parent, help="virtualenv of the new gateway stack")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="quick counts for bench.gateway_latency too")
     parser.add_argument("--out", type=Path, default=REPORT)
     args = parser.parse_args(argv)
     stacks = {"before": args.before.resolve(), "after": args.after.resolve()}
+    trees = {"before": args.before_tree.resolve(), "after": ROOT}
     reports: dict[str, dict[str, list[dict[str, Any]]]] = {side: {"gateway": [], "scaled": []} for side in stacks}
 
     def measure(tmp: Path) -> dict[str, Any]:
@@ -106,13 +117,14 @@ def main(argv: list[str] | None = None) -> int:
                 for benchmark in COMMANDS:
                     print(f"round {round_no + 1}/{args.rounds}: {benchmark} on {side} ({stacks[side]})", flush=True)
                     out = tmp / f"{side}-{benchmark}-{round_no}.json"
-                    reports[side][benchmark].append(run_once(stacks[side], benchmark, args.quick, out))
+                    reports[side][benchmark].append(run_once(stacks[side], trees[side], benchmark, args.quick, out))
         rows = []
         for label, benchmark, read, higher in FIGURES:
             before, after = figure(reports["before"][benchmark], read), figure(reports["after"][benchmark], read)
             ratio = round(after / before, 2) if before and after is not None else None
             rows.append({"figure": label, "before": before, "after": after, "ratio": ratio, "higher_is_better": higher})
-        return {"rounds": args.rounds, "stacks": {side: stack_versions(path) for side, path in stacks.items()},
+        return {"rounds": args.rounds,
+                "stacks": {side: f"{stack_versions(path)}; code {commit_of(trees[side])}" for side, path in stacks.items()},
                 "figures": rows}
 
     return run_benchmark("stacks", "stacks", argv, measure,

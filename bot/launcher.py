@@ -29,6 +29,9 @@ BOT_BIN = Path(os.environ.get("BOT_VENV", ROOT / ".venv")) / "bin"
 GATEWAY_BIN = Path(os.environ.get("GATEWAY_VENV", ROOT / ".venv-gateway")) / "bin"
 BOT_PYTHON = str(BOT_BIN / "python")
 GATEWAY_PYTHON = str(GATEWAY_BIN / "python")
+# The checkout whose gateway code runs (`python -m handoff` from there): another tree lets a benchmark run an earlier
+# commit's gateway against this one's (bench.stacks --before-tree).
+GATEWAY_TREE = Path(os.environ.get("GATEWAY_TREE", ROOT))
 STARTUP_SECONDS = 240
 
 
@@ -219,10 +222,10 @@ def start_gateway_process(workdir: Path, servers: BotServers, **settings: str) -
         "PYTHONWARNINGS": "ignore",
         **settings,
     }
-    subprocess.run([GATEWAY_PYTHON, "-m", "handoff", "seed"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run([GATEWAY_PYTHON, "-m", "handoff", "seed"], cwd=GATEWAY_TREE, env=env, check=True, capture_output=True)
     log = workdir / "gateway.log"
     process = subprocess.Popen(
-        [GATEWAY_PYTHON, "-m", "handoff"], cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+        [GATEWAY_PYTHON, "-m", "handoff"], cwd=GATEWAY_TREE, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
     )
     gateway = GatewayProcess(f"http://127.0.0.1:{port}", process, log, database_url)
     try:

@@ -33,11 +33,38 @@ from pathlib import Path
 from bot.holdout import HoldoutScore, evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL = ROOT / "models" / "support.tar.gz"
-HOLDOUTS = {"holdout": ROOT / "tests" / "nlu" / "holdout.yml", "messy": ROOT / "tests" / "nlu" / "holdout_messy.yml"}
-STORIES = ROOT / "tests" / "test_stories.yml"
-HISTORY = ROOT / "reports" / "models" / "history.jsonl"
 REFUSED = 3
+
+
+@dataclass(frozen=True)
+class Project:
+    """Where the training data, the hold-outs, the test stories and the model in service live.
+
+    This checkout, or a copy of it: the tests retrain a copy, never the checkout's own data.
+    """
+
+    root: Path = ROOT
+
+    @property
+    def model(self) -> Path:
+        """The model in service."""
+        return self.root / "models" / "support.tar.gz"
+
+    @property
+    def holdouts(self) -> dict[str, Path]:
+        """The hold-out sets, by name."""
+        return {"holdout": self.root / "tests" / "nlu" / "holdout.yml",
+                "messy": self.root / "tests" / "nlu" / "holdout_messy.yml"}
+
+    @property
+    def stories(self) -> Path:
+        """The dialogue test stories."""
+        return self.root / "tests" / "test_stories.yml"
+
+    @property
+    def history(self) -> Path:
+        """Every run's figures, one JSON line each."""
+        return self.root / "reports" / "models" / "history.jsonl"
 
 # Figure -> True when higher is better. A candidate is refused when any figure moves the wrong way.
 FIGURES = {
@@ -95,17 +122,17 @@ def worse_figures(before: ModelFigures, after: ModelFigures) -> list[str]:
     return worse
 
 
-def train_candidate(out_dir: Path) -> Path:
+def train_candidate(project: Project, out_dir: Path) -> Path:
     """Train a full model (NLU and dialogue) from the project's data into ``out_dir``."""
     name = f"candidate-{time.strftime('%Y%m%d-%H%M%S')}"
-    _rasa("train", "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
+    _rasa(project, "train", "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
           "--out", str(out_dir), "--fixed-model-name", name, "--force", "--quiet")
     return out_dir / f"{name}.tar.gz"
 
 
-def story_failures(model: Path, out_dir: Path) -> int:
+def story_failures(project: Project, model: Path, out_dir: Path) -> int:
     """Replay the test stories with ``model``; the number of stories it gets wrong (0: all pass)."""
-    result = _rasa("test", "core", "--stories", str(STORIES), "--model", str(model), "--out", str(out_dir),
+    result = _rasa(project, "test", "core", "--stories", str(project.stories), "--model", str(model), "--out", str(out_dir),
                    "--quiet", check=False)
     failed = out_dir / "failed_test_stories.yml"
     if failed.exists():
@@ -113,14 +140,20 @@ def story_failures(model: Path, out_dir: Path) -> int:
     return 0 if result.returncode == 0 else 1
 
 
-async def measure(model: Path, scratch: Path) -> ModelFigures:
-    """Score one model on every hold-out and the test stories."""
+async def measure(project: Project, model: Path, scratch: Path) -> ModelFigures:
+    """Score one model on every hold-out and the test stories.
+
+    A model id measured before (the model in service, usually) is read from the history: it always scores the same.
+    """
     figures = ModelFigures(model=str(model), fingerprint=fingerprint(model))
-    for name, data in HOLDOUTS.items():
+    known = _measured_before(project, figures.fingerprint)
+    if known is not None:
+        return known
+    for name, data in project.holdouts.items():
         score: HoldoutScore = await evaluate(model, data)
         figures.holdouts[name] = {figure: getattr(score, figure) for figure in FIGURES}
         gc.collect()  # the loaded agent goes before the next one loads
-    figures.story_failures = story_failures(model, scratch / f"stories-{figures.fingerprint}")
+    figures.story_failures = story_failures(project, model, scratch / f"stories-{figures.fingerprint}")
     figures.stories_passed = figures.story_failures == 0
     return figures
 
@@ -136,14 +169,15 @@ def load_into_rasa(model: Path, rasa_url: str, token: str) -> None:
             raise OSError(f"{rasa_url} answered {response.status} to PUT /model")
 
 
-async def retrain(rasa_urls: list[str], token: str, model: Path = MODEL) -> RetrainReport:
+async def retrain(rasa_urls: list[str], token: str, project: Project = Project()) -> RetrainReport:
     """Train, measure both models, and put the candidate in service only when it is no worse."""
     started = time.monotonic()
+    model = project.model
     with tempfile.TemporaryDirectory(prefix="retrain-") as tmp:
         scratch = Path(tmp)
-        candidate = train_candidate(scratch / "models")
-        before = await measure(model, scratch)
-        after = await measure(candidate, scratch)
+        candidate = train_candidate(project, scratch / "models")
+        before = await measure(project, model, scratch)
+        after = await measure(project, candidate, scratch)
         report = RetrainReport(before=before, after=after, worse=worse_figures(before, after))
         if report.accepted and after.fingerprint != before.fingerprint:
             staged = model.with_suffix(".next")
@@ -157,20 +191,33 @@ async def retrain(rasa_urls: list[str], token: str, model: Path = MODEL) -> Retr
                 except OSError as error:  # the file is in place: that server loads it when it restarts
                     report.load_errors.append(f"{url}: {error}")
     report.seconds = round(time.monotonic() - started, 1)
-    _remember(report)
+    _remember(project, report)
     return report
 
 
-def _remember(report: RetrainReport) -> None:
-    HISTORY.parent.mkdir(parents=True, exist_ok=True)
+def _remember(project: Project, report: RetrainReport) -> None:
+    project.history.parent.mkdir(parents=True, exist_ok=True)
     entry = {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "accepted": report.accepted, **asdict(report)}
-    with HISTORY.open("a") as handle:
+    with project.history.open("a") as handle:
         handle.write(json.dumps(entry) + "\n")
 
 
-def _rasa(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def _measured_before(project: Project, model_id: str) -> ModelFigures | None:
+    """This model's figures from an earlier run (the same model id always scores the same), if any."""
+    if not project.history.exists():
+        return None
+    for line in reversed(project.history.read_text().splitlines()):
+        entry = json.loads(line)
+        for side in ("after", "before"):
+            if entry[side]["fingerprint"] == model_id:
+                return ModelFigures(**entry[side])
+    return None
+
+
+def _rasa(project: Project, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
-    result = subprocess.run([sys.executable, "-m", "rasa", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "rasa", *args], cwd=project.root, env=env, capture_output=True,
+                            text=True)
     if check and result.returncode != 0:
         raise RuntimeError(f"rasa {args[0]} failed:\n{(result.stdout + result.stderr)[-3000:]}")
     return result
@@ -206,12 +253,14 @@ def main() -> None:
     parser.add_argument("--rasa-url", action="append", default=None, help="a Rasa server to load the model into")
     parser.add_argument("--token", default=os.environ.get("RASA_TOKEN", ""))
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--project", type=Path, default=ROOT,
+                        help="folder with data/, config.yml, domain.yml, tests/nlu, tests/test_stories.yml, models/")
     args = parser.parse_args()
     urls = args.rasa_url if args.rasa_url is not None else default_urls
     if urls and not args.token:
         sys.exit("RASA_TOKEN (or --token) is needed to load a model into Rasa")
     try:
-        report = asyncio.run(retrain(urls, args.token))
+        report = asyncio.run(retrain(urls, args.token, Project(args.project.resolve())))
     except (RuntimeError, OSError) as error:
         print(f"retrain failed: {error}", file=sys.stderr)
         sys.exit(1)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from dataclasses import asdict
+from pathlib import Path
 
 import pytest
 
 from bot.launcher import MODEL, BotServers
-from bot.retrain import ModelFigures, fingerprint, load_into_rasa, worse_figures
+from bot.retrain import ModelFigures, Project, fingerprint, load_into_rasa, measure, worse_figures
 
 
 def figures(accuracy: float = 0.9, rejection: float = 0.95, wrong: float = 0.02, failures: int = 0) -> ModelFigures:
@@ -59,3 +61,16 @@ def test_loading_without_the_api_token_is_refused(bot_servers: BotServers) -> No
     with pytest.raises(urllib.error.HTTPError) as refused:
         load_into_rasa(MODEL, bot_servers.rasa_url, "not-the-token")
     assert refused.value.code == 401
+
+
+async def test_a_model_measured_before_is_read_from_the_history(tmp_path: Path) -> None:
+    project = Project(tmp_path)
+    known = figures(accuracy=0.812)
+    known.fingerprint = fingerprint(MODEL)
+    project.history.parent.mkdir(parents=True)
+    other = figures(accuracy=0.5)
+    project.history.write_text(
+        json.dumps({"before": asdict(other), "after": asdict(known)}) + "\n"
+    )
+    measured = await measure(project, MODEL, tmp_path)
+    assert measured.holdouts["holdout"]["in_scope_accuracy"] == 0.812
