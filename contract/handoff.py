@@ -6,7 +6,7 @@ the bot does not speak) and accepts any of ``HANDOFF_REASONS`` (``handoff/domain
 tests/contract checks that the customer texts, the summary's wording and the queue priority cover every one of them.
 
 ``PROBLEM_SENTENCES`` states the customer's problem per topic (intent): the bot starts the payload's ``problem`` with
-it, and the gateway's summary (``handoff/domain/summary.py``) says it when the bot's sentence is not borne out by the turns.
+it, and the gateway's summary (``handoff/domain/summary/``) says it when the bot's sentence is not borne out by the turns.
 """
 
 from __future__ import annotations

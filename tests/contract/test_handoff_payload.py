@@ -15,7 +15,9 @@ from actions import dialogue
 from actions.handoff import build_handoff_payload, problem_statement
 from contract.handoff import BOT_REASONS, HANDOFF_REASONS, PROBLEM_SENTENCES
 from contract.handoff_payload import MAX_TEXT, MAX_TURNS, HandoffPayload, InvalidHandoffPayload, parse
-from handoff.domain import evidence, summary
+from handoff.domain import evidence
+from handoff.domain.summary.problem import verified_prose
+from handoff.domain.summary.topic import topic_of
 from tests.actions.conftest import action_event, make_tracker, user_event
 
 RECORDED = sorted((Path(__file__).resolve().parents[2] / "tests" / "handoff" / "recorded").glob("*.json"))
@@ -90,9 +92,9 @@ def test_the_summary_states_and_keeps_the_bots_sentence_for_each_topic(intent: s
     sentence = problem_statement(make_tracker(None, intent, text), [])
     assert sentence == PROBLEM_SENTENCES[intent] + "."
     turn = evidence.Turn(index=0, text=text, intent=intent, confidence=1.0)
-    topic = summary.topic_of([turn])
+    topic = topic_of([turn])
     assert (topic.intent, topic.sentence) == (intent, PROBLEM_SENTENCES[intent])
-    kept = summary.verified_prose(sentence, topic, [turn], [])
+    kept = verified_prose(sentence, topic, [turn], [])
     assert kept is not None and kept.text == PROBLEM_SENTENCES[intent], "the summary would replace the bot's sentence"
 
 

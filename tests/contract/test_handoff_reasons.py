@@ -5,7 +5,8 @@ from __future__ import annotations
 from actions import messages
 from actions.handoff import reason_for
 from contract.handoff import BOT_REASONS, GATEWAY_REASONS, HANDOFF_REASONS
-from handoff.domain import events, priority, summary
+from handoff.domain import events, priority
+from handoff.domain.summary.statements import REASON_TEXT
 from tests.actions.conftest import make_tracker
 
 
@@ -20,7 +21,7 @@ def test_the_bot_tells_the_customer_why_for_each_of_its_reasons() -> None:
 
 
 def test_the_summary_words_and_the_queue_ranks_every_reason() -> None:
-    assert set(summary.REASON_TEXT) == set(HANDOFF_REASONS)
+    assert set(REASON_TEXT) == set(HANDOFF_REASONS)
     assert set(priority.BASE_PRIORITY) == set(HANDOFF_REASONS)
 
 

@@ -132,6 +132,7 @@ def test_error_code_hypothesis_and_empty_payload() -> None:
     assert s["problem"].startswith("Customer reports a technical problem")
     assert "E503" in s["hypothesis"]
     empty = build_summary(_input({}, reason="bot_unavailable", contact=None, verified=False, customer_id=None))
+    assert render_text(empty).count("Hypothesis:") == 1  # no hypothesis from L1 is said once, not twice
     assert empty["problem"].startswith('Customer wrote: "I can\'t log in, password: [REDACTED]"')
     assert "bot was unavailable" in empty["problem"]
     problem = empty["lines"][0]
