@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
                 "ratio": round(tail / head, 2), "per_turn_cpu_ms": [round(t, 1) for t in turns]}
         return {"short": short, "long": long}
 
-    return run_benchmark("rasa_profile", "bench.rasa_profile", argv, measure,
+    return run_benchmark("rasa_profile", "rasa_profile", argv, measure,
                          {"conversations": args.conversations, "long_turns": args.long_turns, "model": str(MODEL)},
                          table, args.out)
 
