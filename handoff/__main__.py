@@ -19,7 +19,8 @@ from handoff.analytics import metrics, prediction, review, simulate
 from handoff.app import SHUTDOWN_SECONDS, create_app
 from handoff.domain import auth, escalation_risk, events
 from handoff.settings import Settings
-from handoff.storage import escalation_model, migrate, store
+from handoff.storage import agents as agent_store
+from handoff.storage import escalation_model, migrate
 from handoff.storage.db import Database
 from handoff.storage.models import AGENT_ROLES, utcnow
 from handoff.usecases import seed
@@ -114,7 +115,7 @@ async def _with_db(settings: Settings, action: str, args: argparse.Namespace) ->
                 print("error: --languages must be two-letter codes, e.g. en,es", file=sys.stderr)
                 return 2
             async with db.write() as s:
-                agent = await store.create_agent(
+                agent = await agent_store.create_agent(
                     s,
                     email=args.email,
                     name=args.name,

@@ -17,7 +17,8 @@ from contract import redact
 from handoff import logref
 from handoff.analytics import insights
 from handoff.settings import Settings
-from handoff.storage import migrate, store
+from handoff.storage import agents as agent_store
+from handoff.storage import migrate
 from handoff.storage.db import Database
 from handoff.transport import frontend, scaling
 from handoff.transport.appkeys import DB, GATEWAY, HTTP, SETTINGS, SIO, STOPPING
@@ -216,10 +217,10 @@ async def _gateway(app: web.Application) -> AsyncIterator[None]:
     if gw.language is not None:
         gw.language.start()  # the language models load in a thread; the first messages wait for them once
     async with gw.db.write() as s:
-        for agent in await store.agents_with_load(s):
+        for agent in await agent_store.agents_with_load(s):
             if agent.status != "offline" and not await gw.sockets.all(agent.id):
                 # Sockets did not survive the restart; the grace period starts now.
-                await store.set_agent_status(s, agent.id, "offline")
+                await agent_store.set_agent_status(s, agent.id, "offline")
     await recovery.on_startup(gw)
     yield
     try:

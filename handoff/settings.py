@@ -130,6 +130,11 @@ class Settings:
     # an agent who speaks it. HANDOFF_LANGUAGE_DETECTION=0 turns it off; the languages the detector chooses among.
     language_detection: bool = True
     detect_languages: tuple[str, ...] = DEFAULT_LANGUAGES
+    # The Rasa project the designer's labels are written into and retrained from (data/nlu/, domain.yml, tests/nlu,
+    # models/): empty = the gateway's working directory (the checkout). Tests point it at a copy.
+    training_project: str = ""
+    # The Python that runs `-m bot.retrain` (the bot's environment): empty = <training project>/.venv/bin/python.
+    bot_python: str = ""
 
     def __post_init__(self) -> None:
         """Refuse settings that would open the gateway to every web site or to spoofed client IPs."""
@@ -237,6 +242,8 @@ class Settings:
             "redact": "HANDOFF_REDACT",
             "language_detection": "HANDOFF_LANGUAGE_DETECTION",
             "detect_languages": "HANDOFF_DETECT_LANGUAGES",
+            "training_project": "HANDOFF_TRAINING_PROJECT",
+            "bot_python": "HANDOFF_BOT_PYTHON",
         }
         defaults = cls()
         values: dict[str, Any] = {}

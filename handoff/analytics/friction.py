@@ -6,7 +6,13 @@ Each finding is one conversation and one kind, with the customer's (redacted) wo
 - ``corrected_misread``: right after a bot answer the customer said it was wrong ("that's not what I asked"); the
   misread message is the customer's message that answer replied to;
 - ``avoidable_handoff``: the agent resolved a hand-off marked "the bot could have handled this" (``resolved`` event
-  with ``avoidable: true``); the words are what the customer told the bot before the hand-off.
+  with ``avoidable: true``); the words are what the customer told the bot before the hand-off;
+- ``coaching_note``: the agent handed the conversation back to the bot with a coaching note for the designers, or
+  said the bot escalated it wrongly (``handback`` event); the words are what the customer told the bot before the
+  hand-off;
+- ``context_loss``: the agent flagged "had to ask the customer again" (``context_loss`` event, with the agent's note);
+  the words are what the customer had told the bot before the hand-off.
+Agents are not named: the designer reads what happened, not who did it.
 Analytics only (the console's Needs training page); never imported by the live path.
 """
 
@@ -27,7 +33,7 @@ from handoff.analytics.review import similarity, tokens
 from handoff.domain.states import EventType
 from handoff.storage.models import Event, Message
 
-KINDS = ("loop", "repeated_question", "corrected_misread", "avoidable_handoff")
+KINDS = ("loop", "repeated_question", "corrected_misread", "avoidable_handoff", "coaching_note", "context_loss")
 LOOP_MIN = 3  # the same bot message this often in one conversation is a loop
 REPEAT_MIN_WORDS = 3  # "yes", "no idea" and button payloads are not questions
 REPEAT_SIMILARITY = 0.8
@@ -209,23 +215,11 @@ async def avoidable_handoffs(s: AsyncSession, since: datetime, until: datetime) 
     ]
     found = []
     for e in resolved:
-        queued_at = await s.scalar(
-            select(Event.created_at)
-            .where(Event.conversation_id == e.conversation_id, Event.type == EventType.QUEUED.value, Event.id < e.id)
-            .order_by(Event.id.desc())
-            .limit(1)
-        )
-        stmt = select(Message.text).where(
-            Message.conversation_id == e.conversation_id, Message.sender == "customer", Message.text.is_not(None)
-        )
-        if queued_at is not None:
-            stmt = stmt.where(Message.created_at <= queued_at)
-        words = list(await s.scalars(stmt.order_by(Message.seq.desc()).limit(WORDS_BEFORE_HANDOFF)))
         found.append(
             Finding(
                 "avoidable_handoff",
                 e.conversation_id,
-                [redact(t) for t in reversed(words)],
+                await _words_before_handoff(s, e.conversation_id, e.id),
                 f"resolved as {e.reason or 'resolved'}; the agent says the bot could have handled it",
                 1,
                 e.created_at,
@@ -235,9 +229,92 @@ async def avoidable_handoffs(s: AsyncSession, since: datetime, until: datetime) 
     return found
 
 
+async def _words_before_handoff(s: AsyncSession, conversation_id: str, event_id: int) -> list[str]:
+    """The customer's last words to the bot before the hand-off that preceded event ``event_id`` (redacted again)."""
+    queued_at = await s.scalar(
+        select(Event.created_at)
+        .where(Event.conversation_id == conversation_id, Event.type == EventType.QUEUED.value, Event.id < event_id)
+        .order_by(Event.id.desc())
+        .limit(1)
+    )
+    stmt = select(Message.text).where(
+        Message.conversation_id == conversation_id, Message.sender == "customer", Message.text.is_not(None)
+    )
+    if queued_at is not None:
+        stmt = stmt.where(Message.created_at <= queued_at)
+    words = list(await s.scalars(stmt.order_by(Message.seq.desc()).limit(WORDS_BEFORE_HANDOFF)))
+    return [redact(t) for t in reversed(words)]
+
+
+async def agent_flags(s: AsyncSession, since: datetime, until: datetime) -> list[Finding]:
+    """Coaching notes left on "hand back to bot" and "had to ask again" flags, with the customer's words."""
+    rows = await s.scalars(
+        select(Event)
+        .where(
+            Event.type.in_((EventType.HANDBACK.value, EventType.CONTEXT_LOSS.value)),
+            Event.created_at >= since,
+            Event.created_at < until,
+            Event.conversation_id.is_not(None),
+        )
+        .order_by(Event.id)
+    )
+    found = []
+    for e in rows:
+        data = e.data or {}
+        note = redact(str(data.get("coaching_note" if e.type == EventType.HANDBACK.value else "note") or "")).strip()
+        extra = {"note": note}
+        if e.type == EventType.HANDBACK.value:
+            wrong = data.get("handback_reason") == "wrong_escalation"
+            if not note and not wrong:
+                continue  # a solved hand-back without a note teaches nothing
+            kind, detail = "coaching_note", note or "handed back: the bot escalated this wrongly (no note)"
+            extra["handback_reason"] = str(data.get("handback_reason") or "unspecified")
+        else:
+            kind, detail = "context_loss", note or "the agent had to ask the customer again (no note)"
+        words = await _words_before_handoff(s, str(e.conversation_id), e.id)
+        found.append(Finding(kind, str(e.conversation_id), words, detail, 1, e.created_at, extra))
+    return found
+
+
+LINKING_EVENTS = (EventType.NLU_MISS, EventType.HANDBACK, EventType.CONTEXT_LOSS, EventType.RESOLVED)
+
+
+async def linked(s: AsyncSession, conversation_id: str) -> bool:
+    """Whether a Needs training item (of any window) links to this conversation: its transcript may be read there."""
+    for e in await s.scalars(
+        select(Event).where(
+            Event.conversation_id == conversation_id, Event.type.in_([t.value for t in LINKING_EVENTS])
+        )
+    ):
+        data = e.data or {}
+        if e.type == EventType.NLU_MISS.value or e.type == EventType.CONTEXT_LOSS.value:
+            return True
+        if e.type == EventType.HANDBACK.value and (
+            str(data.get("coaching_note") or "").strip() or data.get("handback_reason") == "wrong_escalation"
+        ):
+            return True
+        if e.type == EventType.RESOLVED.value and data.get("avoidable") is True:
+            return True
+    return bool(analyse(conversation_id, await transcript(s, conversation_id)))
+
+
+async def transcript(s: AsyncSession, conversation_id: str) -> list[Said]:
+    """A conversation's customer, bot and agent messages in order (redacted when stored, and again here)."""
+    rows = (
+        await s.execute(
+            select(Message.seq, Message.sender, Message.text, Message.created_at)
+            .where(Message.conversation_id == conversation_id, Message.text.is_not(None))
+            .order_by(Message.seq)
+            .limit(MAX_PER_CONVERSATION * 5)
+        )
+    ).all()
+    return [Said(seq, sender, redact(text), at) for seq, sender, text, at in rows]
+
+
 async def load_findings(s: AsyncSession, since: datetime, until: datetime) -> list[Finding]:
     """Every finding of the window, newest first."""
     found = [f for cid, ms in (await _messages(s, since, until)).items() for f in analyse(cid, ms)]
     found.extend(await avoidable_handoffs(s, since, until))
+    found.extend(await agent_flags(s, since, until))
     found.sort(key=lambda f: f.at, reverse=True)
     return found

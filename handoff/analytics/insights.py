@@ -8,11 +8,13 @@ from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy import select
 
 from handoff.analytics import friction, metrics, prometheus, review, series
-from handoff.storage import store
-from handoff.storage.models import utcnow
-from handoff.transport.http import authenticated_agent, error, gateway_of
+from handoff.domain import access
+from handoff.storage import agents as agent_store
+from handoff.storage.models import Conversation, utcnow
+from handoff.transport.http import authenticated_agent, error, gateway_of, staff_agent
 
 # This process's running totals of the event rows (each scrape reads only the rows after them).
 TALLY = web.AppKey("prometheus_tally", prometheus.Tally)
@@ -29,7 +31,7 @@ def _window(request: web.Request, default: str) -> tuple[Any, Any] | web.Respons
 
 async def metrics_view(request: web.Request) -> web.StreamResponse:
     """The article's metrics for a window (``?window=7d&group_by=tier``), JSON or ``format=csv``."""
-    await authenticated_agent(request)
+    await staff_agent(request)  # designers see no scorecards
     window = _window(request, "7d")
     if isinstance(window, web.Response):
         return window
@@ -40,7 +42,7 @@ async def metrics_view(request: web.Request) -> web.StreamResponse:
         report = await metrics.metrics_for(s, window[0], window[1], group_by)
         if group_by == "agent":
             # Groups are keyed "agent:<id>" (event rows); people read names. The CSV keeps the stable keys.
-            names = {f"agent:{a.id}": a.name for a in await store.agents_with_load(s)}
+            names = {f"agent:{a.id}": a.name for a in await agent_store.agents_with_load(s)}
             for g in report["groups"]:
                 g["label"] = names.get(g["key"], g["key"])
     if request.query.get("format") == "csv":
@@ -55,7 +57,8 @@ async def metrics_view(request: web.Request) -> web.StreamResponse:
 async def nlu_misses(request: web.Request) -> web.Response:
     """The console's Needs training page: misunderstood messages grouped by similarity, and the other findings.
 
-    ``findings``: loops, repeated questions, corrected misreads and avoidable hand-offs (``handoff.analytics.friction``).
+    ``findings``: loops, repeated questions, corrected misreads, avoidable hand-offs, coaching notes and "had to ask
+    again" flags (``handoff.analytics.friction``), each with its conversation id.
     """
     await authenticated_agent(request)
     window = _window(request, "30d")
@@ -71,6 +74,35 @@ async def nlu_misses(request: web.Request) -> web.Response:
             "groups": [g.as_dict() for g in groups],
             "findings": [f.as_dict() for f in findings],
             "findings_by_kind": {k: sum(f.kind == k for f in findings) for k in friction.KINDS},
+        }
+    )
+
+
+async def training_transcript(request: web.Request) -> web.Response:
+    """Read-only transcript of a conversation a Needs training item links to (designers; leads any).
+
+    Customer, bot and agent messages as stored (redacted, and again here); no agent names, notes, events or customer
+    contact fields: what the designer needs to label, nothing of the agents' or the customer's private data.
+    """
+    agent = await authenticated_agent(request)
+    conversation_id = request.match_info["id"]
+    async with gateway_of(request).db.read() as s:
+        is_linked = await friction.linked(s, conversation_id)
+        reason = access.transcript_refusal(agent, is_linked)
+        if reason is not None:
+            return error(403, reason, "forbidden")
+        said = await friction.transcript(s, conversation_id)
+        state = await s.scalar(select(Conversation.state).where(Conversation.id == conversation_id))
+    if state is None:
+        return error(404, f"conversation {conversation_id} not found", "not_found")
+    return web.json_response(
+        {
+            "conversation_id": conversation_id,
+            "state": state,
+            "messages": [
+                {"seq": m.seq, "sender": m.sender, "text": m.text, "at": m.at.isoformat(timespec="seconds") + "Z"}
+                for m in said
+            ],
         }
     )
 
@@ -111,6 +143,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/metrics", metrics_view)
     app.router.add_get("/api/metrics/series", series.series_view)
     app.router.add_get("/api/nlu_misses", nlu_misses)
+    app.router.add_get("/api/training/conversations/{id}", training_transcript)
     app.router.add_get("/metrics", prometheus_view)
 
 
@@ -129,8 +162,17 @@ def openapi_paths(op: Any, q: Any) -> dict[str, Any]:
         "/api/nlu_misses": {
             "get": op(
                 "Needs training: misunderstood messages grouped by similarity, and findings (loops, repeated "
-                "questions, corrected misreads, avoidable hand-offs) with the conversation id",
+                "questions, corrected misreads, avoidable hand-offs, coaching notes, had-to-ask-again flags) with "
+                "the conversation id",
                 params=[q("window")],
+            )
+        },
+        "/api/training/conversations/{id}": {
+            "get": op(
+                "Read-only transcript of a conversation a Needs training item links to (no agent names, notes or "
+                "contact fields; designers: linked conversations only, leads: any)",
+                params=[{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                errors=(403, 404),
             )
         },
         "/metrics": {

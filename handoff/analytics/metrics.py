@@ -10,8 +10,10 @@ before ``until``. So any window can be recomputed later and gives the same answe
 - escalation rate: engaged conversations with at least one escalation / engaged conversations, and by reason.
 - handoff delay: escalation -> the agent's first reply (``first_reply`` event); p50/p90 by priority. Escalations
   still waiting for a reply are counted as ``waiting``, not guessed.
-- bounceback: escalations that an agent handed back to the bot (L2 -> L1, ``handback``) / escalations an agent
-  picked up. The hand-back note is the "what was missing"; there is no L3 -> L2 return path to count.
+- bounceback: escalations that an agent handed back to the bot (L2 -> L1, ``handback``) because the bot escalated
+  wrongly (``handback_reason`` ``wrong_escalation``, or not said) / escalations an agent picked up. Hand-backs of a
+  solved case, so that the bot carries on (``solved``), are the return path working: counted apart as
+  ``handback_solved_rate``, never as bounceback. The hand-back note is the "what was missing".
 - context loss: picked-up escalations with a ``context_loss`` flag ("had to ask again") / picked-up escalations.
 - re-contact: ``recontact`` events (the customer asked "what's happening with my case?"), counted.
 - SLA breach rate: escalations with an ``sla_breach`` event / escalations.
@@ -72,6 +74,7 @@ TARGETS: dict[str, Target] = {
     ),
     "handoff_delay_p90_high_seconds": Target("high priority under 30 minutes (article)", high=1800.0),
     "bounceback_rate": Target("5-10%, alarm over 20% (article)", high=0.10, alarm=0.20),
+    "handback_solved_rate": Target("no target: solved cases handed back so the bot carries on (the return path)"),
     "context_loss_rate": Target("under 10% of escalations (article)", high=0.10),
     "recontact_rate": Target("as low as possible; the article gives no number (ours: under 10%)", high=0.10),
     "sla_breach_rate": Target("watch it; the article gives no number (ours: under 10%)", high=0.10),
@@ -94,6 +97,7 @@ class Escalation:
     picked_up: bool = False
     first_reply_seconds: float | None = None
     handed_back: bool = False
+    handed_back_solved: bool = False  # handed back because solved: the return path, not a bounceback
     context_loss: bool = False
     sla_breached: bool = False
     churn: int = 0
@@ -174,7 +178,8 @@ def conversation_facts(events: Sequence[EventRecord], tiers: dict[str, str] | No
                     current.picked_up = True
                     current.agent = current.agent or _agent_of(e.data)
             elif e.type == EventType.HANDBACK:
-                current.handed_back, current.closed = True, True
+                solved = (e.data or {}).get("handback_reason") == "solved"
+                current.handed_back, current.handed_back_solved, current.closed = not solved, solved, True
             elif e.type == EventType.CONTEXT_LOSS:
                 current.context_loss = True
             elif e.type == EventType.SLA_BREACH:
@@ -257,6 +262,9 @@ def summarize(conversations: Sequence[ConversationFacts], escalations: Sequence[
                 "handoff_delay_p90_high_seconds", percentile(high, 90), None, len(high)
             ),
             "bounceback_rate": _share("bounceback_rate", sum(e.handed_back for e in picked), len(picked)),
+            "handback_solved_rate": _share(
+                "handback_solved_rate", sum(e.handed_back_solved for e in picked), len(picked)
+            ),
             "context_loss_rate": _share("context_loss_rate", sum(e.context_loss for e in picked), len(picked)),
             "recontact_rate": _share("recontact_rate", recontacts, n_eng),
             "sla_breach_rate": _share("sla_breach_rate", sum(e.sla_breached for e in escalations), len(escalations)),

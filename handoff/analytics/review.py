@@ -70,12 +70,14 @@ class Group:
         """JSON for the console's Needs training page."""
         guess, confidence = self.guess()
         examples = Counter(m.text for m in self.items)
+        latest = {m.text: m.conversation_id for m in self.items}  # items are oldest first: the newest wins
         return {
             "count": self.count,
             "kinds": dict(Counter(m.kind for m in self.items)),
             "bot_guess": guess,
             "bot_guess_confidence": confidence,
-            "examples": [{"text": t, "count": n} for t, n in examples.most_common()],
+            # Each example links to the newest conversation it came from (the designer opens its transcript).
+            "examples": [{"text": t, "count": n, "conversation_id": latest[t]} for t, n in examples.most_common()],
             "last_seen": max(m.at for m in self.items).isoformat(timespec="seconds") + "Z",
         }
 

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from handoff.analytics import metrics
 from handoff.storage.models import utcnow
-from handoff.transport.http import authenticated_agent, error, gateway_of
+from handoff.transport.http import error, gateway_of, staff_agent
 
 MAX_DAYS = 90
 
@@ -41,7 +41,7 @@ def daily(events: list[Any], tiers: dict[str, str], first_day: datetime, days: i
 
 async def series_view(request: web.Request) -> web.Response:
     """The last ``days`` UTC days (today included), oldest first."""
-    await authenticated_agent(request)
+    await staff_agent(request)  # designers see no scorecards
     raw = request.query.get("days", "14")
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_DAYS:
         return error(400, f"days must be a whole number from 1 to {MAX_DAYS}", "invalid_value")

@@ -17,6 +17,9 @@ flag_context_loss
 barge_in           never                                 never                                      every
 =================  ====================================  =========================================  ===========
 
+A ``designer`` (conversation designer) is none of these: no conversation action, no queue, no agent socket; the
+Needs training page, its read-only transcripts of the conversations it links to, labelling and retraining.
+
 A conversation's team is the team of the agent who claimed it, or the team it was transferred to; it stays after a
 resolve, a hand-back or an L3 escalation, so the team can follow up. The state checks (claim only a queued
 conversation, resolve only an assigned one...) stay with each operation: this module answers "may this agent",
@@ -79,9 +82,22 @@ ACTIONS: dict[str, tuple[Rule, str]] = {
 }
 
 
+DESIGNER = "designer"
+# What a designer is told on every agent route and event: their work is the Needs training page.
+DESIGNER_REFUSAL = (
+    "conversation designers work on the Needs training page only: no queue, conversations, notes, customers or "
+    "agents' scorecards"
+)
+# Who labels training data and retrains the bot.
+TRAINERS = frozenset({DESIGNER, "lead"})
+
+
 def can(agent: AgentRecord, action: str, conv: Conversation) -> bool:
-    """Whether ``agent`` may do ``action`` (a key of :data:`ACTIONS`) on ``conv``; unknown actions are refused."""
-    if action not in ACTIONS:
+    """Whether ``agent`` may do ``action`` (a key of :data:`ACTIONS`) on ``conv``; unknown actions are refused.
+
+    A designer may do none of them: a designer reads transcripts only through :func:`transcript_refusal`.
+    """
+    if action not in ACTIONS or agent.role == DESIGNER:
         return False
     if agent.role == "lead":
         return True
@@ -93,6 +109,8 @@ def refusal(agent: AgentRecord, action: str, conv: Conversation) -> str | None:
     """None when allowed, else the reason the agent is told."""
     if can(agent, action, conv):
         return None
+    if agent.role == DESIGNER:
+        return DESIGNER_REFUSAL
     return ACTIONS[action][1] if action in ACTIONS else f"unknown action {action!r}"
 
 
@@ -103,6 +121,8 @@ def snapshot_for(role: str, snapshot: dict[str, Any]) -> dict[str, Any]:
     """
     if role == "lead":
         return snapshot
+    if role == DESIGNER:
+        return dict(snapshot, queue=[], live=[], l3=[], agents=[])
     cut = dict(snapshot, live=[])
     if role == "l3":
         cut["queue"] = []
@@ -114,3 +134,20 @@ def snapshot_for(role: str, snapshot: dict[str, Any]) -> dict[str, Any]:
 def role_room(role: str) -> str:
     """Agents' room of one role (snapshots and hand-off notices are cut by role)."""
     return f"role:{role}"
+
+
+def staff_refusal(agent: AgentRecord) -> str | None:
+    """None for the agents who work conversations (l2, l3, lead); the reason for a designer."""
+    return DESIGNER_REFUSAL if agent.role == DESIGNER else None
+
+
+def training_refusal(agent: AgentRecord) -> str | None:
+    """None for who labels messages and retrains the bot (designers and leads), else the reason."""
+    return None if agent.role in TRAINERS else "labelling and retraining are for conversation designers and leads"
+
+
+def transcript_refusal(agent: AgentRecord, linked: bool) -> str | None:
+    """The Needs training page's read-only transcript: leads any; everyone else one linked from an inbox item."""
+    if agent.role == "lead" or linked:
+        return None
+    return "this conversation is not linked from the Needs training page"

@@ -119,6 +119,8 @@ def _s(name: str, **kw: Any) -> Field:
 
 # What the agent leaves open for the customer when handing back (the bot resumes with it).
 OPEN_QUESTION_MAX = 500
+# Why an agent hands a conversation back: solved (the bot carries on) or the bot escalated wrongly (a bounceback).
+HANDBACK_REASONS = ("solved", "wrong_escalation")
 # Sequence numbers and ids are 32-bit INTEGER columns (PostgreSQL); larger numbers could not even be looked up.
 INT_MAX = 2**31 - 1
 # Objects in payloads (customData) are shallow; deeper nesting is refused before anything recurses into it.
@@ -181,6 +183,8 @@ INCOMING: dict[str, dict[str, tuple[Field, ...]]] = {
             _ID,
             _s("coaching_note", message_limit=True, max_len=None),
             _s("open_question", required=False, max_len=OPEN_QUESTION_MAX),
+            # Why: the agent solved it and the bot can carry on, or the bot should not have escalated (bounceback).
+            _s("handback_reason", required=False, choices=HANDBACK_REASONS),
         ),
         WATCH: (_ID,),
         UNWATCH: (_ID,),

@@ -1,4 +1,4 @@
-"""Plain records returned by the store (no ORM objects leave ``store.py``)."""
+"""Plain records returned by the store (no ORM objects leave ``handoff/storage/``)."""
 
 from __future__ import annotations
 

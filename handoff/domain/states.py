@@ -1,7 +1,7 @@
 """Conversation states, hand-off statuses, stored event types, message statuses and the allowed moves, defined once.
 
 A conversation is with the bot, waiting in the queue, with an agent, with L3, or resolved. Every change of its
-state is one of the ``Move``s below, applied by ``store.transition`` (the only writer of a conversation's
+state is one of the ``Move``s below, applied by ``storage.conversations.transition`` (the only writer of a conversation's
 state), which refuses a move from a state the table does not allow and records the move's event. The widget and the
 console mirror the state names and the event types in ``widget/src/shared/protocol.js``
 (tests/browser/test_protocol_mirror.py).
@@ -60,7 +60,7 @@ class EventType(_Named):
     RECONTACT = "recontact"  # the customer asked what is happening with their case
     EARLY_OFFER = "early_offer"  # the bot offered a person before the customer asked for one
     EARLY_OFFER_DECLINED = "early_offer_declined"  # the customer declined that offer
-    # The moves of the table below (each written by store.transition or store.claim).
+    # The moves of the table below (each written by storage.conversations.transition or storage.handoffs.claim).
     QUEUED = "queued"  # handed off to the queue (from the bot or a resolved chat) or transferred back to it
     ASSIGNED = "assigned"  # an agent claimed the queued conversation (or was auto-assigned it)
     L3_CLAIMED = "l3_claimed"  # an L3 agent took an L3 escalation

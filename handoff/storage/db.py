@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import AsyncAdaptedQueuePool
@@ -18,6 +19,9 @@ BUSY_TIMEOUT_MS = 10000
 SQLITE_POOL_SIZE = 8
 PG_POOL_SIZE = 10
 PG_MAX_OVERFLOW = 30
+# What a transaction raises when the database is away for a moment (connection lost, server restarting): a caller
+# that can wait may run the transaction again.
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
 
 
 class Database:
@@ -72,6 +76,11 @@ class Database:
             return
         async with self._write_lock, self._write() as session, session.begin():
             yield session
+
+    async def ping(self) -> None:
+        """A round trip to the database (``SELECT 1`` in a read transaction); raises when it is unreachable."""
+        async with self.read() as session:
+            await session.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

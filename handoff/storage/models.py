@@ -26,7 +26,7 @@ from handoff.domain.states import MessageStatus
 Base: Any = declarative_base()
 
 CONVERSATION_STATES = ("bot", "queued", "assigned", "escalated_l3", "resolved")
-AGENT_ROLES = ("l2", "l3", "lead")
+AGENT_ROLES = ("l2", "l3", "lead", "designer")
 
 
 def utcnow() -> datetime:

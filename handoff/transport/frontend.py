@@ -18,7 +18,7 @@ from aiohttp import web
 from handoff.domain import events as ev
 from handoff.domain.identity import sign
 from handoff.settings import is_loopback_host
-from handoff.storage import store
+from handoff.storage import contacts as contact_store
 from handoff.transport.appkeys import GATEWAY
 
 ASSET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}$")
@@ -122,7 +122,7 @@ async def demo_identity(request: web.Request) -> web.Response:
     contact = None
     if customer_id in demo_customer_ids(gw.settings.seed_path):
         async with gw.db.read() as s:
-            contact = await store.get_contact(s, customer_id)
+            contact = await contact_store.get_contact(s, customer_id)
     if contact is None:
         return web.json_response({"error": f"no demo customer {customer_id}", "code": "not_found"}, status=404)
     signature = sign(gw.settings.identity_secret, contact.id, contact.email, contact.name)

@@ -11,11 +11,11 @@ from typing import Any
 
 from aiohttp import web
 
-from handoff.domain import auth
+from handoff.domain import access, auth
 from handoff.domain import events as ev
 from handoff.domain.events import PayloadError
 from handoff.domain.records import AgentRecord
-from handoff.storage import store
+from handoff.storage import agents as agent_store
 from handoff.transport.appkeys import GATEWAY
 from handoff.usecases.gateway import Gateway
 
@@ -56,10 +56,19 @@ async def authenticated_agent(request: web.Request) -> AgentRecord:
             text=json.dumps({"error": str(exc), "code": "unauthorized"}), content_type="application/json"
         ) from exc
     async with gw.db.read() as s:
-        agent = await store.get_agent(s, claims.agent_id)
+        agent = await agent_store.get_agent(s, claims.agent_id)
     if agent is None:
         raise web.HTTPUnauthorized(
             text=json.dumps({"error": "unknown agent", "code": "unauthorized"}),
             content_type="application/json",
         )
+    return agent
+
+
+async def staff_agent(request: web.Request) -> AgentRecord:
+    """The agent of the request, if one who works conversations: a designer gets 403 with the reason."""
+    agent = await authenticated_agent(request)
+    reason = access.staff_refusal(agent)
+    if reason is not None:
+        raise web.HTTPForbidden(text=json.dumps({"error": reason, "code": "forbidden"}), content_type="application/json")
     return agent

@@ -18,7 +18,8 @@ from handoff.domain import events as ev
 from handoff.domain.events import PayloadError
 from handoff.domain.records import AgentRecord
 from handoff.domain.states import State
-from handoff.storage import store
+from handoff.storage import agents as agent_store
+from handoff.storage.rows import StoreError
 from handoff.transport.ratelimit import ClientLimits, RateLimiter
 from handoff.usecases import agents, conversations
 from handoff.usecases.gateway import Gateway, rasa_room
@@ -68,7 +69,7 @@ class _Base(socketio.AsyncNamespace):
             return await getattr(self, f"on_{event}")(sid, data)
         except PayloadError as exc:
             return await self._fail(sid, event, exc.code, exc.message)
-        except (store.StoreError, agents.Refused) as exc:
+        except (StoreError, agents.Refused) as exc:
             return await self._fail(sid, event, exc.code, exc.message)
         except Exception:
             # The socket id is a handle on the connection (engine.io polling accepts it): a reference only.
@@ -254,9 +255,12 @@ class AgentNamespace(_Base):
         except auth.TokenError as exc:
             raise socketio.exceptions.ConnectionRefusedError(str(exc)) from exc
         async with self.gw.db.read() as s:
-            agent = await store.get_agent(s, claims.agent_id)
+            agent = await agent_store.get_agent(s, claims.agent_id)
         if agent is None:
             raise socketio.exceptions.ConnectionRefusedError("unknown agent")
+        refused = access.staff_refusal(agent)
+        if refused is not None:  # designers: no queue, no conversations, no agents' presence (REST refuses them too)
+            raise socketio.exceptions.ConnectionRefusedError(refused, {"code": "forbidden"})
         await self.save_session(sid, {"agent_id": agent.id})
         self.ips[sid] = ip
         # Emits must wait until the CONNECT packet is out, hence a task (it starts after this returns).
@@ -282,9 +286,12 @@ class AgentNamespace(_Base):
     async def _agent(self, sid: str) -> AgentRecord:
         session = await self.get_session(sid)
         async with self.gw.db.read() as s:
-            agent = await store.get_agent(s, int(session["agent_id"]))
+            agent = await agent_store.get_agent(s, int(session["agent_id"]))
         if agent is None:
             raise agents.Refused("forbidden", "unknown agent")
+        refused = access.staff_refusal(agent)
+        if refused is not None:  # a role changed while the socket was open
+            raise agents.Refused("forbidden", refused)
         return agent
 
     async def on_presence(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from handoff import __version__
 from handoff.analytics import insights
-from handoff.domain.events import OPEN_QUESTION_MAX
+from handoff.domain.events import HANDBACK_REASONS, OPEN_QUESTION_MAX
 
 _ERR: dict[str, Any] = {
     "description": "error",
@@ -97,6 +97,41 @@ def _insights(paths: dict[str, Any]) -> dict[str, Any]:
     return paths
 
 
+def _training() -> dict[str, Any]:
+    """The designer's learning loop: label into the training data, retrain, the retrain's status and report."""
+    label = _op(
+        "Label a message into the training data (designers, leads): an intent of domain.yml, a new intent "
+        "(new_intent: true, name ^[a-z][a-z0-9_]{2,39}$) or out_of_scope; 201 written, 200 already there; 400 with "
+        "the reason when refused (hold-out message, another intent's example, line breaks, brackets, > 300 chars)",
+        body=_body(
+            ["text", "intent"],
+            {"text": _S, "intent": _S, "new_intent": {"type": "boolean"}, "conversation_id": _S},
+        ),
+        errors=(403, 409),
+        ok=201,
+    )
+    label["responses"]["200"] = _OK
+    return {
+        "/api/training/intents": {
+            "get": _op("The intents a message may be labelled with (designers, leads)", errors=(403, 409))
+        },
+        "/api/training/labels": {"post": label},
+        "/api/training/retrain": {
+            "get": _op(
+                "The last or current retrain: status (idle, running, done, refused, failed), started_at, "
+                "finished_at and bot.retrain's JSON report (before/after figures, worse, loaded_into)",
+                errors=(403,),
+            ),
+            "post": _op(
+                "Retrain from the training project, compare with the model in service and load it into Rasa only if "
+                "no figure got worse (designers, leads); 409 while a retrain runs",
+                errors=(403, 409),
+                ok=202,
+            ),
+        },
+    }
+
+
 def spec() -> dict[str, Any]:
     """The OpenAPI document."""
     q = lambda name: {"name": name, "in": "query", "required": False, "schema": _S}  # noqa: E731
@@ -162,12 +197,13 @@ def spec() -> dict[str, Any]:
             "/api/conversations/{id}/handback": {
                 "post": _action(
                     "Hand back to the bot with a coaching note and, optionally, what is still open for the customer "
-                    "(the bot resumes with it)",
+                    "(the bot resumes with it) and why (solved: the bot carries on; wrong_escalation: a bounceback)",
                     _body(
                         ["coaching_note"],
                         {
                             "coaching_note": _S,
                             "open_question": {"type": "string", "maxLength": OPEN_QUESTION_MAX},
+                            "handback_reason": {"type": "string", "enum": list(HANDBACK_REASONS)},
                         },
                     ),
                 )
@@ -196,6 +232,7 @@ def spec() -> dict[str, Any]:
                     ok=201,
                 ),
             },
+            **_training(),
             "/api/protocol": {"get": _op("Socket.IO events and payload shapes", auth=False)},
             "/api/openapi.json": {"get": _op("This document", auth=False)},
             **_insights(insights.openapi_paths(_op, q)),

@@ -8,17 +8,23 @@ from datetime import date
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import text
 
 from handoff.domain import access, auth
 from handoff.domain import events as ev
 from handoff.domain.events import PayloadError
 from handoff.domain.records import AgentRecord
-from handoff.storage import store
+from handoff.domain.training import LabelError
+from handoff.storage import agents as agent_store
+from handoff.storage import canned_replies as canned_reply_store
+from handoff.storage import contacts as contact_store
+from handoff.storage import conversations as conversation_store
+from handoff.storage import handoffs as handoff_store
+from handoff.storage.rows import StoreError
 from handoff.transport import ratelimit
-from handoff.transport.http import authenticated_agent, error, gateway_of, json_body
+from handoff.transport.appkeys import TRAINING
+from handoff.transport.http import authenticated_agent, error, gateway_of, json_body, staff_agent
 from handoff.transport.openapi import spec
-from handoff.usecases import agents, lockout
+from handoff.usecases import agents, lockout, training
 from handoff.usecases.gateway import Gateway
 
 log = logging.getLogger(__name__)
@@ -53,9 +59,17 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except PayloadError as exc:
         return error(400, exc.message, exc.code)
     except agents.Refused as exc:
-        status = {"not_found": 404, "forbidden": 403, "already_claimed": 409, "invalid_state": 409}.get(exc.code, 400)
+        status = {
+            "not_found": 404,
+            "forbidden": 403,
+            "already_claimed": 409,
+            "invalid_state": 409,
+            "retrain_running": 409,
+            "no_training_project": 409,
+            "no_bot_python": 409,
+        }.get(exc.code, 400)
         return error(status, exc.message, exc.code)
-    except store.StoreError as exc:
+    except StoreError as exc:
         return error(404 if exc.code == "not_found" else 409, exc.message, exc.code)
     except web.HTTPException as exc:
         if exc.content_type == "application/json":
@@ -68,8 +82,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 async def healthz(request: web.Request) -> web.Response:
     """Liveness plus a database round trip."""
-    async with gateway_of(request).db.read() as s:
-        await s.execute(text("SELECT 1"))
+    await gateway_of(request).db.ping()
     return web.json_response({"status": "ok"})
 
 
@@ -85,7 +98,7 @@ async def login(request: web.Request) -> web.Response:
     )
     async with gw.db.write() as s:  # refused, or counted as a failure until the password proves right
         lock = await lockout.begin_attempt(s, gw.settings, email, ip)
-        found = await store.agent_credentials(s, email[:320]) if lock is None else None
+        found = await agent_store.agent_credentials(s, email[:320]) if lock is None else None
     if lock is not None:
         return _locked(lock)
     if found is None or not auth.verify_password(found[1], password[:1024]):
@@ -116,7 +129,7 @@ async def me(request: web.Request) -> web.Response:
 
 async def list_conversations(request: web.Request) -> web.Response:
     """Conversations, filtered by ``state`` and hand-off ``reason`` (only those the agent may read)."""
-    agent = await authenticated_agent(request)
+    agent = await staff_agent(request)
     state, reason = request.query.get("state"), request.query.get("reason")
     if state and state not in ("bot", "queued", "assigned", "escalated_l3", "resolved"):
         return error(400, f"unknown state {state!r}", "invalid_value")
@@ -127,24 +140,24 @@ async def list_conversations(request: web.Request) -> web.Response:
     if limit < 1:  # SQLite reads LIMIT -1 as "no limit"; PostgreSQL refuses it
         return error(400, "limit must be at least 1", "invalid_value")
     async with gateway_of(request).db.read() as s:
-        rows = await store.list_conversations(s, state=state, reason=reason, limit=limit)
+        rows = await conversation_store.list_conversations(s, state=state, reason=reason, limit=limit)
     return web.json_response({"conversations": [r for r in rows if access.can(agent, access.READ, r)]})
 
 
 async def get_conversation(request: web.Request) -> web.Response:
     """Transcript, summary, events, notes and hand-offs (of a conversation the agent may read)."""
-    conv = await agents.readable(gateway_of(request), await authenticated_agent(request), request.match_info["id"])
+    conv = await agents.readable(gateway_of(request), await staff_agent(request), request.match_info["id"])
     return web.json_response(await gateway_of(request).conversation_detail(conv.id))
 
 
 async def customer_panel(request: web.Request) -> web.Response:
     """The customer behind a conversation: contact record (tier, MRR, renewal) and past conversations."""
-    conv = await agents.readable(gateway_of(request), await authenticated_agent(request), request.match_info["id"])
+    conv = await agents.readable(gateway_of(request), await staff_agent(request), request.match_info["id"])
     conversation_id = conv.id
     async with gateway_of(request).db.read() as s:
         known = conv.verified and conv.customer_id
-        contact = await store.get_contact(s, conv.customer_id) if known and conv.customer_id else None
-        past = await store.customer_conversations(s, conv.customer_id) if known and conv.customer_id else []
+        contact = await contact_store.get_contact(s, conv.customer_id) if known and conv.customer_id else None
+        past = await conversation_store.customer_conversations(s, conv.customer_id) if known and conv.customer_id else []
     renewal_in_days = (contact.renewal_date - date.today()).days if contact and contact.renewal_date else None
     return web.json_response(
         {
@@ -163,17 +176,17 @@ async def customer_panel(request: web.Request) -> web.Response:
 
 async def list_handoffs(request: web.Request) -> web.Response:
     """Hand-offs, optionally by status (of the conversations the agent may read)."""
-    agent = await authenticated_agent(request)
+    agent = await staff_agent(request)
     async with gateway_of(request).db.read() as s:
-        rows = await store.list_handoffs(s, status=request.query.get("status"))
-        convs = await store.conversations_by_id(s, (h.conversation_id for h in rows))
+        rows = await handoff_store.list_handoffs(s, status=request.query.get("status"))
+        convs = await conversation_store.conversations_by_id(s, (h.conversation_id for h in rows))
     visible = [h for h in rows if h.conversation_id in convs and access.can(agent, access.READ, convs[h.conversation_id])]
     return web.json_response({"handoffs": [h.as_dict() for h in visible]})
 
 
 async def queue_view(request: web.Request) -> web.Response:
     """The queue snapshot (same as ``queue_snapshot`` on the socket)."""
-    agent = await authenticated_agent(request)
+    agent = await staff_agent(request)
     return web.json_response(access.snapshot_for(agent.role, await gateway_of(request).snapshot(agent.id)))
 
 
@@ -181,7 +194,7 @@ def _action(event: str, op: Callable[[Gateway, AgentRecord, dict[str, Any]], Awa
     """A REST twin of an agent socket event: same validation, same operation."""
 
     async def handler(request: web.Request) -> web.Response:
-        agent = await authenticated_agent(request)
+        agent = await staff_agent(request)
         gw = gateway_of(request)
         body = await json_body(request) if request.can_read_body else {}
         body["conversation_id"] = request.match_info["id"]
@@ -194,9 +207,9 @@ def _action(event: str, op: Callable[[Gateway, AgentRecord, dict[str, Any]], Awa
 
 async def list_canned(request: web.Request) -> web.Response:
     """Canned replies (of a team with ``?team=``)."""
-    await authenticated_agent(request)
+    await staff_agent(request)
     async with gateway_of(request).db.read() as s:
-        rows = await store.canned_replies(s, request.query.get("team"))
+        rows = await canned_reply_store.canned_replies(s, request.query.get("team"))
     return web.json_response({"canned_replies": [r.as_dict() for r in rows]})
 
 
@@ -212,8 +225,49 @@ async def add_canned(request: web.Request) -> web.Response:
     if len(str(text_).encode()) > gateway_of(request).settings.max_message_bytes:
         return error(400, "text is too large", "too_large")
     async with gateway_of(request).db.write() as s:
-        row = await store.add_canned_reply(s, str(team)[:64], str(title)[:200], str(text_))
+        row = await canned_reply_store.add_canned_reply(s, str(team)[:64], str(title)[:200], str(text_))
     return web.json_response(row.as_dict(), status=201)
+
+
+def _training(request: web.Request) -> training.Training:
+    return request.app[TRAINING]
+
+
+async def training_intents(request: web.Request) -> web.Response:
+    """The intents a message may be labelled with (designers and leads)."""
+    agent = await authenticated_agent(request)
+    try:
+        return web.json_response(_training(request).intents(gateway_of(request).settings, agent))
+    except LabelError as exc:
+        return error(409, exc.message, exc.code)
+
+
+async def training_label(request: web.Request) -> web.Response:
+    """Write a labelled example into the training data (designers and leads); the reason when it may not go in."""
+    agent = await authenticated_agent(request)
+    body = await json_body(request)
+    try:
+        written = await _training(request).label(gateway_of(request).settings, agent, body)
+    except LabelError as exc:
+        status = 409 if exc.code in ("no_training_project", "broken_training_data") else 400
+        return error(status, exc.message, exc.code)
+    return web.json_response(written, status=201 if written["added"] else 200)
+
+
+async def retrain_status(request: web.Request) -> web.Response:
+    """The last or current retrain: status, times and bot.retrain's JSON report."""
+    agent = await authenticated_agent(request)
+    return web.json_response(_training(request).status(agent))
+
+
+async def retrain_start(request: web.Request) -> web.Response:
+    """Start a retrain (one at a time: 409 while one runs)."""
+    agent = await authenticated_agent(request)
+    return web.json_response(await _training(request).start(gateway_of(request).settings, agent), status=202)
+
+
+async def _close_training(app: web.Application) -> None:
+    await app[TRAINING].close()
 
 
 async def protocol(request: web.Request) -> web.Response:
@@ -248,5 +302,11 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/queue", queue_view)
     r.add_get("/api/canned_replies", list_canned)
     r.add_post("/api/canned_replies", add_canned)
+    app[TRAINING] = training.Training()
+    app.on_cleanup.append(_close_training)
+    r.add_get("/api/training/intents", training_intents)
+    r.add_post("/api/training/labels", training_label)
+    r.add_get("/api/training/retrain", retrain_status)
+    r.add_post("/api/training/retrain", retrain_start)
     r.add_get("/api/protocol", protocol)
     r.add_get("/api/openapi.json", openapi)

@@ -16,8 +16,14 @@ from handoff.domain import events as ev
 from handoff.domain.records import AgentRecord, ConversationRecord
 from handoff.domain.routing import TEAMS
 from handoff.domain.states import EventType, HandoffStatus, Move, State
-from handoff.storage import store
+from handoff.storage import agents as agent_store
+from handoff.storage import conversations as conversation_store
+from handoff.storage import events as event_store
+from handoff.storage import handoffs as handoff_store
+from handoff.storage import messages as message_store
+from handoff.storage import notes as note_store
 from handoff.storage.models import utcnow
+from handoff.storage.rows import StoreError
 from handoff.usecases import signals
 from handoff.usecases.conversations import reply_payload, start_handoff
 from handoff.usecases.gateway import Gateway, agent_room, conv_room
@@ -49,7 +55,7 @@ def _require(agent: AgentRecord, action: str, conv: ConversationRecord) -> None:
 
 async def _conversation(gw: Gateway, conversation_id: str) -> ConversationRecord:
     async with gw.db.read() as s:
-        conv = await store.get_conversation(s, conversation_id)
+        conv = await conversation_store.get_conversation(s, conversation_id)
     if conv is None:
         raise Refused("not_found", f"conversation {conversation_id} not found")
     return conv
@@ -101,10 +107,10 @@ async def connected(gw: Gateway, agent: AgentRecord, sid: str) -> dict[str, Any]
     """
     await gw.sockets.add(agent.id, sid)
     async with gw.db.write() as s:
-        current = await store.get_agent(s, agent.id)
+        current = await agent_store.get_agent(s, agent.id)
         status = current.status if current is not None and current.status in ("online", "away") else "away"
-        await store.set_agent_status(s, agent.id, status)
-        mine = await store.conversations_of_agent(s, agent.id)
+        await agent_store.set_agent_status(s, agent.id, status)
+        mine = await conversation_store.conversations_of_agent(s, agent.id)
     rooms = [agent_room(agent.id), "agents", access.role_room(agent.role), *(conv_room(c.id) for c in mine)]
     try:
         if not gw.sio.manager.is_connected(sid, ev.AGENT_NS):
@@ -122,14 +128,14 @@ async def disconnected(gw: Gateway, agent_id: int, sid: str) -> None:
     if await gw.sockets.remove(agent_id, sid):
         return
     async with gw.db.write() as s:
-        await store.set_agent_status(s, agent_id, "offline")
+        await agent_store.set_agent_status(s, agent_id, "offline")
     await gw.broadcast_queue()
 
 
 async def presence(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
     """Online / away; going online pulls work from the queue."""
     async with gw.db.write() as s:
-        await store.set_agent_status(s, agent.id, data["status"])
+        await agent_store.set_agent_status(s, agent.id, data["status"])
     if data["status"] == "online":
         await gw.drain_queue()
     await gw.broadcast_queue()
@@ -141,7 +147,7 @@ async def claim(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[s
     _require(agent, ev.CLAIM, await _conversation(gw, data["conversation_id"]))
     try:
         conv, _ = await gw.assign(data["conversation_id"], agent.id)
-    except store.StoreError as exc:
+    except StoreError as exc:
         raise Refused(exc.code, exc.message) from exc
     return {"ok": True, "conversation_id": conv.id, "state": conv.state}
 
@@ -152,7 +158,7 @@ async def send_message(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) ->
     payload = {"metadata": {"sender": "agent", "agent_name": agent.name}}
     async with gw.sequencer.lock(conv.id):
         async with gw.db.write() as s:
-            m = await store.append_message(
+            m = await message_store.append_message(
                 s,
                 conv.id,
                 "agent",
@@ -178,7 +184,7 @@ async def note(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[st
     """Private note, visible to agents only."""
     conv = await readable(gw, agent, data["conversation_id"], ev.NOTE)
     async with gw.db.write() as s:
-        n = await store.add_note(s, conv.id, agent.id, redact(data["text"]))
+        n = await note_store.add_note(s, conv.id, agent.id, redact(data["text"]))
     await gw.to_agents(
         ev.NOTE_ADDED,
         {"conversation_id": n.conversation_id, "note": n.as_dict(), "agent_name": agent.name},
@@ -192,11 +198,11 @@ async def watch(gw: Gateway, agent: AgentRecord, sid: str, data: dict[str, Any])
     await readable(gw, agent, data["conversation_id"], ev.WATCH)
     try:
         detail = await gw.conversation_detail(data["conversation_id"])
-    except store.StoreError as exc:
+    except StoreError as exc:
         raise Refused(exc.code, exc.message) from exc
     await gw.sio.enter_room(sid, conv_room(data["conversation_id"]), namespace=ev.AGENT_NS)
     async with gw.db.write() as s:
-        await store.add_event(s, data["conversation_id"], EventType.WATCHED, f"agent:{agent.id}")
+        await event_store.add_event(s, data["conversation_id"], EventType.WATCHED, f"agent:{agent.id}")
     return {"ok": True, "conversation": detail}
 
 
@@ -214,14 +220,14 @@ async def flag_context_loss(gw: Gateway, agent: AgentRecord, data: dict[str, Any
     await readable(gw, agent, data["conversation_id"], ev.FLAG_CONTEXT_LOSS)
     note = redact(data.get("note") or "")
     async with gw.db.write() as s:
-        handoffs = await store.handoffs_for(s, data["conversation_id"])
+        handoffs = await handoff_store.handoffs_for(s, data["conversation_id"])
         if not handoffs:
             raise Refused("invalid_state", "this conversation was never handed to a person")
         handoff_id = handoffs[-1].id
-        events_ = await store.events_for(s, data["conversation_id"])
+        events_ = await event_store.events_for(s, data["conversation_id"])
         if any(e.type == EventType.CONTEXT_LOSS and e.data.get("handoff_id") == handoff_id for e in events_):
             return {"ok": True, "handoff_id": handoff_id, "already_flagged": True}
-        await store.add_event(
+        await event_store.add_event(
             s,
             data["conversation_id"],
             EventType.CONTEXT_LOSS,
@@ -241,12 +247,12 @@ async def transfer(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dic
     note_text = redact(data["note"]) if data.get("note") else None
     if to_agent is not None:
         async with gw.db.write() as s:
-            target = await store.get_agent(s, to_agent)
+            target = await agent_store.get_agent(s, to_agent)
             if target is None:
                 raise Refused("not_found", f"agent {to_agent} not found")
-            await store.transfer_to_agent(s, conv.id, agent.id, to_agent, note_text)
+            await handoff_store.transfer_to_agent(s, conv.id, agent.id, to_agent, note_text)
             if note_text:
-                await store.add_note(s, conv.id, agent.id, f"Transfer note: {note_text}")
+                await note_store.add_note(s, conv.id, agent.id, f"Transfer note: {note_text}")
         await _release(gw, conv, agent, "assigned")
         await gw.join_agent(target.id, conv.id)
         await gw.to_customer(conv.id, ev.AGENT_LEFT, {"name": agent.name})
@@ -264,7 +270,7 @@ async def transfer(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dic
     if team not in TEAMS:
         raise Refused("invalid_value", f"transfer: to_team must be one of {list(TEAMS)}")
     async with gw.db.write() as s:
-        await store.requeue(
+        await handoff_store.requeue(
             s,
             conv.id,
             actor=f"agent:{agent.id}",
@@ -274,7 +280,7 @@ async def transfer(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dic
             data={"to_team": team, "note": note_text},
         )
         if note_text:
-            await store.add_note(s, conv.id, agent.id, f"Transfer note: {note_text}")
+            await note_store.add_note(s, conv.id, agent.id, f"Transfer note: {note_text}")
     await _release(gw, conv, agent, "queued")
     await gw.to_customer(conv.id, ev.AGENT_LEFT, {"name": agent.name})
     await gw.set_state(conv.id, State.QUEUED)
@@ -292,7 +298,7 @@ async def escalate_l3(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> 
     l3: dict[str, Any] = {f: redact_value(data[f]) for f in L3_FIELDS}
     l3["escalated_by"] = agent.id
     async with gw.db.write() as s:
-        await store.transition(
+        await conversation_store.transition(
             s,
             conv.id,
             Move.ESCALATE_L3,
@@ -300,8 +306,8 @@ async def escalate_l3(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> 
             reason="l3",
             data={"l3": l3},
         )
-        await store.close_handoff(s, conv.id, HandoffStatus.ESCALATED_L3, l3=l3)
-        await store.clear_assignment(s, conv.id)
+        await handoff_store.close_handoff(s, conv.id, HandoffStatus.ESCALATED_L3, l3=l3)
+        await conversation_store.clear_assignment(s, conv.id)
     await _release(gw, conv, agent, "escalated_l3")
     await gw.set_state(conv.id, State.ESCALATED_L3)
     await gw.say(
@@ -316,7 +322,7 @@ async def resolve(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict
     """Close the conversation with a resolution code and ask for CSAT; ``avoidable``: the bot could have handled it."""
     conv = await _owned(gw, agent, data["conversation_id"], ev.RESOLVE)
     async with gw.db.write() as s:
-        await store.transition(
+        await conversation_store.transition(
             s,
             conv.id,
             Move.RESOLVE,
@@ -324,8 +330,8 @@ async def resolve(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict
             reason=data["resolution_code"],
             data={"avoidable": True} if data.get("avoidable") is True else None,
         )
-        await store.close_handoff(s, conv.id, HandoffStatus.RESOLVED, resolution_code=data["resolution_code"])
-        await store.clear_assignment(s, conv.id)
+        await handoff_store.close_handoff(s, conv.id, HandoffStatus.RESOLVED, resolution_code=data["resolution_code"])
+        await conversation_store.clear_assignment(s, conv.id)
     await _release(gw, conv, agent, "resolved")
     await gw.to_customer(conv.id, ev.AGENT_LEFT, {"name": agent.name})
     await gw.set_state(conv.id, State.RESOLVED)
@@ -357,16 +363,21 @@ async def handback(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dic
         log.warning("hand-back of %s failed: %s", conv.id, exc)
         raise Refused("bot_unavailable", "the bot is unavailable; the conversation stays with you") from exc
     async with gw.db.write() as s:
-        await store.transition(
+        await conversation_store.transition(
             s,
             conv.id,
             Move.HAND_BACK,
             actor=f"agent:{agent.id}",
             reason="handback",
-            data={"coaching_note": coaching_note, "open_question": open_question},
+            data={
+                "coaching_note": coaching_note,
+                "open_question": open_question,
+                # "solved" is the return path working; "wrong_escalation" (or not said) is a bounceback.
+                "handback_reason": data.get("handback_reason") or "unspecified",
+            },
         )
-        await store.close_handoff(s, conv.id, HandoffStatus.HANDED_BACK)
-        await store.clear_assignment(s, conv.id)
+        await handoff_store.close_handoff(s, conv.id, HandoffStatus.HANDED_BACK)
+        await conversation_store.clear_assignment(s, conv.id)
     await _release(gw, conv, agent, "bot")
     await gw.to_customer(conv.id, ev.AGENT_LEFT, {"name": agent.name})
     await gw.set_state(conv.id, State.BOT)
@@ -376,7 +387,7 @@ async def handback(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dic
             for reply in replies:
                 converted = reply_payload(reply)
                 if converted is not None:
-                    stored.append(await store.append_message(s, conv.id, "bot", converted[0], payload=converted[1]))
+                    stored.append(await message_store.append_message(s, conv.id, "bot", converted[0], payload=converted[1]))
         for m in stored:
             await gw.publish(m)
     await gw.drain_queue()
@@ -388,19 +399,19 @@ async def requeue_dropped(gw: Gateway) -> int:
     """Conversations whose agent stayed away past the grace period go back to the queue."""
     cutoff = utcnow() - timedelta(seconds=gw.settings.agent_grace_seconds)
     async with gw.db.read() as s:
-        dropped = await store.dropped_assignments(s, cutoff)
+        dropped = await conversation_store.dropped_assignments(s, cutoff)
     for conv in dropped:
         async with gw.db.write() as s:
-            agent = await store.get_agent(s, conv.assigned_agent_id) if conv.assigned_agent_id else None
+            agent = await agent_store.get_agent(s, conv.assigned_agent_id) if conv.assigned_agent_id else None
             try:
-                await store.requeue(
+                await handoff_store.requeue(
                     s,
                     conv.id,
                     actor="system",
                     reason="agent_dropped",
                     data={"agent_id": conv.assigned_agent_id},
                 )
-            except store.StoreError:
+            except StoreError:
                 continue
         log.info("conversation %s back to queue: agent %s dropped", conv.id, conv.assigned_agent_id)
         await gw.to_customer(conv.id, ev.AGENT_LEFT, {"name": agent.name if agent else "agent"})

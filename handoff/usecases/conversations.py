@@ -10,8 +10,6 @@ import secrets
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy.exc import InterfaceError, OperationalError
-
 from contract import handoff_payload
 from contract.handoff_payload import HandoffPayload, InvalidHandoffPayload
 from contract.redact import redact
@@ -26,8 +24,15 @@ from handoff.domain.records import ConversationRecord, MessageRecord
 from handoff.domain.routing import skills_for, speakers
 from handoff.domain.states import EventType, MessageStatus, Move, State
 from handoff.domain.summary import SummaryInput, build_summary, render_text
-from handoff.storage import store
+from handoff.storage import agents as agent_store
+from handoff.storage import contacts as contact_store
+from handoff.storage import conversations as conversation_store
+from handoff.storage import events as event_store
+from handoff.storage import handoffs as handoff_store
+from handoff.storage import messages as message_store
+from handoff.storage.db import UNAVAILABLE_ERRORS
 from handoff.storage.models import utcnow
+from handoff.storage.rows import StoreError
 from handoff.usecases import escalation, notices, signals
 from handoff.usecases.gateway import Gateway, message_view
 from handoff.usecases.rasa_client import RasaUnavailable
@@ -61,13 +66,13 @@ async def open_session(gw: Gateway, requested: str | None) -> tuple[Conversation
     """
     if isinstance(requested, str) and SESSION_ID.match(requested):
         async with gw.db.read() as s:
-            conv = await store.get_conversation(s, requested)
+            conv = await conversation_store.get_conversation(s, requested)
         if conv is not None and not idle_expired(gw, conv):
             return conv, True
         if conv is not None:
             log.info("conversation %s: session idle since %s, not resumed", logref.ref(conv.id), conv.updated_at)
     async with gw.db.write() as s:
-        conv = await store.create_conversation(s, new_session_id())
+        conv = await conversation_store.create_conversation(s, new_session_id())
     log.info("conversation %s created", logref.ref(conv.id))
     return conv, False
 
@@ -75,7 +80,7 @@ async def open_session(gw: Gateway, requested: str | None) -> tuple[Conversation
 async def history(gw: Gateway, conversation_id: str, last_seq: int) -> list[dict[str, Any]]:
     """Messages after ``last_seq`` as clients see them."""
     async with gw.db.read() as s:
-        return [message_view(m) for m in await store.messages_after(s, conversation_id, last_seq)]
+        return [message_view(m) for m in await message_store.messages_after(s, conversation_id, last_seq)]
 
 
 def parse_custom_data(data: dict[str, Any]) -> Any:
@@ -98,8 +103,10 @@ async def receive(gw: Gateway, conversation_id: str, text: str, custom_data: Any
     async with gw.sequencer.lock(conversation_id):
         async with gw.db.write() as s:
             if identity.verified and identity.customer_id:
-                await store.set_identity(s, conversation_id, identity.customer_id, identity.email, identity.name)
-            m = await store.append_customer_message(s, conversation_id, clean, client_id, gw.pending_status)
+                await conversation_store.set_identity(
+                    s, conversation_id, identity.customer_id, identity.email, identity.name
+                )
+            m = await message_store.append_customer_message(s, conversation_id, clean, client_id, gw.pending_status)
             if not m.duplicate and conversation_id not in gw.engaged:
                 await signals.mark_engaged(s, conversation_id, m.seq)
         if not m.duplicate:
@@ -113,14 +120,14 @@ async def receive(gw: Gateway, conversation_id: str, text: str, custom_data: Any
 async def deliver(gw: Gateway, m: MessageRecord) -> None:
     """Route one customer message: Rasa in bot mode, agents in human mode (runs in order)."""
     async with gw.db.read() as s:
-        conv = await store.get_conversation(s, m.conversation_id)
+        conv = await conversation_store.get_conversation(s, m.conversation_id)
     if conv is None:
         return
     if conv.state == State.RESOLVED:
         if await _maybe_csat(gw, conv, m):
             return
         async with gw.db.write() as s:
-            conv = await store.transition(s, conv.id, Move.REOPEN, actor="customer")
+            conv = await conversation_store.transition(s, conv.id, Move.REOPEN, actor="customer")
         await gw.set_state(conv.id, State.BOT)
         await _relay_to_bot(gw, conv, m, new_session=True)
         return
@@ -146,12 +153,12 @@ async def _language_handoff(gw: Gateway, conv: ConversationRecord, m: MessageRec
     if voted is None:
         return False
     async with gw.db.write() as s:
-        await store.add_language_vote(s, conv.id, voted, detection.confidence, m.seq)
-        decision = language.decide(await store.language_votes(s, conv.id))
+        await event_store.add_language_vote(s, conv.id, voted, detection.confidence, m.seq)
+        decision = language.decide(await event_store.language_votes(s, conv.id))
         if decision.language is not None:
-            await store.set_language(s, conv.id, decision.language, decision.messages)
+            await conversation_store.set_language(s, conv.id, decision.language, decision.messages)
         if decision.foreign:
-            await store.set_message_status(s, m.id, MessageStatus.HUMAN)
+            await message_store.set_message_status(s, m.id, MessageStatus.HUMAN)
     if not decision.foreign or decision.language is None:
         return False
     log.info("conversation %s: customer writes %s; handing off", logref.ref(conv.id), decision.language)
@@ -166,8 +173,8 @@ async def _maybe_csat(gw: Gateway, conv: ConversationRecord, m: MessageRecord) -
         return False
     score = int(match.group(1) or match.group(2))
     async with gw.db.write() as s:
-        recorded = await store.add_csat(s, conv.id, {"score": score})
-        await store.set_message_status(s, m.id, MessageStatus.DONE)
+        recorded = await event_store.add_csat(s, conv.id, {"score": score})
+        await message_store.set_message_status(s, m.id, MessageStatus.DONE)
     # A rating counts once; more digits (or quick replies) after it are answered, not counted.
     await gw.say(conv.id, "Thank you for your feedback!" if recorded else ALREADY_RATED_TEXT, sender="bot")
     return True
@@ -175,14 +182,14 @@ async def _maybe_csat(gw: Gateway, conv: ConversationRecord, m: MessageRecord) -
 
 async def _to_humans(gw: Gateway, conv: ConversationRecord, m: MessageRecord) -> None:
     async with gw.db.write() as s:
-        await store.set_message_status(s, m.id, MessageStatus.HUMAN)
+        await message_store.set_message_status(s, m.id, MessageStatus.HUMAN)
     if conv.state != State.QUEUED:
         return  # an agent has it: publishing the message was the delivery
     if not conv.follow_up_email:
         found = EMAIL.search(m.text or "")
         if found:
             async with gw.db.write() as s:
-                await store.set_follow_up_email(s, conv.id, found.group(0))
+                await conversation_store.set_follow_up_email(s, conv.id, found.group(0))
             await gw.say(
                 conv.id,
                 f"Thanks, we'll follow up at {found.group(0)} if no one can get to you in time. "
@@ -203,11 +210,12 @@ async def acknowledge_queued(gw: Gateway, conversation_id: str, text: str) -> No
     position = await gw.queue_position(conversation_id, online)
     place = position["position"] if position else None
     async with gw.db.write() as s:
-        last = next((e for e in reversed(await store.events_for(s, conversation_id)) if e.type == EventType.QUEUE_ACK), None)
+        events = await event_store.events_for(s, conversation_id)
+        last = next((e for e in reversed(events) if e.type == EventType.QUEUE_ACK), None)
         previous = (last.created_at.timestamp(), last.data.get("position")) if last is not None else None
         if not notices.should_ack(previous, utcnow().timestamp(), place):
             return
-        await store.add_event(s, conversation_id, EventType.QUEUE_ACK, "system", data={"position": place})
+        await event_store.add_event(s, conversation_id, EventType.QUEUE_ACK, "system", data={"position": place})
     await gw.say(conversation_id, notices.ack_text(text, place, available))
 
 
@@ -276,7 +284,7 @@ async def _relay_to_bot(gw: Gateway, conv: ConversationRecord, m: MessageRecord,
     """Send the message to Rasa (after a resolution, in a fresh Rasa session); store and emit the replies."""
     await gw.to_customer(conv.id, ev.TYPING, {"from": "bot", "on": True})
     async with gw.db.read() as s:
-        declined = await escalation.declined_this_case(s, conv.id)
+        declined = await event_store.early_offer_declined_this_case(s, conv.id)
     metadata = metadata_for(conv, gw.settings.vouch_secret, person_declined=declined)
     try:
         if new_session:
@@ -286,7 +294,7 @@ async def _relay_to_bot(gw: Gateway, conv: ConversationRecord, m: MessageRecord,
         log.warning("conversation %s: %s", conv.id, exc)
         await gw.to_customer(conv.id, ev.TYPING, {"from": "bot", "on": False})
         async with gw.db.write() as s:
-            await store.set_message_status(s, m.id, MessageStatus.HUMAN)
+            await message_store.set_message_status(s, m.id, MessageStatus.HUMAN)
         await gw.say(conv.id, BOT_DOWN_TEXT, sender="bot")
         await start_handoff(gw, conv.id, "bot_unavailable", None, actor="system")
         return
@@ -310,22 +318,22 @@ async def _relay_to_bot(gw: Gateway, conv: ConversationRecord, m: MessageRecord,
                             await signals.record_miss(s, conv.id, custom["nlu_miss"])
                         if isinstance(custom, dict) and "case_status" in custom:
                             status_text, _ = await signals.case_status(s, conv.id)
-                            stored.append(await store.append_message(
+                            stored.append(await message_store.append_message(
                                 s, conv.id, "bot", status_text, payload={"metadata": {"sender": "bot"}}
                             ))
                         converted = reply_payload(reply)
                         if converted is None:
                             continue
                         text, payload = converted
-                        stored.append(await store.append_message(s, conv.id, "bot", text, payload=payload))
+                        stored.append(await message_store.append_message(s, conv.id, "bot", text, payload=payload))
                     # Rasa 3.6 answers 200 with no reply when a custom action fails (action server down, an action
                     # raising): it logs the error and listens again. Silence is never an answer: a person takes over.
                     silent = not stored and signal is None
-                    await store.set_message_status(s, m.id, MessageStatus.HUMAN if silent else MessageStatus.DONE)
+                    await message_store.set_message_status(s, m.id, MessageStatus.HUMAN if silent else MessageStatus.DONE)
                 for reply_message in stored:
                     await gw.publish(reply_message)
             break
-        except (OperationalError, InterfaceError) as exc:
+        except UNAVAILABLE_ERRORS as exc:
             if loop.time() + pause > give_up:
                 raise  # the message stays pending: the next start re-delivers it
             log.warning("conversation %s: storing the bot's replies failed (%s); retrying", conv.id, type(exc).__name__)
@@ -365,17 +373,17 @@ async def adopt_bot_verification(gw: Gateway, conversation_id: str, payload: Han
     email = payload.slots.get("email")
     email = email if isinstance(email, str) and len(email) <= MAX_EMAIL and EMAIL.fullmatch(email) else None
     async with gw.db.write() as s:
-        conv = await store.get_conversation(s, conversation_id)
+        conv = await conversation_store.get_conversation(s, conversation_id)
         if conv is None:
             return False
         if conv.verified and conv.customer_id != customer_id:
             log.warning("conversation %s: the bot verified another customer than the signed-in one", logref.ref(conv.id))
             return False
-        contact = await store.get_contact(s, customer_id)
+        contact = await contact_store.get_contact(s, customer_id)
         # The address on file first: the bot's ``email`` slot is filled from what the customer typed, also after
         # the code was checked; ``customer_id`` is set by the actions only.
         email = (contact.email if contact and contact.email else None) or email
-        await store.set_identity(
+        await conversation_store.set_identity(
             s, conversation_id, customer_id, email, contact.name if contact and contact.name else None, actor="bot"
         )
     return True
@@ -399,11 +407,11 @@ async def start_handoff(
     now = utcnow()
     today = date.today()
     async with gw.db.write() as s:
-        conv = await store.get_conversation(s, conversation_id)
+        conv = await conversation_store.get_conversation(s, conversation_id)
         if conv is None or conv.state not in (State.BOT, State.RESOLVED):
             return
-        contact = await store.get_contact(s, conv.customer_id) if conv.verified and conv.customer_id else None
-        lane = fast_lane_reasons(contact, await store.average_mrr(s), today)
+        contact = await contact_store.get_contact(s, conv.customer_id) if conv.verified and conv.customer_id else None
+        lane = fast_lane_reasons(contact, await contact_store.average_mrr(s), today)
         intents = [t.intent for t in bot.turns if t.intent is not None]
         priority = decide(
             reason,
@@ -414,16 +422,16 @@ async def start_handoff(
             waited_seconds=(now - conv.created_at).total_seconds(),
         )
         skills = skills_for(reason, intents)
-        spoken = language.decide(await store.language_votes(s, conversation_id))
+        spoken = language.decide(await event_store.language_votes(s, conversation_id))
         if spoken.foreign and spoken.language is not None:  # an agent who speaks it (routing), whatever the reason
             skills.append(language.skill(spoken.language))
-        offer = escalation.predicted_handoff(await store.events_for(s, conversation_id), reason)
+        offer = escalation.predicted_handoff(await event_store.events_for(s, conversation_id), reason)
         if offer is not None:  # the customer accepted the early offer of a person: a senior agent, high priority
             skills.append(escalation.SENIOR_SKILL)
             if priority.rank > rank_of("high"):
                 priority = Priority("high", rank_of("high"), (*priority.reasons, "predicted escalation -> high"))
         deadline = sla_deadline(gw.settings, priority.level, now)
-        transcript = await store.last_messages(s, conversation_id, 20)
+        transcript = await message_store.last_messages(s, conversation_id, 20)
         summary = build_summary(
             SummaryInput(
                 conversation_id=conversation_id,
@@ -445,7 +453,7 @@ async def start_handoff(
                 language_messages=spoken.messages,
             )
         )
-        handoff = await store.create_handoff(
+        handoff = await handoff_store.create_handoff(
             s,
             conversation_id,
             reason=reason,
@@ -487,14 +495,14 @@ async def start_handoff(
 async def rate(gw: Gateway, conversation_id: str, score: int, comment: str | None) -> dict[str, Any]:
     """Post-chat CSAT from the widget's form (1-5 and an optional comment): once per resolution."""
     async with gw.db.write() as s:
-        conv = await store.get_conversation(s, conversation_id)
+        conv = await conversation_store.get_conversation(s, conversation_id)
         if conv is None or conv.state != State.RESOLVED:
-            raise store.StoreError("invalid_state", "feedback is asked for once the conversation is resolved")
+            raise StoreError("invalid_state", "feedback is asked for once the conversation is resolved")
         data: dict[str, Any] = {"score": score}
         if comment and comment.strip():
             data["comment"] = redact(comment.strip())
-        if not await store.add_csat(s, conversation_id, data):
-            raise store.StoreError("already_rated", "this conversation is already rated, thank you")
+        if not await event_store.add_csat(s, conversation_id, data):
+            raise StoreError("already_rated", "this conversation is already rated, thank you")
     await gw.say(conversation_id, "Thank you for your feedback!", sender="bot")
     return {"ok": True, "score": score}
 
@@ -508,7 +516,7 @@ async def known_email(gw: Gateway, conv: ConversationRecord) -> tuple[str | None
         return conv.customer_email, True
     if conv.verified and conv.customer_id:
         async with gw.db.read() as s:
-            contact = await store.get_contact(s, conv.customer_id)
+            contact = await contact_store.get_contact(s, conv.customer_id)
         if contact is not None and contact.email:
             return contact.email, True
     return conv.follow_up_email, False
@@ -520,9 +528,9 @@ async def tell_queue_status(gw: Gateway, conversation_id: str) -> None:
     A hand-off that needs a language nobody online speaks says so first, in that language (anyone may still claim it).
     """
     async with gw.db.read() as s:
-        handoff = await store.current_handoff(s, conversation_id)
+        handoff = await handoff_store.current_handoff(s, conversation_id)
         needed = language.language_of_skills(handoff.skills) if handoff is not None else None
-        agents = await store.agents_with_load(s) if needed else []
+        agents = await agent_store.agents_with_load(s) if needed else []
     if needed and not speakers(agents, needed):
         await gw.say(conversation_id, language.no_speaker_text(needed))
     online = await gw.online_agents()
@@ -535,6 +543,6 @@ async def tell_queue_status(gw: Gateway, conversation_id: str) -> None:
         await gw.say(conversation_id, notices.queue_notice(available, position["position"], minutes, None))
         return
     async with gw.db.read() as s:
-        conv = await store.get_conversation(s, conversation_id)
+        conv = await conversation_store.get_conversation(s, conversation_id)
     email, on_account = await known_email(gw, conv) if conv is not None else (None, False)
     await gw.say(conversation_id, notices.queue_notice(available, None, None, email, on_account=on_account))

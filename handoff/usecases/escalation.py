@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
-
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import TYPE_CHECKING, Any
 
 from handoff.domain.escalation_risk import turn_features
 from handoff.domain.records import EventRecord, MessageRecord
 from handoff.domain.routing import SENIOR
 from handoff.domain.states import EventType, MessageStatus, State
-from handoff.storage import store
-from handoff.storage.models import Conversation, Event
+from handoff.storage import conversations as conversation_store
+from handoff.storage import events as event_store
+from handoff.storage import messages as message_store
 from handoff.usecases.rasa_client import RasaUnavailable
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 log = logging.getLogger(__name__)
 
@@ -70,23 +71,12 @@ def turn_row(tracker: dict[str, Any], turn: int) -> dict[str, Any]:
 
 async def _repeat_contact(s: AsyncSession, conversation_id: str) -> bool:
     """Whether the verified customer had another conversation in the 7 days before this one."""
-    conv = await store.get_conversation(s, conversation_id)
+    conv = await conversation_store.get_conversation(s, conversation_id)
     if conv is None or not conv.verified or not conv.customer_id:
         return False
-    earlier = (
-        await s.execute(
-            select(Conversation.id)
-            .where(
-                Conversation.customer_id == conv.customer_id,
-                Conversation.verified.is_(True),
-                Conversation.id != conversation_id,
-                Conversation.created_at >= conv.created_at - timedelta(days=7),
-                Conversation.created_at <= conv.created_at,
-            )
-            .limit(1)
-        )
-    ).first()
-    return earlier is not None
+    return await conversation_store.customer_has_other_conversation(
+        s, conv.customer_id, conversation_id, conv.created_at - timedelta(days=7), conv.created_at
+    )
 
 
 async def after_bot_turn(gw: Any, conversation_id: str, customer_seq: int) -> None:
@@ -98,14 +88,14 @@ async def after_bot_turn(gw: Any, conversation_id: str, customer_seq: int) -> No
         return
     async with gw.sequencer.lock(conversation_id):
         async with gw.db.write() as s:
-            conv = await store.get_conversation(s, conversation_id)
-            newer = await store.messages_after(s, conversation_id, customer_seq)
+            conv = await conversation_store.get_conversation(s, conversation_id)
+            newer = await message_store.messages_after(s, conversation_id, customer_seq)
             if conv is None or conv.state != State.BOT or any(m.sender == "customer" for m in newer):
                 return  # handed off meanwhile, or the customer already wrote again: that turn is scored instead
-            case = current_case(await store.events_for(s, conversation_id))
+            case = current_case(await event_store.events_for(s, conversation_id))
             turns = [e.data for e in case if e.type == EventType.BOT_TURN]
             row = turn_row(tracker, len(turns) + 1)
-            await store.add_event(s, conversation_id, EventType.BOT_TURN, "bot", data=row)
+            await event_store.add_event(s, conversation_id, EventType.BOT_TURN, "bot", data=row)
             turns.append(row)
             if any(e.type == EventType.EARLY_OFFER for e in case):
                 return
@@ -113,7 +103,7 @@ async def after_bot_turn(gw: Any, conversation_id: str, customer_seq: int) -> No
             probability, source = gw.predictor.probability(features)
             if probability < gw.predictor.threshold:
                 return
-            await store.add_event(
+            await event_store.add_event(
                 s,
                 conversation_id,
                 EventType.EARLY_OFFER,
@@ -121,7 +111,7 @@ async def after_bot_turn(gw: Any, conversation_id: str, customer_seq: int) -> No
                 data={"probability": round(probability, 4), "source": source, "turn": row["turn"]},
             )
             payload = {"metadata": {"sender": "bot"}, "quick_replies": OFFER_REPLIES}
-            offer = await store.append_message(s, conversation_id, "bot", OFFER_TEXT, payload=payload)
+            offer = await message_store.append_message(s, conversation_id, "bot", OFFER_TEXT, payload=payload)
         log.info("conversation %s: early offer of a person (p=%.2f, %s)", conversation_id, probability, source)
         await gw.publish(offer)
 
@@ -131,33 +121,10 @@ async def handle_decline(gw: Any, m: MessageRecord) -> bool:
     if (m.text or "").strip() != DECLINE_PAYLOAD:
         return False
     async with gw.db.write() as s:
-        await store.add_event(s, m.conversation_id, EventType.EARLY_OFFER_DECLINED, "customer")
-        await store.set_message_status(s, m.id, MessageStatus.DONE)
+        await event_store.add_event(s, m.conversation_id, EventType.EARLY_OFFER_DECLINED, "customer")
+        await message_store.set_message_status(s, m.id, MessageStatus.DONE)
     await gw.say(m.conversation_id, DECLINED_TEXT, sender="bot")
     return True
-
-
-async def declined_this_case(s: AsyncSession, conversation_id: str) -> bool:
-    """Whether the customer declined the early offer since the latest hand-off (one indexed query).
-
-    The gateway tells Rasa with every relayed message (metadata ``person_declined``), so the bot's three-strike
-    rule does not hand off a customer who just said "No, keep going".
-    """
-    latest_queued = (
-        select(func.coalesce(func.max(Event.id), 0))
-        .where(Event.conversation_id == conversation_id, Event.type == EventType.QUEUED.value)
-        .scalar_subquery()
-    )
-    found = await s.scalar(
-        select(Event.id)
-        .where(
-            Event.conversation_id == conversation_id,
-            Event.type == EventType.EARLY_OFFER_DECLINED.value,
-            Event.id > latest_queued,
-        )
-        .limit(1)
-    )
-    return found is not None
 
 
 def predicted_handoff(events: list[EventRecord], reason: str) -> dict[str, Any] | None:

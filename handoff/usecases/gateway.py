@@ -25,10 +25,16 @@ from handoff.domain.routing import choose_agent, within_business_hours
 from handoff.domain.states import State
 from handoff.domain.summary import render_text
 from handoff.settings import Settings
-from handoff.storage import escalation_model, store
+from handoff.storage import agents as agent_store
+from handoff.storage import conversations as conversation_store
+from handoff.storage import escalation_model
+from handoff.storage import events as event_store
+from handoff.storage import handoffs as handoff_store
+from handoff.storage import messages as message_store
+from handoff.storage import notes as note_store
 from handoff.storage.db import Database
 from handoff.storage.models import AGENT_ROLES, utcnow
-from handoff.storage.store import StoreError
+from handoff.storage.rows import StoreError
 from handoff.usecases import notices
 from handoff.usecases.presence import AgentSockets
 from handoff.usecases.rasa_client import RasaClient
@@ -154,7 +160,7 @@ class Gateway:
         self._predictor: Predictor | None = None
         # This process's name among the gateways: it owns the messages it acknowledged until they are relayed.
         self.instance = secrets.token_hex(4)
-        self.pending_status = store.pending_status(self.instance)
+        self.pending_status = message_store.pending_status(self.instance)
         # Conversations whose customer has written before (saves the relay path a query per message).
         self.engaged = RecentSet(ENGAGED_CACHE_SIZE)
         self._coalescing: dict[str, bool] = {}  # key -> changed since its send began
@@ -247,7 +253,7 @@ class Gateway:
             payload["quick_replies"] = quick_replies
         async with self.sequencer.lock(conversation_id):
             async with self.db.write() as s:
-                m = await store.append_message(s, conversation_id, sender, text, payload=payload)
+                m = await message_store.append_message(s, conversation_id, sender, text, payload=payload)
             await self.publish(m)
         return m
 
@@ -273,7 +279,7 @@ class Gateway:
     async def online_agents(self) -> int:
         """Number of agents online now."""
         async with self.db.read() as s:
-            return await store.count_online_agents(s)
+            return await agent_store.count_online_agents(s)
 
     def estimate_seconds(self, position: int, online: int) -> int:
         """Honest, simple estimate: position x average handle time / agents online."""
@@ -286,16 +292,16 @@ class Gateway:
     async def queue_items(self) -> list[QueueItem]:
         """Queued conversations in order."""
         async with self.db.read() as s:
-            return await store.queue(s)
+            return await handoff_store.queue(s)
 
     async def queue_position(self, conversation_id: str, online: int | None = None) -> dict[str, int | None] | None:
         """``queue_update`` payload of one conversation (None when not queued); ``online``: agents, if known."""
         async with self.db.read() as s:
-            position = await store.queue_position(s, conversation_id)
+            position = await handoff_store.queue_position(s, conversation_id)
             if position is None:
                 return None
             if online is None:
-                online = await store.count_online_agents(s)
+                online = await agent_store.count_online_agents(s)
         return self._position_payload(position, online)
 
     def _position_payload(self, position: int, online: int) -> dict[str, int | None]:
@@ -307,11 +313,11 @@ class Gateway:
     async def snapshot(self, agent_id: int | None = None) -> dict[str, Any]:
         """``queue_snapshot`` payload: queue by priority then SLA, L3 escalations, live bot chats."""
         async with self.db.read() as s:
-            items = await store.queue(s)
-            live = await store.bot_conversations(s, utcnow() - LIVE_WINDOW)
-            escalated = await store.list_conversations(s, state="escalated_l3")
-            mine = await store.conversations_of_agent(s, agent_id) if agent_id else []
-            agents = await store.agents_with_load(s)
+            items = await handoff_store.queue(s)
+            live = await conversation_store.bot_conversations(s, utcnow() - LIVE_WINDOW)
+            escalated = await conversation_store.list_conversations(s, state="escalated_l3")
+            mine = await conversation_store.conversations_of_agent(s, agent_id) if agent_id else []
+            agents = await agent_store.agents_with_load(s)
         return {
             "queue": [i.as_dict() for i in items],
             "l3": [c for c in escalated if c["assigned_agent_id"] is None],
@@ -375,14 +381,14 @@ class Gateway:
     ) -> tuple[ConversationRecord, HandoffRecord]:
         """Claim (or auto-assign) atomically, then tell the customer and the agent."""
         async with self.db.write() as s:
-            conv, handoff = await store.claim(
+            conv, handoff = await handoff_store.claim(
                 s,
                 conversation_id,
                 agent_id,
                 is_postgres=not self.db.is_sqlite,
                 actor="system" if auto else None,
             )
-            agent = await store.get_agent(s, agent_id)
+            agent = await agent_store.get_agent(s, agent_id)
         assert agent is not None
         log.info("conversation %s assigned to agent %s (auto=%s)", conversation_id, agent_id, auto)
         await self.join_agent(agent_id, conversation_id)
@@ -406,9 +412,9 @@ class Gateway:
         if not self.settings.auto_assign:
             return False
         async with self.db.read() as s:
-            agents = await store.agents_with_load(s)
-            handoff = await store.current_handoff(s, conversation_id)
-            conv = await store.get_conversation(s, conversation_id)
+            agents = await agent_store.agents_with_load(s)
+            handoff = await handoff_store.current_handoff(s, conversation_id)
+            conv = await conversation_store.get_conversation(s, conversation_id)
         if handoff is None or conv is None or conv.state != State.QUEUED:
             return False
         agent = choose_agent([a for a in agents if a.id != exclude_agent_id], handoff.skills)
@@ -431,13 +437,13 @@ class Gateway:
     async def conversation_detail(self, conversation_id: str) -> dict[str, Any]:
         """Transcript, summary (data and text), events, notes and hand-offs of one conversation."""
         async with self.db.read() as s:
-            conv = await store.get_conversation(s, conversation_id)
+            conv = await conversation_store.get_conversation(s, conversation_id)
             if conv is None:
                 raise StoreError("not_found", f"conversation {conversation_id} not found")
-            messages = await store.messages_after(s, conversation_id, 0)
-            events_ = await store.events_for(s, conversation_id)
-            notes = await store.notes_for(s, conversation_id)
-            handoffs = await store.handoffs_for(s, conversation_id)
+            messages = await message_store.messages_after(s, conversation_id, 0)
+            events_ = await event_store.events_for(s, conversation_id)
+            notes = await note_store.notes_for(s, conversation_id)
+            handoffs = await handoff_store.handoffs_for(s, conversation_id)
         summary = handoffs[-1].summary if handoffs else None
         return {
             "conversation": conv.as_dict(),

@@ -24,16 +24,17 @@ account's failures from that address only; failures from elsewhere keep counting
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-from sqlalchemy import delete, func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import TYPE_CHECKING
 
 from handoff.settings import Settings
-from handoff.storage.models import LoginFailure, utcnow
+from handoff.storage import login_failures as login_failure_store
+from handoff.storage.models import utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 
 @dataclass(frozen=True)
@@ -58,13 +59,6 @@ def backoff_seconds(settings: Settings, failures: int, threshold: int) -> float:
     return min(first * 2.0 ** min(failures - threshold, 64), cap)
 
 
-async def _failures(s: AsyncSession, *where: object) -> tuple[int, datetime | None]:
-    count, newest = (
-        await s.execute(select(func.count(LoginFailure.id), func.max(LoginFailure.created_at)).where(*where))
-    ).one()
-    return int(count), newest
-
-
 def _seconds(until: datetime, now: datetime) -> int:
     return math.ceil((until - now).total_seconds())
 
@@ -73,9 +67,9 @@ async def check(s: AsyncSession, settings: Settings, email: str, ip: str, now: d
     """The longest refusal that applies to a login to ``email`` from ``ip`` now, if any."""
     now = now or utcnow()
     key, address = normalize(email), ip[:64]
-    recent = LoginFailure.created_at > now - timedelta(seconds=settings.login_failure_window_seconds)
-    pair, pair_newest = await _failures(s, LoginFailure.email == key, LoginFailure.ip == address, recent)
-    account, account_newest = await _failures(s, LoginFailure.email == key, recent)
+    since = now - timedelta(seconds=settings.login_failure_window_seconds)
+    pair, pair_newest = await login_failure_store.count_failures(s, since, email=key, ip=address)
+    account, account_newest = await login_failure_store.count_failures(s, since, email=key)
     locks: list[Lock] = []
     if pair >= settings.login_max_failures and pair_newest is not None:
         wait = _seconds(pair_newest + timedelta(seconds=settings.login_lockout_seconds), now)
@@ -99,7 +93,7 @@ async def check(s: AsyncSession, settings: Settings, email: str, ip: str, now: d
             )
         )
     if pair and pair_newest is not None:  # never for an account without failures of its own from this address
-        address_count, _ = await _failures(s, LoginFailure.ip == address, recent)
+        address_count, _ = await login_failure_store.count_failures(s, since, ip=address)
         if address_count >= settings.login_ip_max_failures:
             # From the account's own latest failure here: other accounts' failures go on, this wait does not.
             delay = backoff_seconds(settings, address_count, settings.login_ip_max_failures)
@@ -122,20 +116,17 @@ async def begin_attempt(s: AsyncSession, settings: Settings, email: str, ip: str
     so two parallel requests never both pass the checks on the same failures.
     """
     key = normalize(email)
-    bind = s.get_bind()
-    if bind.dialect.name == "postgresql":
-        lock_id = int.from_bytes(hashlib.sha256(f"login:{key}".encode()).digest()[:8], "big", signed=True)
-        await s.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+    await login_failure_store.serialize_attempts(s, key)
     now = utcnow()
     lock = await check(s, settings, email, ip, now)
     if lock is not None:
         return lock
-    s.add(LoginFailure(email=key, ip=ip[:64], created_at=now))
+    await login_failure_store.add_failure(s, key, ip[:64], now)
     keep = max(settings.login_failure_window_seconds, settings.login_lockout_seconds)
-    await s.execute(delete(LoginFailure).where(LoginFailure.created_at < now - timedelta(seconds=keep)))
+    await login_failure_store.delete_failures_before(s, now - timedelta(seconds=keep))
     return None
 
 
 async def succeeded(s: AsyncSession, email: str, ip: str) -> None:
     """The password was right: forget the account's failures from this address (this attempt's record included)."""
-    await s.execute(delete(LoginFailure).where(LoginFailure.email == normalize(email), LoginFailure.ip == ip[:64]))
+    await login_failure_store.delete_failures_of(s, normalize(email), ip[:64])

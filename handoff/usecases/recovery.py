@@ -15,7 +15,7 @@ import logging
 import time
 
 from handoff.domain.states import MessageStatus
-from handoff.storage import store
+from handoff.storage import messages as message_store
 from handoff.usecases import conversations
 from handoff.usecases.gateway import Gateway
 
@@ -29,7 +29,7 @@ def _heartbeats_key(gw: Gateway) -> str:
 async def _take_over(gw: Gateway, status: str | None, why: str) -> int:
     """Re-own the messages pending with ``status`` (None: every pending one) and deliver them in order."""
     async with gw.db.write() as s:
-        messages = await store.take_over_pending(s, status, gw.pending_status)
+        messages = await message_store.take_over_pending(s, status, gw.pending_status)
     for m in messages:
         log.info("conversation %s: delivering message %s (%s)", m.conversation_id, m.seq, why)
         gw.sequencer.submit(m.conversation_id, functools.partial(conversations.deliver, gw, m))
@@ -59,7 +59,7 @@ async def heartbeat_and_sweep(gw: Gateway) -> int:
     for raw in await redis.zrangebyscore(key, "-inf", now - gw.sockets.ttl):
         dead = raw.decode() if isinstance(raw, bytes) else str(raw)
         if dead != gw.instance and await redis.zrem(key, dead) == 1:
-            count = await _take_over(gw, store.pending_status(dead), f"gateway {dead} stopped")
+            count = await _take_over(gw, message_store.pending_status(dead), f"gateway {dead} stopped")
             if count:
                 log.warning("took over %s pending message(s) of gateway %s, which stopped", count, dead)
     return int(await redis.zcount(key, now - gw.sockets.ttl, "+inf"))

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from handoff.domain import auth
-from handoff.storage import store
+from handoff.storage import agents as agent_store
+from handoff.storage import canned_replies as canned_reply_store
+from handoff.storage import contacts as contact_store
 from handoff.storage.db import Database
 
 DEMO_AGENTS: tuple[dict[str, Any], ...] = (
@@ -32,6 +34,16 @@ DEMO_AGENTS: tuple[dict[str, Any], ...] = (
         "team": "technical",
         "skills": ["technical", "general"],
         "languages": ["en", "fr"],
+    },
+    {
+        # A conversation designer: the Needs training page only (labels, retrains), no conversations or agents' data.
+        "email": "dana@example.com",
+        "name": "Dana Reyes",
+        "password": "dana-demo-pass",
+        "role": "designer",
+        "team": "design",
+        "skills": [],
+        "languages": ["en"],
     },
 )
 
@@ -54,7 +66,7 @@ async def load_contacts(db: Database, path: Path, today: date | None = None) -> 
     async with db.write() as s:
         for c in customers:
             renewal = c.get("renewal_in_days")
-            await store.upsert_contact(
+            await contact_store.upsert_contact(
                 s,
                 id=str(c["id"]),
                 email=str(c.get("email", "")),
@@ -75,10 +87,10 @@ async def seed(db: Database, path: Path, demo_agents: bool) -> list[dict[str, An
     created: list[dict[str, Any]] = []
     async with db.write() as s:
         for a in DEMO_AGENTS if demo_agents else ():
-            if await store.agent_credentials(s, a["email"]) is not None:
+            if await agent_store.agent_credentials(s, a["email"]) is not None:
                 continue
             created.append({"email": a["email"], "password": a["password"], "role": a["role"]})
-            await store.create_agent(
+            await agent_store.create_agent(
                 s,
                 email=a["email"],
                 name=a["name"],
@@ -88,7 +100,7 @@ async def seed(db: Database, path: Path, demo_agents: bool) -> list[dict[str, An
                 skills=a["skills"],
                 languages=a.get("languages", ["en"]),
             )
-        if not await store.canned_replies(s):
+        if not await canned_reply_store.canned_replies(s):
             for team, title, text in CANNED:
-                await store.add_canned_reply(s, team, title, text)
+                await canned_reply_store.add_canned_reply(s, team, title, text)
     return created

@@ -7,15 +7,19 @@ answered here because the gateway owns the cases). Every one becomes an append-o
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import TYPE_CHECKING, Any
 
 from contract.redact import redact
 from handoff.domain.states import EventType, State
-from handoff.storage import store
-from handoff.storage.models import Event, Message, utcnow
+from handoff.storage import agents as agent_store
+from handoff.storage import conversations as conversation_store
+from handoff.storage import events as event_store
+from handoff.storage import handoffs as handoff_store
+from handoff.storage import messages as message_store
+from handoff.storage.models import utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 SIGNAL_KEYS = frozenset({"handoff", "nlu_miss", "case_status"})
 MISS_KINDS = ("nlu_fallback", "out_of_scope", "clarification_rejected")
@@ -28,36 +32,19 @@ def is_signal(custom: Any) -> bool:
 
 async def mark_engaged(s: AsyncSession, conversation_id: str, seq: int) -> None:
     """An ``engaged`` event on the customer's first message (the containment denominator)."""
-    earlier = (
-        await s.execute(
-            select(Message.id)
-            .where(Message.conversation_id == conversation_id, Message.sender == "customer", Message.seq < seq)
-            .limit(1)
-        )
-    ).first()
-    if earlier is None:
-        await store.add_event(s, conversation_id, EventType.ENGAGED, "customer")
+    if not await message_store.has_customer_message_before(s, conversation_id, seq):
+        await event_store.add_event(s, conversation_id, EventType.ENGAGED, "customer")
 
 
 async def mark_first_reply(s: AsyncSession, conversation_id: str, agent_id: int) -> None:
     """A ``first_reply`` event on an agent's first message since the latest escalation (handoff delay)."""
-    rows = (
-        await s.execute(
-            select(Event.type, Event.data, Event.created_at)
-            .where(
-                Event.conversation_id == conversation_id,
-                Event.type.in_((EventType.QUEUED.value, EventType.FIRST_REPLY.value)),
-            )
-            .order_by(Event.id.desc())
-            .limit(20)
-        )
-    ).all()
+    rows = await event_store.latest_queued_and_first_replies(s, conversation_id, limit=20)
     for type_, data, created_at in rows:
         if type_ == EventType.FIRST_REPLY:
             return
         if (data or {}).get("from") in (State.BOT, State.RESOLVED):
             delay = max(0.0, (utcnow() - created_at).total_seconds())
-            await store.add_event(
+            await event_store.add_event(
                 s,
                 conversation_id,
                 EventType.FIRST_REPLY,
@@ -93,7 +80,7 @@ async def record_miss(s: AsyncSession, conversation_id: str, raw: Any) -> None:
     """Keep a misunderstood message for the designer's review."""
     miss = clean_miss(raw)
     if miss is not None:
-        await store.add_event(s, conversation_id, EventType.NLU_MISS, "bot", miss["kind"], miss)
+        await event_store.add_event(s, conversation_id, EventType.NLU_MISS, "bot", miss["kind"], miss)
 
 
 STATUS_TEXT = {
@@ -107,13 +94,13 @@ STATUS_TEXT = {
 
 async def case_status(s: AsyncSession, conversation_id: str) -> tuple[str, dict[str, Any]]:
     """The status text of the customer's latest case, and the ``recontact`` event data (event written here)."""
-    conv = await store.get_conversation(s, conversation_id)
+    conv = await conversation_store.get_conversation(s, conversation_id)
     candidates = [conversation_id]
     if conv is not None and conv.verified and conv.customer_id:
-        candidates = [c["id"] for c in await store.customer_conversations(s, conv.customer_id)] or candidates
+        candidates = [c["id"] for c in await conversation_store.customer_conversations(s, conv.customer_id)] or candidates
     case = None
     for cid in candidates:
-        handoffs = await store.handoffs_for(s, cid)
+        handoffs = await handoff_store.handoffs_for(s, cid)
         if handoffs:
             case = (cid, handoffs[-1])
             break
@@ -122,7 +109,7 @@ async def case_status(s: AsyncSession, conversation_id: str) -> tuple[str, dict[
         data: dict[str, Any] = {"case_conversation_id": None, "case_state": None}
     else:
         cid, handoff = case
-        agent = await store.get_agent(s, handoff.agent_id) if handoff.agent_id else None
+        agent = await agent_store.get_agent(s, handoff.agent_id) if handoff.agent_id else None
         problem = str(handoff.summary.get("problem") or "your request").split(";")[0].rstrip(".")
         when = handoff.created_at.strftime("%d %b %H:%M UTC")
         status = STATUS_TEXT.get(handoff.status, "is open").format(agent=agent.name if agent else "an agent")
@@ -130,5 +117,5 @@ async def case_status(s: AsyncSession, conversation_id: str) -> tuple[str, dict[
             status += f" ({handoff.resolution_code.replace('_', ' ')})"
         text = f"Your case from {when} ({problem}) {status}."
         data = {"case_conversation_id": cid, "case_state": handoff.status}
-    await store.add_event(s, conversation_id, EventType.RECONTACT, "customer", "case_status", data)
+    await event_store.add_event(s, conversation_id, EventType.RECONTACT, "customer", "case_status", data)
     return text, data

@@ -14,7 +14,9 @@ from handoff.domain import events as ev
 from handoff.domain.priority import bump, rank_of
 from handoff.domain.records import iso
 from handoff.domain.states import EventType
-from handoff.storage import store
+from handoff.storage import conversations as conversation_store
+from handoff.storage import events as event_store
+from handoff.storage import handoffs as handoff_store
 from handoff.storage.models import utcnow
 from handoff.usecases import agents
 from handoff.usecases.gateway import Gateway
@@ -27,7 +29,7 @@ async def check_once(gw: Gateway) -> int:
     now = utcnow()
     changed = 0
     async with gw.db.read() as s:
-        candidates = await store.sla_candidates(s)
+        candidates = await handoff_store.sla_candidates(s)
     for h in candidates:
         payload = {
             "conversation_id": h.conversation_id,
@@ -40,16 +42,16 @@ async def check_once(gw: Gateway) -> int:
             if not h.sla_warned and now >= warn_at:
                 level = bump(h.priority)
                 async with gw.db.write() as s:
-                    await store.update_handoff_sla(s, h.id, warned=True, priority=(level, rank_of(level)))
+                    await handoff_store.update_handoff_sla(s, h.id, warned=True, priority=(level, rank_of(level)))
                     raised = {"raised_to": level}
-                    await store.add_event(s, h.conversation_id, EventType.SLA_WARNING, "system", h.priority, raised)
+                    await event_store.add_event(s, h.conversation_id, EventType.SLA_WARNING, "system", h.priority, raised)
                 log.info("conversation %s: SLA warning, priority %s -> %s", h.conversation_id, h.priority, level)
                 await gw.to_agents(ev.SLA_WARNING, {**payload, "priority": level})
                 changed += 1
             if not h.sla_breached and now >= h.sla_deadline:
                 async with gw.db.write() as s:
-                    await store.update_handoff_sla(s, h.id, breached=True)
-                    await store.add_event(s, h.conversation_id, EventType.SLA_BREACH, "system", h.priority)
+                    await handoff_store.update_handoff_sla(s, h.id, breached=True)
+                    await event_store.add_event(s, h.conversation_id, EventType.SLA_BREACH, "system", h.priority)
                 log.warning("conversation %s: SLA breached", h.conversation_id)
                 await gw.to_agents(ev.SLA_BREACHED, payload)
                 changed += 1
@@ -57,10 +59,10 @@ async def check_once(gw: Gateway) -> int:
             minutes = (now - h.assigned_at).total_seconds() / 60
             if minutes >= gw.settings.l2_stale_minutes:
                 async with gw.db.write() as s:
-                    if await store.stale_alerted(s, h.id):
+                    if await handoff_store.stale_alerted(s, h.id):
                         continue
-                    await store.update_handoff_sla(s, h.id, stale=True)
-                    await store.add_event(
+                    await handoff_store.update_handoff_sla(s, h.id, stale=True)
+                    await event_store.add_event(
                         s,
                         h.conversation_id,
                         EventType.STALE_ALERT,
@@ -74,10 +76,10 @@ async def check_once(gw: Gateway) -> int:
                 )
                 changed += 1
     async with gw.db.read() as s:
-        stale = await store.stale_bot_conversations(s, now - timedelta(minutes=gw.settings.l1_stale_minutes))
+        stale = await conversation_store.stale_bot_conversations(s, now - timedelta(minutes=gw.settings.l1_stale_minutes))
     for conv in stale:
         async with gw.db.write() as s:
-            await store.mark_stale(s, conv.id, gw.settings.l1_stale_minutes)
+            await conversation_store.mark_stale(s, conv.id, gw.settings.l1_stale_minutes)
         await gw.to_agents(
             ev.STALE_ALERT,
             {"conversation_id": conv.id, "tier": "l1", "minutes": gw.settings.l1_stale_minutes},

@@ -48,7 +48,7 @@ def test_scorecards_and_needs_training(gateway: Gateway, contexts: Any, shots: A
     expect(agent.get_by_role("heading", name="Scorecards")).to_be_visible()
     expect(agent.locator("#sc-summary")).to_contain_text("engaged conversations")
     cards = agent.locator(".sc-card")
-    expect(cards).to_have_count(9)
+    expect(cards).to_have_count(10)
     containment = agent.locator('.sc-card[data-metric="containment"]')
     expect(containment).to_contain_text("Target: 70-80%")
     assert containment.locator(".chip--status").inner_text().lower() in ("ok", "warn", "alarm")

@@ -18,7 +18,8 @@ import pytest
 from aiohttp import web
 
 from bot.launcher import BotServers
-from handoff.storage import store
+from handoff.storage import handoffs as handoff_store
+from handoff.storage import messages as message_store
 from handoff.usecases.conversations import BOT_DOWN_TEXT
 from tests.faults.support import BOT, backend_restored, kill_action_server, restart_action_server
 from tests.handoff.helpers import Client, FakeRasa, Running, make_settings, start_gateway
@@ -49,7 +50,8 @@ def texts(client: Client, fragment: str) -> list[str]:
 async def customer_messages(gateway: Running, sid: str) -> list[tuple[int, str, str]]:
     """(seq, text, status) of the customer's stored messages."""
     async with gateway.gw.db.read() as s:
-        return [(m.seq, m.text or "", m.status) for m in await store.messages_after(s, sid) if m.sender == "customer"]
+        messages = await message_store.messages_after(s, sid)
+    return [(m.seq, m.text or "", m.status) for m in messages if m.sender == "customer"]
 
 
 async def test_rasa_slower_than_the_timeout_hands_off_and_keeps_the_message(tmp_path: Path) -> None:
@@ -193,8 +195,8 @@ async def test_broken_business_backend_is_said_and_handed_off(
         await c.wait_for("conversation_state", lambda d: d["state"] == "queued", timeout=BOT)
     await bot_gateway.gw.idle()
     async with bot_gateway.gw.db.read() as s:
-        handoff = await store.current_handoff(s, sid)
-        stored = await store.messages_after(s, sid)
+        handoff = await handoff_store.current_handoff(s, sid)
+        stored = await message_store.messages_after(s, sid)
     assert handoff is not None and handoff.reason == reason
     assert any(m.seq == ack["seq"] and m.text == "ana.ortiz@example.com" for m in stored)
     assert not texts(c, "sent a password reset link"), "no link may be claimed as sent while the backend is broken"
@@ -203,4 +205,4 @@ async def test_broken_business_backend_is_said_and_handed_off(
     assert len(texts(c, told)) == 1
     assert len(texts(c, BOT_DOWN_TEXT)) == (1 if told == BOT_DOWN_TEXT else 0)
     async with bot_gateway.gw.db.read() as s:
-        assert len(await store.handoffs_for(s, sid)) == 1
+        assert len(await handoff_store.handoffs_for(s, sid)) == 1

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from handoff.storage import db as handoff_db
-from handoff.storage import store
+from handoff.storage import messages as message_store
 from tests.faults.support import sqlite_write_lock, wait_until
 from tests.handoff.helpers import Client, FakeRasa, Running, make_settings, start_gateway
 
@@ -32,7 +32,7 @@ async def _send(c: Client, texts: list[str], tag: str) -> list[asyncio.Task[Any]
 
 async def _stored(gateway: Running, sid: str) -> list[tuple[int, str, str]]:
     async with gateway.gw.db.read() as s:
-        return [(m.seq, m.sender, m.text or "") for m in await store.messages_after(s, sid)]
+        return [(m.seq, m.sender, m.text or "") for m in await message_store.messages_after(s, sid)]
 
 
 async def test_lock_within_the_busy_timeout_delays_but_loses_and_doubles_nothing(tmp_path: Path, rasa: FakeRasa) -> None:

@@ -18,7 +18,7 @@ from handoff.domain import auth
 from handoff.domain import events as ev
 from handoff.domain.records import AgentRecord
 from handoff.settings import Settings
-from handoff.storage import store
+from handoff.storage import agents as agent_store
 from handoff.transport.appkeys import GATEWAY
 from handoff.usecases.gateway import Gateway
 
@@ -325,7 +325,7 @@ class Running:
     async def add_agent(self, email: str, **kw: Any) -> AgentRecord:
         """Create an agent directly in the store."""
         async with self.gw.db.write() as s:
-            return await store.create_agent(
+            return await agent_store.create_agent(
                 s,
                 email=email,
                 name=kw.pop("name", email.split("@")[0].title()),
@@ -365,6 +365,9 @@ def make_settings(db_path: Path, rasa_url: str, **overrides: Any) -> Settings:
         average_handle_seconds=300,
         # No trained model: the escalation predictor uses its cold-start rule (deterministic).
         prediction_model_path=str(db_path.parent / "no_escalation_model.joblib"),
+        # Never the checkout's data/: labels and retrains of a test gateway go nowhere unless a test says where.
+        training_project=str(db_path.parent / "no-training-project"),
+        bot_python=str(db_path.parent / "no-bot-python"),
     )
     return replace(base, **overrides)
 

@@ -7,7 +7,9 @@ from typing import Any
 
 from handoff.domain import auth
 from handoff.domain.identity import sign
-from handoff.storage import store
+from handoff.storage import contacts as contact_store
+from handoff.storage import events as event_store
+from handoff.storage import handoffs as handoff_store
 from tests.handoff.helpers import HANDOFF_PAYLOAD, IDENTITY_SECRET, TOKEN_SECRET, Client, FakeRasa, Running
 
 VERIFIED_BY_BOT: dict[str, Any] = {
@@ -29,7 +31,7 @@ async def _panel(gateway: Running, sid: str) -> dict[str, Any]:
 async def _summary(gateway: Running, sid: str) -> dict[str, Any]:
     await gateway.gw.idle()
     async with gateway.gw.db.read() as s:
-        [handoff] = await store.handoffs_for(s, sid)
+        [handoff] = await handoff_store.handoffs_for(s, sid)
     return handoff.summary
 
 
@@ -50,13 +52,13 @@ async def test_the_bots_verification_reaches_the_panel_and_the_summary(gateway: 
     assert customer["verified"] is True and customer["id"] == "cus_1002"
     assert customer["email"] == "ben.carter@example.com"
     async with gateway.gw.db.read() as s:
-        events = [e for e in await store.events_for(s, sid) if e.type == "identity_verified"]
+        events = [e for e in await event_store.events_for(s, sid) if e.type == "identity_verified"]
     assert [(e.actor, e.data) for e in events] == [("bot", {"customer_id": "cus_1002"})]
 
 
 async def test_the_email_on_file_wins_over_the_bots_slot(gateway: Running, rasa: FakeRasa) -> None:
     async with gateway.gw.db.write() as s:
-        await store.upsert_contact(
+        await contact_store.upsert_contact(
             s, id="cus_1002", email="ben.carter@example.com", name="Ben Carter", tier="business", plan="business",
             mrr=199.0, renewal_date=None, status="active",
         )

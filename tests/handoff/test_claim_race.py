@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from handoff.storage import store
+from handoff.storage import conversations as conversation_store
+from handoff.storage import events as event_store
+from handoff.storage import handoffs as handoff_store
+from handoff.storage.rows import StoreError
 from tests.handoff.helpers import Running
 
 
@@ -19,8 +22,8 @@ async def test_fifty_agents_claim_at_once_one_wins(gateway_factory) -> None:  # 
     assert len(winners) == 1 and len(losers) == 49
     assert {r["code"] for r in losers} == {"already_claimed"}
     async with gateway.gw.db.read() as s:
-        events = [e for e in await store.events_for(s, sid) if e.type == "assigned"]
-        conv = await store.get_conversation(s, sid)
+        events = [e for e in await event_store.events_for(s, sid) if e.type == "assigned"]
+        conv = await conversation_store.get_conversation(s, sid)
     assert len(events) == 1 and conv is not None and conv.state == "assigned"
     winner_index = results.index(winners[0])
     assert conv.assigned_agent_id == agents[winner_index].id
@@ -35,9 +38,9 @@ async def test_store_level_claims_in_parallel_transactions(gateway_factory) -> N
     async def claim(agent_id: int) -> str:
         try:
             async with db.write() as s:
-                await store.claim(s, sid, agent_id, is_postgres=not db.is_sqlite)
+                await handoff_store.claim(s, sid, agent_id, is_postgres=not db.is_sqlite)
             return "won"
-        except store.StoreError as exc:
+        except StoreError as exc:
             return exc.code
 
     outcomes = await asyncio.gather(*(claim(a.id) for a in agents))

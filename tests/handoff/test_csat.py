@@ -13,7 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from handoff.analytics.metrics import compute
 from handoff.domain import auth
 from handoff.domain.records import EventRecord
-from handoff.storage import store
+from handoff.storage import conversations as conversation_store
+from handoff.storage import events as event_store
 from tests.handoff.helpers import TOKEN_SECRET, Client, Running
 
 
@@ -45,8 +46,8 @@ async def test_repeated_digits_after_a_resolve_add_no_ratings(gateway: Running) 
     await gateway.gw.idle()
     refused = await customer.call("csat", {"score": 5, "comment": "again"})
     async with gateway.gw.db.read() as s:
-        events = await store.events_for(s, sid)
-        conv = await store.get_conversation(s, sid)
+        events = await event_store.events_for(s, sid)
+        conv = await conversation_store.get_conversation(s, sid)
     assert [e.data["score"] for e in events if e.type == "csat"] == [1]
     assert refused["code"] == "already_rated", refused
     assert conv is not None and conv.state == "resolved"  # a digit neither reopens the chat nor rates again
@@ -77,7 +78,7 @@ async def test_the_widget_form_after_a_typed_rating_is_refused(gateway: Running)
     await customer.wait_for("bot_uttered", lambda m: "already rated" in (m.get("text") or ""))
     await gateway.gw.idle()
     async with gateway.gw.db.read() as s:
-        assert [e.data["score"] for e in await store.events_for(s, sid) if e.type == "csat"] == [4]
+        assert [e.data["score"] for e in await event_store.events_for(s, sid) if e.type == "csat"] == [4]
 
 
 def test_metrics_count_one_rating_per_resolved_escalation() -> None:

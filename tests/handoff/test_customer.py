@@ -12,7 +12,9 @@ import pytest
 from contract.vouch import vouch, vouched_customer_id
 from handoff.domain.identity import sign
 from handoff.settings import Settings
-from handoff.storage import store
+from handoff.storage import conversations as conversation_store
+from handoff.storage import handoffs as handoff_store
+from handoff.storage import messages as message_store
 from handoff.storage.models import Conversation, utcnow
 from tests.handoff.helpers import IDENTITY_SECRET, VOUCH_SECRET, Client, FakeRasa, Running
 
@@ -177,10 +179,8 @@ async def test_rasa_down_queues_bot_unavailable_and_keeps_the_message(gateway: R
     await c.wait_for("conversation_state", lambda d: d["state"] == "queued")
     await c.wait_for("queue_update")
     async with gateway.gw.db.read() as s:
-        from handoff.storage import store
-
-        handoff = await store.current_handoff(s, sid)
-        messages = await store.messages_after(s, sid)
+        handoff = await handoff_store.current_handoff(s, sid)
+        messages = await message_store.messages_after(s, sid)
     assert handoff is not None and handoff.reason == "bot_unavailable"
     assert any(m.seq == ack["seq"] and m.text == "my invoice is wrong" for m in messages)
 
@@ -267,14 +267,14 @@ async def test_non_ascii_identity_claims_are_checked_without_a_crash(
         assert "seq" in ack, (custom, ack)
         await c.wait_for("bot_uttered")
         async with gateway.gw.db.read() as s:
-            conv = await store.get_conversation(s, c.of("session_confirm")[-1])
+            conv = await conversation_store.get_conversation(s, c.of("session_confirm")[-1])
         assert conv is not None and not conv.verified and conv.customer_id is None, custom
     # A non-ASCII customer id signed correctly (UTF-8, as documented) is verified.
     c = await gateway.customer()
     assert "seq" in await c.say("hello", customData=good)
     await c.wait_for("bot_uttered")
     async with gateway.gw.db.read() as s:
-        conv = await store.get_conversation(s, c.of("session_confirm")[-1])
+        conv = await conversation_store.get_conversation(s, c.of("session_confirm")[-1])
     assert conv is not None and conv.verified and conv.customer_id == "cus_é1"
     await gateway.gw.idle()
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info], caplog.records

@@ -14,7 +14,8 @@ import pytest
 from handoff.domain import auth
 from handoff.domain.identity import sign, verify
 from handoff.settings import Settings
-from handoff.storage import store
+from handoff.storage import contacts as contact_store
+from handoff.storage import events as event_store
 from tests.handoff.helpers import IDENTITY_SECRET, TOKEN_SECRET, Client, Running
 
 ANA = {
@@ -37,7 +38,7 @@ def _dist(tmp_path: Path) -> Path:
 
 async def _seed_ana(gateway: Running) -> None:
     async with gateway.gw.db.write() as s:
-        await store.upsert_contact(
+        await contact_store.upsert_contact(
             s,
             id="cus_1001",
             email="ana.ortiz@example.com",
@@ -97,7 +98,7 @@ async def test_missing_build_says_how_to_build(gateway_factory: Any, tmp_path: P
 
 async def _seed_contact(gateway: Running, customer_id: str, email: str, tier: str) -> None:
     async with gateway.gw.db.write() as s:
-        await store.upsert_contact(s, id=customer_id, email=email, name="Someone", tier=tier, plan=tier, mrr=10.0,
+        await contact_store.upsert_contact(s, id=customer_id, email=email, name="Someone", tier=tier, plan=tier, mrr=10.0,
                                    renewal_date=None, status="active")
 
 
@@ -172,7 +173,7 @@ async def test_csat_with_a_comment_once_per_resolution(gateway: Running) -> None
     again = await customer.call("csat", {"score": 1})
     assert again["code"] == "already_rated"
     async with gateway.gw.db.read() as s:
-        csat = [e for e in await store.events_for(s, sid) if e.type == "csat"]
+        csat = [e for e in await event_store.events_for(s, sid) if e.type == "csat"]
     assert len(csat) == 1 and csat[0].data["score"] == 4
     assert "4111 1111 1111 1111" not in csat[0].data["comment"] and csat[0].data["comment"].startswith("quick")
 
@@ -184,7 +185,7 @@ async def test_had_to_ask_again_is_one_flag_per_handoff(gateway: Running) -> Non
     second = await agent.call("flag_context_loss", {"conversation_id": sid})
     assert second["already_flagged"] is True and second["handoff_id"] == first["handoff_id"]
     async with gateway.gw.db.read() as s:
-        flags = [e for e in await store.events_for(s, sid) if e.type == "context_loss"]
+        flags = [e for e in await event_store.events_for(s, sid) if e.type == "context_loss"]
     assert len(flags) == 1 and flags[0].actor == f"agent:{lena.id}" and flags[0].data["handoff_id"] == first["handoff_id"]
     # The REST twin, and a conversation that never reached a person (a lead's token: others may not even flag it).
     fresh = await gateway.customer()

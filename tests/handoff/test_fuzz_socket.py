@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from handoff.domain import auth
 from handoff.domain import events as ev
-from handoff.storage import store
+from handoff.storage import agents as agent_store
 from tests.handoff.helpers import TOKEN_SECRET, Client, FakeRasa, Running
 from tests.handoff.hostile import (
     FUZZ_SETTINGS,
@@ -342,7 +342,7 @@ async def test_agent_events_survive_hostile_payloads(
         assert fuzz.sio.connected
         # No event made the gateway believe a connected agent went away.
         async with gw.gw.db.read() as s:
-            assert (await store.get_agent(s, max_.id)).status != "offline"  # type: ignore[union-attr]
+            assert (await agent_store.get_agent(s, max_.id)).status != "offline"  # type: ignore[union-attr]
         assert max_.id in gw.gw.agent_sids
         await bystanders_still_work(gw, customer, agent, conversation_id)
         await gateway_serves(gw)

@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp
 
 from handoff.domain import auth
-from handoff.storage import store
+from handoff.storage import events as event_store
 from handoff.transport.openapi import spec
 from tests.handoff.helpers import TOKEN_SECRET, Client, FakeRasa, Running
 
@@ -31,7 +31,7 @@ async def _post(gateway: Running, token: str, sid: str, body: Any) -> tuple[int,
 
 async def _handback_event(gateway: Running, sid: str) -> dict[str, Any]:
     async with gateway.gw.db.read() as s:
-        [event] = [e for e in await store.events_for(s, sid) if e.type == "handback"]
+        [event] = [e for e in await event_store.events_for(s, sid) if e.type == "handback"]
     return event.data
 
 

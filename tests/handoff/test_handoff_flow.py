@@ -9,7 +9,10 @@ import pytest
 
 from handoff.domain import auth
 from handoff.domain.identity import sign
-from handoff.storage import store
+from handoff.storage import contacts as contact_store
+from handoff.storage import conversations as conversation_store
+from handoff.storage import events as event_store
+from handoff.storage import handoffs as handoff_store
 from tests.handoff.helpers import HANDOFF_PAYLOAD, IDENTITY_SECRET, PASSWORD, TOKEN_SECRET, FakeRasa, Running
 
 BEN = {
@@ -22,7 +25,7 @@ BEN = {
 
 async def _seed_contact(gateway: Running) -> None:
     async with gateway.gw.db.write() as s:
-        await store.upsert_contact(
+        await contact_store.upsert_contact(
             s,
             id="cus_1002",
             email="ben.carter@example.com",
@@ -122,7 +125,7 @@ async def test_claim_chat_and_handback(gateway: Running, rasa: FakeRasa) -> None
     await customer.wait_for("bot_uttered", lambda m: m.get("text") == "Hi! How can I help?")
 
     async with gateway.gw.db.read() as s:
-        events = [e.type for e in await store.events_for(s, sid)]
+        events = [e.type for e in await event_store.events_for(s, sid)]
     assert events[:1] == ["created"]
     for expected in ("identity_verified", "queued", "assigned", "handback"):
         assert expected in events
@@ -147,7 +150,7 @@ async def test_no_agent_online_says_so_and_takes_an_email(gateway: Running) -> N
     await customer.say("sure, ben@example.com")
     await customer.wait_for("bot_uttered", lambda m: "follow up at ben@example.com" in (m.get("text") or ""))
     async with gateway.gw.db.read() as s:
-        conv = await store.get_conversation(s, sid)
+        conv = await conversation_store.get_conversation(s, sid)
     assert conv is not None and conv.follow_up_email == "ben@example.com" and conv.state == "queued"
 
 
@@ -203,8 +206,8 @@ async def test_transfer_escalate_resolve_and_csat(gateway: Running) -> None:
     await customer.say(ask["quick_replies"][4]["payload"])
     await customer.wait_for("bot_uttered", lambda m: "feedback" in (m.get("text") or ""))
     async with gateway.gw.db.read() as s:
-        events = await store.events_for(s, sid)
-        handoffs = await store.handoffs_for(s, sid)
+        events = await event_store.events_for(s, sid)
+        handoffs = await handoff_store.handoffs_for(s, sid)
     types = [e.type for e in events]
     for expected in ("queued", "assigned", "transferred", "escalated_l3", "l3_claimed", "resolved", "csat"):
         assert expected in types
@@ -221,7 +224,7 @@ async def test_transfer_to_team_requeues_with_skill(gateway: Running) -> None:
     assert (await a.call("transfer", {"conversation_id": sid, "to_team": "billing"}))["to_team"] == "billing"
     await customer.wait_for("conversation_state", lambda d: d["state"] == "queued", count=2)
     async with gateway.gw.db.read() as s:
-        handoff = await store.current_handoff(s, sid)
+        handoff = await handoff_store.current_handoff(s, sid)
     assert handoff is not None and handoff.skills == ["billing"] and handoff.status == "open"
     both = await a.call("transfer", {"conversation_id": sid, "to_team": "billing", "to_agent_id": 1})
     assert "error" in both
@@ -233,13 +236,13 @@ async def test_transfer_to_team_never_bounces_back_to_the_same_agent(gateway: Ru
     await a.call("presence", {"status": "online"})
     customer, sid = await _queued_customer(gateway)
     async with gateway.gw.db.read() as s:
-        conv = await store.get_conversation(s, sid)
+        conv = await conversation_store.get_conversation(s, sid)
     if conv is None or conv.assigned_agent_id != lena.id:
         await a.call("claim", {"conversation_id": sid})
     assert (await a.call("transfer", {"conversation_id": sid, "to_team": "billing"}))["to_team"] == "billing"
     await customer.wait_for("bot_uttered", lambda m: "billing team" in (m.get("text") or ""))
     async with gateway.gw.db.read() as s:
-        conv = await store.get_conversation(s, sid)
+        conv = await conversation_store.get_conversation(s, sid)
     assert conv is not None and conv.state == "queued" and conv.assigned_agent_id is None
 
 
@@ -365,8 +368,8 @@ async def test_an_invalid_payload_from_the_bot_still_hands_off_without_it(
     sid = c.of("session_confirm")[-1]
     await gateway.gw.idle()
     async with gateway.gw.db.read() as s:
-        [handoff] = await store.handoffs_for(s, sid)
-        conv = await store.get_conversation(s, sid)
+        [handoff] = await handoff_store.handoffs_for(s, sid)
+        conv = await conversation_store.get_conversation(s, sid)
     assert handoff.reason == "customer_request"
     assert handoff.summary["intents"] == [] and handoff.summary["steps"] == [] and handoff.summary["entities"] == {}
     assert conv is not None and not conv.verified

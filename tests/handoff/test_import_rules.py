@@ -11,6 +11,10 @@
    app imports the REST views (other routes share ``handoff.transport.http``).
 4. Domain modules are pure: no aiohttp, socketio, sqlalchemy, redis (nor their drivers) anywhere in them.
 5. No import cycles between the gateway's modules.
+6. SQL stays in storage: outside ``handoff.storage`` and ``handoff.analytics`` (which reads event rows for metrics), no
+   module imports sqlalchemy, nor the ORM tables of ``handoff.storage.models`` (its plain names ``utcnow``,
+   ``AGENT_ROLES`` and ``CONVERSATION_STATES`` are fine). One exception, for typing only: a use case whose functions
+   take the caller's transaction may import ``sqlalchemy.ext.asyncio.AsyncSession`` under ``if TYPE_CHECKING:``.
 Each rule's checker is also run on a small made-up graph or source that breaks it, so a checker that cannot fail
 is caught.
 """
@@ -38,6 +42,11 @@ ONLY_IMPORTED_BY = {
 }
 # Third-party packages that do I/O (web, sockets, databases): never in the domain.
 IO_PACKAGES = frozenset({"aiohttp", "socketio", "engineio", "sqlalchemy", "alembic", "redis", "asyncpg", "aiosqlite"})
+# Where SQLAlchemy queries may be built; what the others may import of it (under ``if TYPE_CHECKING:``) and of the models.
+SQL_PARTS = frozenset({"storage", ANALYTICS})
+TYPING_ONLY_SQL = frozenset({("sqlalchemy.ext.asyncio", "AsyncSession")})
+MODELS = "handoff.storage.models"
+PLAIN_MODEL_NAMES = frozenset({"utcnow", "AGENT_ROLES", "CONVERSATION_STATES"})
 
 
 def module_name(path: Path) -> str:
@@ -56,7 +65,7 @@ def imports_of(path: Path, known: set[str]) -> set[str]:
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names if alias.name in known)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            # ``from handoff.storage import store`` imports the module store; the package counts for other names.
+            # ``from handoff.storage import events`` imports the module events; the package counts for other names.
             submodules = {f"{node.module}.{alias.name}" for alias in node.names} & known
             found |= submodules
             if node.module in known and len(submodules) < len(node.names):
@@ -171,11 +180,49 @@ def io_violations(sources: dict[str, str]) -> list[str]:
             for package in sorted(top_level_imports(source) & IO_PACKAGES)]
 
 
+def typing_only_nodes(tree: ast.Module) -> set[int]:
+    """Ids of the nodes inside ``if TYPE_CHECKING:`` blocks (never run)."""
+    found: set[int] = set()
+    for node in ast.walk(tree):
+        test = node.test if isinstance(node, ast.If) else None
+        if (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+            isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+        ):
+            found.update(id(inner) for statement in node.body for inner in ast.walk(statement))
+    return found
+
+
+def sql_violations(sources: dict[str, str]) -> list[str]:
+    """Rule 6: sqlalchemy or the ORM tables imported outside storage and analytics (``sources``: name -> source)."""
+    found = []
+    for name, source in sorted(sources.items()):
+        if part_of(name) in SQL_PARTS:
+            continue
+        tree = ast.parse(source)
+        typing_only = typing_only_nodes(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found += [f"{name} imports {alias.name}" for alias in node.names
+                          if alias.name.split(".")[0] == "sqlalchemy" or alias.name == MODELS]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                for alias in node.names:
+                    if node.module.split(".")[0] == "sqlalchemy":
+                        if (node.module, alias.name) not in TYPING_ONLY_SQL:
+                            found.append(f"{name} imports {node.module}.{alias.name}")
+                        elif id(node) not in typing_only:
+                            found.append(f"{name} imports {node.module}.{alias.name} outside `if TYPE_CHECKING:`")
+                    elif (node.module == MODELS and alias.name not in PLAIN_MODEL_NAMES) or (
+                        node.module == "handoff.storage" and alias.name == "models"
+                    ):
+                        found.append(f"{name} imports {node.module}.{alias.name}")
+    return found
+
+
 def test_the_graph_is_read() -> None:
     graph = import_graph()
     assert len(graph) > 50
     assert {part_of(name) for name in graph} == {*LAYERS, ANALYTICS, "base", "root"}
-    assert "handoff.storage.store" in graph["handoff.usecases.conversations"]
+    assert "handoff.storage.conversations" in graph["handoff.usecases.conversations"]
     assert "handoff.analytics.insights" in graph["handoff.transport.openapi"]
     assert "handoff.analytics.simulate" in graph["handoff.__main__"]  # the sole importers do import
     assert "handoff.transport.views" in graph["handoff.app"]
@@ -213,7 +260,7 @@ def test_the_analytics_check_finds_a_live_import_of_analytics() -> None:
         "handoff.usecases.gateway": {"handoff.analytics.prediction"},
         "handoff.transport.openapi": {"handoff.analytics.insights", "handoff.analytics.metrics"},
         "handoff.settings": {"handoff.analytics.metrics"},
-        "handoff.analytics.insights": {"handoff.transport.http", "handoff.storage.store", "handoff.analytics.metrics"},
+        "handoff.analytics.insights": {"handoff.transport.http", "handoff.storage.agents", "handoff.analytics.metrics"},
         "handoff.analytics.metrics": {"handoff.usecases.gateway", "handoff.transport.views", "handoff.app"},
         "handoff.app": {"handoff.analytics.insights"},
         "handoff.__main__": {"handoff.analytics.prediction"},
@@ -265,3 +312,30 @@ def test_no_import_cycles() -> None:
 
 def test_the_cycle_finder_finds_a_cycle() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_sql_stays_in_storage() -> None:
+    sources = {name: path.read_text() for name, path in gateway_modules().items()}
+    assert "from sqlalchemy.ext.asyncio import AsyncSession" in sources["handoff.usecases.lockout"]  # typing only
+    assert sql_violations(sources) == []
+
+
+def test_the_sql_check_finds_queries_outside_storage() -> None:
+    typing_only = "import typing\n\nif typing.TYPE_CHECKING:\n    from sqlalchemy.ext.asyncio import AsyncSession\n"
+    sources = {
+        "handoff.usecases.work": "from sqlalchemy import select\nfrom sqlalchemy.ext.asyncio import AsyncSession\n",
+        "handoff.usecases.fine": typing_only + "from handoff.storage.models import AGENT_ROLES, utcnow\n",
+        "handoff.transport.door": "def f():\n    import sqlalchemy.orm\n    from handoff.storage.models import Event\n",
+        "handoff.app": "from handoff.storage import db, models\n",
+        "handoff.domain.rules": typing_only.replace("AsyncSession", "AsyncSession, async_sessionmaker"),
+        "handoff.storage.rows": "from sqlalchemy import select\nfrom handoff.storage.models import Conversation\n",
+        "handoff.analytics.metrics": "from sqlalchemy import func\nfrom handoff.storage.models import Event\n",
+    }
+    assert sql_violations(sources) == [
+        "handoff.app imports handoff.storage.models",
+        "handoff.domain.rules imports sqlalchemy.ext.asyncio.async_sessionmaker",
+        "handoff.transport.door imports sqlalchemy.orm",
+        "handoff.transport.door imports handoff.storage.models.Event",
+        "handoff.usecases.work imports sqlalchemy.select",
+        "handoff.usecases.work imports sqlalchemy.ext.asyncio.AsyncSession outside `if TYPE_CHECKING:`",
+    ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handoff.storage import store
+from handoff.storage import conversations as conversation_store
 from tests.handoff.helpers import FakeRasa, Running, wait_until
 
 SPANISH_HANDOFF = "Lo siento, el asistente solo habla inglés. Te paso con una persona de nuestro equipo que habla español."
@@ -39,7 +39,7 @@ async def test_spanish_customer_is_answered_in_spanish_and_routed_to_a_spanish_s
     assert queued["summary"]["language"] == {"code": "es", "name": "Spanish", "messages": 2}
     assert "Language: Spanish (detected from 2 messages)" in queued["summary_text"]
     async with gateway.gw.db.read() as s:
-        conv = await store.get_conversation(s, sid)
+        conv = await conversation_store.get_conversation(s, sid)
     assert conv is not None and conv.language == "es" and conv.assigned_agent_id == spanish.id
 
 
@@ -83,7 +83,7 @@ async def test_english_with_a_spanish_name_stays_with_the_bot(gateway: Running, 
     assert not any(t and "habla" in t for t in _texts(customer))
     assert not sol.of("handoff_queued") and not sol.of("assigned")
     async with gateway.gw.db.read() as s:
-        conv = await store.get_conversation(s, sid)
+        conv = await conversation_store.get_conversation(s, sid)
     assert conv is not None and conv.state == "bot" and conv.language == "en"
 
 
@@ -96,5 +96,5 @@ async def test_hostile_non_ascii_text_goes_through(gateway: Running, rasa: FakeR
     await wait_until(lambda: len(rasa.messages) == len(hostile), timeout=5)
     sid = customer.of("session_confirm")[-1]
     async with gateway.gw.db.read() as s:
-        conv = await store.get_conversation(s, sid)
+        conv = await conversation_store.get_conversation(s, sid)
     assert conv is not None and conv.state == "bot"

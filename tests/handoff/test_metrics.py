@@ -87,6 +87,20 @@ def test_known_answers_over_the_whole_window() -> None:
     assert overall["recontacts"] == 1 and metric(report, "recontact_rate")["value"] == 0.1
 
 
+def test_a_hand_back_of_a_solved_case_is_not_a_bounceback() -> None:
+    """The return path the article asks for ("solved: the bot carries on") is counted apart from wrong escalations."""
+    log = Log()
+    for conv, why in (("S1", "solved"), ("S2", "solved"), ("W", "wrong_escalation"), ("U", None)):
+        log.engaged(conv).escalate(conv, 1, "customer_request", "normal")
+        log.add(conv, 2, "assigned", "claim", agent_id=1)
+        log.add(conv, 5, "handback", "handback", coaching_note="", **({"handback_reason": why} if why else {}))
+    report = compute(log.events, since=SINCE, until=UNTIL)
+    # Four picked up: two solved hand-backs, one wrong escalation, one that did not say (counted as before).
+    assert metric(report, "bounceback_rate")["numerator"] == 2 and metric(report, "bounceback_rate")["value"] == 0.5
+    assert metric(report, "handback_solved_rate")["numerator"] == 2
+    assert metric(report, "handback_solved_rate")["value"] == 0.5
+
+
 def test_empty_window_has_no_values_and_no_verdicts() -> None:
     report = compute(sample().events, since=UNTIL, until=UNTIL + timedelta(days=1))
     assert report["overall"]["engaged"] == 0

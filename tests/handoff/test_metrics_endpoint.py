@@ -13,7 +13,8 @@ from sqlalchemy import event, func, select
 
 from handoff.analytics import simulate
 from handoff.domain import auth
-from handoff.storage import store
+from handoff.storage import conversations as conversation_store
+from handoff.storage import events as event_store
 from handoff.storage.models import Contact, Conversation, Event, utcnow
 from tests.handoff.helpers import TOKEN_SECRET, Running
 
@@ -117,15 +118,15 @@ async def test_simulate_reset_keeps_real_rows_whose_id_starts_with_sim(gateway: 
     db = gateway.gw.db
     real_id = "simA" + "x" * 36  # a server-issued session id can start with "sim" and any character
     async with db.write() as s:
-        await store.create_conversation(s, real_id)
-        await store.add_event(s, real_id, "engaged", "customer")
+        await conversation_store.create_conversation(s, real_id)
+        await event_store.add_event(s, real_id, "engaged", "customer")
         s.add(Contact(id="simon_1", email="simon@example.com", name="Simon", tier="pro", plan="pro", mrr=49.0))
     await simulate.simulate(db, days=1, per_day=5, seed=3)
     removed = await simulate.reset(db)
     assert removed > 0
     async with db.read() as s:
         assert await s.get(Conversation, real_id) is not None
-        assert [e.type for e in await store.events_for(s, real_id)] == ["created", "engaged"]
+        assert [e.type for e in await event_store.events_for(s, real_id)] == ["created", "engaged"]
         assert await s.get(Contact, "simon_1") is not None
         simulated = Conversation.id.startswith("sim_", autoescape=True)
         assert (await s.execute(select(func.count()).where(simulated))).scalar_one() == 0

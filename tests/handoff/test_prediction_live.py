@@ -8,7 +8,10 @@ from handoff.domain.escalation_risk import THRESHOLD
 from handoff.domain.routing import choose_agent
 from handoff.domain.states import EventType
 from handoff.settings import Settings
-from handoff.storage import store
+from handoff.storage import agents as agent_store
+from handoff.storage import conversations as conversation_store
+from handoff.storage import events as event_store
+from handoff.storage import handoffs as handoff_store
 from handoff.storage.escalation_model import MODEL_PATH
 from handoff.usecases import escalation
 from handoff.usecases.conversations import metadata_for
@@ -18,7 +21,7 @@ from tests.handoff.helpers import FakeRasa, Running
 async def _events(gateway: Running, sid: str, type_: str) -> list[dict]:  # type: ignore[type-arg]
     await gateway.gw.idle()
     async with gateway.gw.db.read() as s:
-        return [e.data for e in await store.events_for(s, sid) if e.type == type_]
+        return [e.data for e in await event_store.events_for(s, sid) if e.type == type_]
 
 
 def _offers(customer) -> list[dict]:  # type: ignore[no-untyped-def,type-arg]
@@ -79,7 +82,7 @@ async def test_offer_once_then_accepting_goes_to_the_lead(gateway: Running, rasa
     await customer.wait_for("conversation_state", lambda d: d["state"] == "assigned")
     await customer.wait_for("agent_joined", lambda d: d["name"] == lead.name)
     async with gateway.gw.db.read() as s:
-        [handoff] = await store.handoffs_for(s, sid)
+        [handoff] = await handoff_store.handoffs_for(s, sid)
     assert handoff.agent_id == lead.id and handoff.reason == "customer_request"
     assert "senior" in handoff.skills and handoff.priority in ("high", "urgent")
     [queued] = await _events(gateway, sid, "queued")
@@ -112,18 +115,18 @@ async def test_a_decline_counts_until_the_next_hand_off(gateway: Running) -> Non
     customer = await gateway.customer()
     sid = customer.of("session_confirm")[-1]
     async with gateway.gw.db.read() as s:
-        conv = await store.get_conversation(s, sid)
+        conv = await conversation_store.get_conversation(s, sid)
     assert conv is not None
     assert "person_declined" not in metadata_for(conv, "secret")
     assert metadata_for(conv, "secret", person_declined=True)["person_declined"] is True
     async with gateway.gw.db.write() as s:
-        assert not await escalation.declined_this_case(s, sid)
-        await store.add_event(s, sid, EventType.EARLY_OFFER_DECLINED, "customer")
+        assert not await event_store.early_offer_declined_this_case(s, sid)
+        await event_store.add_event(s, sid, EventType.EARLY_OFFER_DECLINED, "customer")
     async with gateway.gw.db.write() as s:
-        assert await escalation.declined_this_case(s, sid)
-        await store.add_event(s, sid, EventType.QUEUED, "bot")  # a new case starts with the next hand-off
+        assert await event_store.early_offer_declined_this_case(s, sid)
+        await event_store.add_event(s, sid, EventType.QUEUED, "bot")  # a new case starts with the next hand-off
     async with gateway.gw.db.read() as s:
-        assert not await escalation.declined_this_case(s, sid)
+        assert not await event_store.early_offer_declined_this_case(s, sid)
 
 
 async def test_a_tracker_failure_never_disturbs_the_chat(gateway: Running, rasa: FakeRasa) -> None:
@@ -139,7 +142,7 @@ async def test_a_tracker_failure_never_disturbs_the_chat(gateway: Running, rasa:
     assert [m.get("text") for m in customer.of("bot_uttered")] == ["Hi! How can I help?", "echo: again"]
     assert not await _events(gateway, sid, "bot_turn")
     async with gateway.gw.db.read() as s:
-        conv = await store.get_conversation(s, sid)
+        conv = await conversation_store.get_conversation(s, sid)
     assert conv is not None and conv.state == "bot"
     await rasa.stop()  # Rasa gone entirely: the usual outage path, no prediction noise
     await customer.say("anyone?")
@@ -152,8 +155,8 @@ async def test_choose_agent_prefers_seniors_only_for_senior_work(gateway: Runnin
     lead = await gateway.add_agent("omar@example.com", role="lead", skills=["general", "technical"])
     async with gateway.gw.db.write() as s:
         for a in (l2, lead):
-            await store.set_agent_status(s, a.id, "online")
-        agents = await store.agents_with_load(s)
+            await agent_store.set_agent_status(s, a.id, "online")
+        agents = await agent_store.agents_with_load(s)
     assert choose_agent(agents, ["billing"]).id == l2.id  # type: ignore[union-attr]
     assert choose_agent(agents, ["general"]).id == l2.id  # type: ignore[union-attr]
     assert choose_agent(agents, ["general", "senior"]).id == lead.id  # type: ignore[union-attr]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from handoff.domain.identity import sign
-from handoff.storage import store
+from handoff.storage import messages as message_store
 from handoff.usecases import notices
 from tests.handoff.helpers import HANDOFF_PAYLOAD, IDENTITY_SECRET, Client, FakeRasa, Running
 
@@ -114,7 +114,7 @@ def test_should_ack_once_per_interval_unless_the_position_moved() -> None:
 async def _acks(gateway: Running, sid: str) -> list[str]:
     await gateway.gw.idle()
     async with gateway.gw.db.read() as s:
-        messages = await store.messages_after(s, sid, 0)
+        messages = await message_store.messages_after(s, sid, 0)
     return [m.text or "" for m in messages if m.sender == "system" and "in the queue" in (m.text or "")
             and ("Got it" in (m.text or "") or "already in line" in (m.text or ""))]
 

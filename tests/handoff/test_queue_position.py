@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
-from handoff.storage import store
+from handoff.storage import conversations as conversation_store
+from handoff.storage import handoffs as handoff_store
 from handoff.storage.models import utcnow
 from tests.handoff.helpers import Running
 
@@ -23,10 +24,10 @@ async def check_queue_positions(gateway: Running) -> None:
     ana = await gateway.add_agent("ana@example.com")
     async with gw.db.write() as s:
         for i in range(30):
-            conv = await store.create_conversation(s, f"conv-{i:02d}-" + "x" * 24)
+            conv = await conversation_store.create_conversation(s, f"conv-{i:02d}-" + "x" * 24)
             ids.append(conv.id)
             rank = pick.randint(0, 3)
-            await store.create_handoff(
+            await handoff_store.create_handoff(
                 s,
                 conv.id,
                 reason="customer_request",
@@ -38,8 +39,8 @@ async def check_queue_positions(gateway: Running) -> None:
                 summary={"problem": f"problem {i}"},
             )
         # One that an agent already has, and one still with the bot: neither has a place.
-        await store.claim(s, ids[7], ana.id, is_postgres=not gw.db.is_sqlite)
-        bot_only = await store.create_conversation(s, "bot-only-" + "y" * 24)
+        await handoff_store.claim(s, ids[7], ana.id, is_postgres=not gw.db.is_sqlite)
+        bot_only = await conversation_store.create_conversation(s, "bot-only-" + "y" * 24)
 
     expected = {item.conversation_id: item.position for item in await gw.queue_items()}
     assert len(expected) == 29 and ids[7] not in expected

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handoff.storage import store
+from handoff.storage import messages as message_store
 from tests.handoff.helpers import Client
 
 
@@ -49,11 +49,11 @@ async def test_pending_message_is_delivered_after_restart(gateway_factory, rasa)
     c = await first.customer()
     sid = c.of("session_confirm")[-1]
     async with first.gw.db.write() as s:  # as if the process died between ack and relay
-        await store.append_customer_message(s, sid, "lost in flight?", None, first.gw.pending_status)
+        await message_store.append_customer_message(s, sid, "lost in flight?", None, first.gw.pending_status)
     await first.stop()
     second = await gateway_factory()
     await second.gw.idle()
     assert rasa.messages[-1]["message"] == "lost in flight?"
     async with second.gw.db.read() as s:
-        statuses = {m.text: m.status for m in await store.messages_after(s, sid, 0)}
+        statuses = {m.text: m.status for m in await message_store.messages_after(s, sid, 0)}
     assert statuses["lost in flight?"] == "done"

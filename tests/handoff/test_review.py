@@ -12,7 +12,8 @@ from pathlib import Path
 from bot.launcher import BOT_PYTHON, ROOT
 from handoff.__main__ import main
 from handoff.analytics.review import Miss, group, to_rasa_yaml
-from handoff.storage import migrate, store
+from handoff.storage import conversations as conversation_store
+from handoff.storage import migrate
 from handoff.storage.db import Database
 from handoff.usecases import signals
 
@@ -48,7 +49,8 @@ def test_similar_messages_group_together_biggest_first() -> None:
     ])
     assert [g.count for g in groups] == [3, 2]
     assert groups[0].guess() == ("billing_refund", 0.4)
-    assert groups[1].as_dict()["examples"] == [{"text": "what is the weather", "count": 2}]
+    # Each example links to the conversation it came from (the designer opens its transcript from there).
+    assert groups[1].as_dict()["examples"] == [{"text": "what is the weather", "count": 2, "conversation_id": "c1"}]
 
 
 def test_export_loads_with_rasas_reader(tmp_path: Path) -> None:
@@ -73,7 +75,7 @@ def test_nlu_review_command_exports_redacted_misses(tmp_path: Path, monkeypatch,
         db = Database(url)
         await migrate.upgrade(db)
         async with db.write() as s:
-            await store.create_conversation(s, "c" * 32)
+            await conversation_store.create_conversation(s, "c" * 32)
             for text in ("my card 4111 1111 1111 1111 got charged weird", "my card got charged weird"):
                 await signals.record_miss(s, "c" * 32, {"kind": "out_of_scope", "text": text,
                                                         "ranking": [{"name": "billing_charge_dispute", "confidence": 0.5}]})

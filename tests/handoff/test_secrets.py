@@ -13,7 +13,8 @@ from sqlalchemy import update
 from bot.launcher import BOT_PYTHON, ROOT, free_port, wait_until_up
 from handoff.domain import auth
 from handoff.settings import SECRETS, Settings
-from handoff.storage import migrate, store
+from handoff.storage import agents as agent_store
+from handoff.storage import migrate
 from handoff.storage.db import Database
 from handoff.storage.models import Agent
 from handoff.usecases import seed
@@ -85,15 +86,16 @@ async def test_seeding_keeps_changed_passwords_and_creates_demo_agents_only_in_d
         seed_file = ROOT / "actions" / "backend" / "seed.json"
         assert await seed.seed(db, seed_file, demo_agents=False) == []
         async with db.read() as s:
-            assert await store.agent_credentials(s, "lena@example.com") is None
+            assert await agent_store.agent_credentials(s, "lena@example.com") is None
         created = await seed.seed(db, seed_file, demo_agents=True)
-        assert {c["email"] for c in created} == {"lena@example.com", "omar@example.com"}
+        assert {c["email"] for c in created} == {"lena@example.com", "omar@example.com", "dana@example.com"}
+        assert {c["role"] for c in created if c["email"] == "dana@example.com"} == {"designer"}
         async with db.write() as s:  # Lena changes the published demo password
             await s.execute(update(Agent).where(Agent.email == "lena@example.com")
                             .values(password_hash=auth.hash_password("a-new-private-password")))
         assert await seed.seed(db, seed_file, demo_agents=True) == []  # `make run` again: nothing re-seeded
         async with db.read() as s:
-            _, password_hash = await store.agent_credentials(s, "lena@example.com") or (None, "")
+            _, password_hash = await agent_store.agent_credentials(s, "lena@example.com") or (None, "")
         assert auth.verify_password(password_hash, "a-new-private-password")
         assert not auth.verify_password(password_hash, "lena-demo-pass")
     finally:

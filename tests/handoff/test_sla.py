@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from handoff.storage import store
+from handoff.storage import conversations as conversation_store
+from handoff.storage import events as event_store
+from handoff.storage import handoffs as handoff_store
 from tests.handoff.helpers import Running
 
 
@@ -24,8 +26,8 @@ async def test_sla_warning_raises_priority_then_breach_is_recorded(gateway_facto
     breach = await agent.wait_for("sla_breached", timeout=5)
     assert warning["conversation_id"] == breach["conversation_id"] == sid
     async with gateway.gw.db.read() as s:
-        types = [e.type for e in await store.events_for(s, sid)]
-        handoff = await store.current_handoff(s, sid)
+        types = [e.type for e in await event_store.events_for(s, sid)]
+        handoff = await handoff_store.current_handoff(s, sid)
     assert types.count("sla_warning") == 1 and types.count("sla_breach") == 1
     assert handoff is not None and handoff.sla_breached
     assert handoff.priority_rank < 2  # raised from normal
@@ -45,7 +47,7 @@ async def test_agent_dropping_returns_conversation_to_queue_after_grace(gateway_
     await c.wait_for("conversation_state", lambda d: d["state"] == "queued", timeout=5)
     await c.wait_for("bot_uttered", lambda m: "disconnected" in (m.get("text") or ""))
     async with gateway.gw.db.read() as s:
-        conv = await store.get_conversation(s, sid)
+        conv = await conversation_store.get_conversation(s, sid)
     assert conv is not None and conv.state == "queued" and conv.assigned_agent_id is None
 
 

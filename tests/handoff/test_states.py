@@ -8,7 +8,11 @@ from typing import Any
 import pytest
 
 from handoff.domain.states import EventType, MessageStatus, Move, State, moves_from
-from handoff.storage import store
+from handoff.storage import conversations as conversation_store
+from handoff.storage import events as event_store
+from handoff.storage import handoffs as handoff_store
+from handoff.storage import messages as message_store
+from handoff.storage.rows import StoreError
 from tests.handoff.helpers import Running
 from tests.handoff.test_import_rules import ROOT, gateway_modules, import_graph
 
@@ -49,16 +53,16 @@ async def test_the_store_refuses_a_move_the_state_does_not_allow(gateway_factory
     gateway: Running = await gateway_factory(auto_assign=False)
     _, sid = await gateway.queued_customer()
     async with gateway.gw.db.read() as s:
-        before = len(await store.events_for(s, sid))
+        before = len(await event_store.events_for(s, sid))
     for move in (Move.RESOLVE, Move.HAND_BACK, Move.REOPEN, Move.HAND_OFF, Move.TRANSFER):
-        with pytest.raises(store.StoreError) as refused:
+        with pytest.raises(StoreError) as refused:
             async with gateway.gw.db.write() as s:
-                await store.transition(s, sid, move, actor="test")
+                await conversation_store.transition(s, sid, move, actor="test")
         assert refused.value.code == "invalid_state" and "conversation is queued" in str(refused.value)
     async with gateway.gw.db.read() as s:
-        conv = await store.get_conversation(s, sid)
+        conv = await conversation_store.get_conversation(s, sid)
         assert conv is not None and conv.state == "queued"
-        assert len(await store.events_for(s, sid)) == before
+        assert len(await event_store.events_for(s, sid)) == before
 
 
 async def test_an_allowed_move_writes_the_state_and_its_event(gateway_factory) -> None:  # type: ignore[no-untyped-def]
@@ -66,12 +70,12 @@ async def test_an_allowed_move_writes_the_state_and_its_event(gateway_factory) -
     lena = await gateway.add_agent("lena@example.com")
     _, sid = await gateway.queued_customer()
     async with gateway.gw.db.write() as s:
-        await store.claim(s, sid, lena.id, is_postgres=False)
+        await handoff_store.claim(s, sid, lena.id, is_postgres=False)
     async with gateway.gw.db.write() as s:
-        conv = await store.transition(s, sid, Move.ESCALATE_L3, actor="agent:1", reason="l3", data={"l3": {}})
+        conv = await conversation_store.transition(s, sid, Move.ESCALATE_L3, actor="agent:1", reason="l3", data={"l3": {}})
     assert conv.state == "escalated_l3"
     async with gateway.gw.db.read() as s:
-        events = await store.events_for(s, sid)
+        events = await event_store.events_for(s, sid)
     assert [e.type for e in events][-2:] == ["assigned", "escalated_l3"]
     assert events[-1].data["from"] == "assigned" and events[-1].data["to"] == "escalated_l3"
 
@@ -85,7 +89,7 @@ def test_event_types_are_the_stored_strings_each_once() -> None:
 
 def test_message_statuses_are_the_stored_strings() -> None:
     assert [status.value for status in MessageStatus] == ["done", "human", "pending"]
-    assert store.pending_status("gw1") == "pending:gw1"
+    assert message_store.pending_status("gw1") == "pending:gw1"
 
 
 def _from_the_enum(node: ast.expr) -> str | None:
@@ -155,11 +159,11 @@ def test_every_event_type_in_the_gateway_comes_from_the_enum() -> None:
 def test_the_scan_finds_a_literal_event_type() -> None:
     snippet = (
         "async def f(s, e, rows):\n"
-        "    await store.add_event(s, 'c1', 'queued', 'bot')\n"
+        "    await event_store.add_event(s, 'c1', 'queued', 'bot')\n"
         "    await add_event(s, 'c1', type_=EventType.NO_SUCH, actor='bot')\n"
         "    ok = e.type == 'sla_breach' or e.type in ('csat',)\n"
         "    q = select(Event).where(Event.type.in_(('queued', 'first_reply')))\n"
-        "    await store.add_event(s, 'c1', EventType.CSAT, 'customer')\n"
+        "    await event_store.add_event(s, 'c1', EventType.CSAT, 'customer')\n"
     )
     literals, written = event_type_uses(snippet, "snippet.py")
     places = sorted(line.split(": ", 1)[0] for line in literals)
@@ -179,8 +183,8 @@ class _Session:
 
 async def test_add_event_stores_the_plain_string_and_refuses_an_unknown_type() -> None:
     session: Any = _Session()
-    await store.add_event(session, "c1", EventType.SLA_BREACH, "system", "high")
+    await event_store.add_event(session, "c1", EventType.SLA_BREACH, "system", "high")
     assert [type(row.type) for row in session.rows] == [str] and session.rows[0].type == "sla_breach"
     with pytest.raises(ValueError):
-        await store.add_event(session, "c1", "sla_braech", "system")  # type: ignore[arg-type]
+        await event_store.add_event(session, "c1", "sla_braech", "system")  # type: ignore[arg-type]
     assert len(session.rows) == 1

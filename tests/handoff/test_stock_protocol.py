@@ -15,7 +15,7 @@ import pytest
 import socketio
 
 from handoff.domain import events as ev
-from handoff.storage import store
+from handoff.storage import messages as message_store
 from tests.handoff.helpers import FakeRasa, Running, wait_until
 
 
@@ -182,13 +182,13 @@ async def test_an_init_payload_is_never_an_error(gateway: Running, rasa: FakeRas
     assert c.received == [("session_confirm", (sid,))]
     assert rasa.messages == []
     async with gateway.gw.db.read() as s:
-        assert await store.messages_after(s, sid, 0) == []
+        assert await message_store.messages_after(s, sid, 0) == []
     # An init payload with an intent goes to the bot like any message (stored first, as every customer message).
     assert await c.say(sid, "/greet") is None
     assert await c.wait_for("bot_uttered") == [{"text": "echo: /greet"}]
     assert [m["message"] for m in rasa.messages] == ["/greet"]
     async with gateway.gw.db.read() as s:
-        assert [(m.sender, m.text) for m in await store.messages_after(s, sid, 0)] == [
+        assert [(m.sender, m.text) for m in await message_store.messages_after(s, sid, 0)] == [
             ("customer", "/greet"),
             ("bot", "echo: /greet"),
         ]

@@ -11,7 +11,10 @@ import gc
 from collections import Counter
 from pathlib import Path
 
-from handoff.storage import migrate, store
+from handoff.storage import conversations as conversation_store
+from handoff.storage import handoffs as handoff_store
+from handoff.storage import messages as message_store
+from handoff.storage import migrate
 from handoff.storage.db import Database
 
 
@@ -20,15 +23,15 @@ async def test_storing_messages_creates_no_reference_cycles(tmp_path: Path) -> N
     try:
         await migrate.upgrade(db)
         async with db.write() as s:
-            await store.create_conversation(s, "c1")
+            await conversation_store.create_conversation(s, "c1")
 
         async def one_message() -> None:
             async with db.write() as s:
-                m = await store.append_customer_message(s, "c1", "hello", None, "pending")
-                await store.set_message_status(s, m.id, "done")
-                await store.append_message(s, "c1", "bot", "hi there")
+                m = await message_store.append_customer_message(s, "c1", "hello", None, "pending")
+                await message_store.set_message_status(s, m.id, "done")
+                await message_store.append_message(s, "c1", "bot", "hi there")
             async with db.read() as s:
-                await store.queue_position(s, "c1")
+                await handoff_store.queue_position(s, "c1")
 
         for _ in range(20):  # warm up: compiled-statement caches fill once
             await one_message()

@@ -21,7 +21,9 @@ from contract import redact
 from handoff.__main__ import main
 from handoff.domain import auth
 from handoff.settings import Settings
-from handoff.storage import store
+from handoff.storage import events as event_store
+from handoff.storage import handoffs as handoff_store
+from handoff.storage import messages as message_store
 from tests.handoff.helpers import HANDOFF_PAYLOAD, TOKEN_SECRET, FakeRasa, Running
 
 CARD = "4000 0566 5566 5556"  # Visa test debit number (Luhn-valid)
@@ -111,9 +113,9 @@ async def test_secrets_typed_by_a_customer_are_nowhere(
 
     # The store: rows, summary, hand-off event data, notes.
     async with gateway.gw.db.read() as s:
-        messages = await store.messages_after(s, conv_id, 0)
-        handoffs = await store.handoffs_for(s, conv_id)
-        events = await store.events_for(s, conv_id)
+        messages = await message_store.messages_after(s, conv_id, 0)
+        handoffs = await handoff_store.handoffs_for(s, conv_id)
+        events = await event_store.events_for(s, conv_id)
     assert len([m for m in messages if m.sender == "customer"]) == 6
     assert not leaks([m.text for m in messages]) and not leaks([m.payload for m in messages])
     assert len(handoffs) == 1 and not leaks(handoffs[0].summary)

@@ -13,7 +13,7 @@ from redis import asyncio as aioredis
 
 from bot.launcher import ROOT, wait_until_up
 from handoff.domain.records import AgentRecord
-from handoff.storage import store
+from handoff.storage import messages as message_store
 from handoff.storage.db import Database
 from handoff.transport import scaling
 from handoff.transport.appkeys import SIO
@@ -187,6 +187,6 @@ async def _stored(pg_url: str, sid: str) -> list[tuple[int, str, str]]:
     db = Database(pg_url)
     try:
         async with db.read() as s:
-            return [(m.seq, m.sender, m.status) for m in await store.messages_after(s, sid, 0)]
+            return [(m.seq, m.sender, m.status) for m in await message_store.messages_after(s, sid, 0)]
     finally:
         await db.dispose()

@@ -12,7 +12,7 @@ import subprocess
 import time
 from typing import Any
 
-from handoff.storage import store
+from handoff.storage import messages as message_store
 from handoff.storage.db import Database
 from tests.handoff.helpers import Client
 from tests.scaled.conftest import GatewayFactory
@@ -107,7 +107,7 @@ async def test_postgresql_restart_mid_chat_loses_nothing_and_both_gateways_recov
     db = Database(pg_url)
     try:
         async with db.read() as s:
-            stored = await store.messages_after(s, sid, 0)
+            stored = await message_store.messages_after(s, sid, 0)
     finally:
         await db.dispose()
     assert [m.seq for m in stored] == list(range(1, len(stored) + 1))

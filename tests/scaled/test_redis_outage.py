@@ -10,7 +10,7 @@ from pathlib import Path
 
 from redis import asyncio as aioredis
 
-from handoff.storage import store
+from handoff.storage import messages as message_store
 from handoff.transport.scaling import PeerCount
 from tests.scaled.conftest import GatewayFactory
 from tests.scaled.infra import live_chat, needs_pg, needs_redis, own_redis, wait_until
@@ -44,7 +44,7 @@ async def test_messages_during_a_redis_outage_are_stored_and_delivered_after(
         # Acknowledged = stored (PostgreSQL was up all along) ...
         assert "seq" in during and "seq" in reply
         async with a.gw.db.read() as s:
-            stored = {m.seq: m.text for m in await store.messages_after(s, sid)}
+            stored = {m.seq: m.text for m in await message_store.messages_after(s, sid)}
         assert stored[during["seq"]] == "sent while redis is down" and stored[reply["seq"]] == "agent while redis is down"
         # ... and delivered across the gateways without anyone having to reload.
         await agent.wait_for("customer_message", lambda d: d["message"]["seq"] == during["seq"], timeout=8)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from handoff.storage import store
+from handoff.storage import conversations as conversation_store
+from handoff.storage import events as event_store
+from handoff.storage import handoffs as handoff_store
+from handoff.storage import messages as message_store
+from handoff.storage.rows import StoreError
 from tests.handoff.helpers import Client, Running
 from tests.handoff.test_queue_position import check_queue_positions
 from tests.scaled.conftest import GatewayFactory
@@ -33,8 +37,8 @@ async def test_claim_race_across_two_gateways_has_one_winner(cluster: GatewayFac
     assert len(winners) == 1
     assert {r["code"] for r in results if not r.get("ok")} == {"already_claimed"}
     async with a.gw.db.read() as s:
-        conv = await store.get_conversation(s, sid)
-        assigned = [e for e in await store.events_for(s, sid) if e.type == "assigned"]
+        conv = await conversation_store.get_conversation(s, sid)
+        assigned = [e for e in await event_store.events_for(s, sid) if e.type == "assigned"]
     assert conv is not None and conv.assigned_agent_id == agents[winners[0]].id and len(assigned) == 1
 
 
@@ -55,22 +59,22 @@ async def test_a_claim_waits_for_a_message_being_stored_instead_of_failing(clust
     agent = await a.add_agent("patient@example.com")
     _, sid = await _queued(a)
     async with a.gw.db.write() as s:
-        await store.append_message(s, sid, "bot", "still here")  # holds the conversation's row lock
+        await message_store.append_message(s, sid, "bot", "still here")  # holds the conversation's row lock
         claim = asyncio.create_task(_claim(a, sid, agent.id))
         await asyncio.sleep(0.5)
         assert not claim.done()
     assert await claim == "won"
     async with a.gw.db.read() as s:
-        conv = await store.get_conversation(s, sid)
+        conv = await conversation_store.get_conversation(s, sid)
     assert conv is not None and conv.state == "assigned" and conv.assigned_agent_id == agent.id
 
 
 async def _claim(gw: Running, sid: str, agent_id: int) -> str:
     try:
         async with gw.gw.db.write() as s:
-            await store.claim(s, sid, agent_id, is_postgres=not gw.gw.db.is_sqlite)
+            await handoff_store.claim(s, sid, agent_id, is_postgres=not gw.gw.db.is_sqlite)
         return "won"
-    except store.StoreError as exc:
+    except StoreError as exc:
         return exc.code
 
 

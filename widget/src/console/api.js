@@ -70,6 +70,27 @@ export class Api {
     return this.request("GET", `/api/nlu_misses?window=${encodeURIComponent(window)}`);
   }
 
+  // The designer's learning loop: intents to label with, labels, retrain, read-only transcripts.
+  trainingIntents() {
+    return this.request("GET", "/api/training/intents");
+  }
+
+  label(body) {
+    return this.request("POST", "/api/training/labels", body);
+  }
+
+  retrainStatus() {
+    return this.request("GET", "/api/training/retrain");
+  }
+
+  retrain() {
+    return this.request("POST", "/api/training/retrain", {});
+  }
+
+  trainingTranscript(id) {
+    return this.request("GET", `/api/training/conversations/${encodeURIComponent(id)}`);
+  }
+
   /** The CSV export as a Blob (fetched with the bearer token, which a plain link could not send). */
   async metricsCsv(window, groupBy) {
     const query = `window=${encodeURIComponent(window)}&group_by=${encodeURIComponent(groupBy)}&format=csv`;

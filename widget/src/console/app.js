@@ -11,7 +11,7 @@ import { loginMethods } from "./login.js";
 import { Notifier } from "./notify.js";
 import { Scorecards } from "./scorecards.js";
 import { socketMethods } from "./socket.js";
-import { renderTraining } from "./training.js";
+import { renderTraining, showTranscript } from "./training.js";
 import { viewMethods } from "./view.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -50,7 +50,7 @@ export class Console {
     this.customerTypingTimer = null;
     this.refreshTimer = null;
     this.scorecards = null;
-    window.addEventListener("hashchange", () => this.agent && this.route());
+    window.addEventListener("hashchange", () => this.agent && this.agent.role !== "designer" && this.route());
     window.setInterval(() => this.tick(), 1000);
     window.setInterval(() => this.socket && this.socket.connected && this.requestSnapshot(), 15000);
     const seen = () => this.notifier.seen();
@@ -75,6 +75,10 @@ export class Console {
   }
 
   showApp() {
+    if (this.agent.role === "designer") {
+      this.showDesignerApp();
+      return;
+    }
     this.presenceButton = el("button", {
       type: "button",
       class: "presence",
@@ -188,13 +192,43 @@ export class Console {
       this.scorecards = new Scorecards(this.api, (text, kind) => this.toast(text, kind));
       this.scorecards.render(this.pageView);
     } else if (known === "needs-training") {
-      renderTraining(this.pageView, this.api, (id) => {
+      const toast = (text, kind) => this.toast(text, kind);
+      const open = (id) => {
         window.location.hash = ""; // back to the conversations layout (route() runs on hashchange)
         this.openConversation(id);
-      });
+      };
+      renderTraining(this.pageView, this.api, open, { canLabel: this.agent.role === "lead", toast });
     } else {
       clear(this.pageView);
     }
+  }
+
+  /**
+   * A conversation designer's console: the Needs training page only (labels, retrain, read-only transcripts). No
+   * socket, no queue, no conversations, no agents: the gateway refuses all of them to this role anyway.
+   */
+  showDesignerApp() {
+    this.toasts = el("div", { class: "toasts", role: "status", "aria-live": "polite" });
+    this.pageView = el("div", { class: "pageview", id: "page" });
+    clear(this.root).append(
+      el(
+        "div",
+        { class: "app app--designer" },
+        el(
+          "header",
+          { class: "topbar" },
+          el("div", { class: "brand" }, el("span", { class: "brand__mark", "aria-hidden": "true", text: "N" }), "Support console"),
+          el("nav", { class: "nav", "aria-label": "Pages" }, el("a", { class: "nav__link", href: "#needs-training", text: "Needs training", "aria-current": "page" })),
+          el("span", { class: "topbar__spacer" }),
+          el("span", { class: "me" }, el("bdi", { text: this.agent.name }), " · Conversation designer"),
+          el("button", { type: "button", class: "btn btn--ghost btn--small", text: "Log out", on: { click: () => this.logout() } }),
+        ),
+        this.toasts,
+        this.pageView,
+      ),
+    );
+    const toast = (text, kind) => this.toast(text, kind);
+    renderTraining(this.pageView, this.api, (id) => showTranscript(this.api, id, toast), { canLabel: true, toast });
   }
 
   renderMute() {

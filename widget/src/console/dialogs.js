@@ -199,10 +199,28 @@ export function handbackDialog({ submit }) {
     maxlength: String(OPEN_QUESTION_MAX),
     placeholder: "e.g. Whether the refund for INV-2041 is approved: finance decides by Friday.",
   });
+  // Why (handoff/domain/events.py HANDBACK_REASONS): only a wrong escalation counts as a bounceback in the metrics.
+  const reasons = el(
+    "fieldset",
+    { class: "field field--radios", id: "handback-reason" },
+    el("legend", { text: "Why are you handing back?" }),
+    ...[
+      ["solved", "Solved: the bot can carry on from here"],
+      ["wrong_escalation", "The bot escalated wrongly: it could have handled this"],
+    ].map(([value, label]) =>
+      el(
+        "div",
+        { class: "field--check" },
+        el("input", { type: "radio", name: "handback_reason", id: `handback-reason-${value}`, value }),
+        el("label", { for: `handback-reason-${value}`, text: label }),
+      ),
+    ),
+  );
   return openDialog({
     title: "Hand back to the bot",
-    description: "The assistant greets the customer again. Your coaching note goes to the conversation designers.",
+    description: "The assistant greets the customer again. Your coaching note goes to the conversation designers (Needs training).",
     fields: [
+      reasons,
       field("Coaching note for the bot's designers", note, "What should the bot have done? (recommended)"),
       field(
         "What's still open for the customer",
@@ -218,6 +236,8 @@ export function handbackDialog({ submit }) {
     submit: (form) => {
       const payload = { coaching_note: value(form, "coaching_note") };
       if (value(form, "open_question")) payload.open_question = value(form, "open_question");
+      const why = form.querySelector("input[name=handback_reason]:checked");
+      if (why) payload.handback_reason = why.value;
       return submit(payload);
     },
   });
