@@ -63,6 +63,7 @@ logger = logging.getLogger(__name__)
 
 PATTERNS_PATH_KEY = "patterns_path"
 DEFAULT_PATTERNS_PATH = "bot/entity_patterns.jsonl"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 IGNORE_LABEL = "ignore"
 KNOWN_LABELS = frozenset(
     {"email", "invoice_id", "order_id", "error_code", "amount", "plan", IGNORE_LABEL}
@@ -175,11 +176,14 @@ class SpacyRuleEntityExtractor(GraphComponent, EntityExtractorMixin):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> SpacyRuleEntityExtractor:
-        """Loads the patterns (relative paths from the working directory) once."""
+        """Loads the patterns once: a relative path from the working directory, else from this project's root.
+
+        So a model also loads where Rasa runs from another folder (a retrain on a copy of the training data).
+        """
         config = {**cls.get_default_config(), **config}
         path = Path(config[PATTERNS_PATH_KEY] or DEFAULT_PATTERNS_PATH)
         if not path.is_absolute():
-            path = Path.cwd() / path
+            path = Path.cwd() / path if (Path.cwd() / path).is_file() else PROJECT_ROOT / path
         return cls(config, build_nlp(load_patterns(path)))
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:

@@ -132,12 +132,10 @@ def train_candidate(project: Project, out_dir: Path) -> Path:
 
 def story_failures(project: Project, model: Path, out_dir: Path) -> int:
     """Replay the test stories with ``model``; the number of stories it gets wrong (0: all pass)."""
-    result = _rasa(project, "test", "core", "--stories", str(project.stories), "--model", str(model), "--out", str(out_dir),
-                   "--quiet", check=False)
+    _rasa(project, "test", "core", "--stories", str(project.stories), "--model", str(model), "--out", str(out_dir),
+          "--quiet")
     failed = out_dir / "failed_test_stories.yml"
-    if failed.exists():
-        return failed.read_text().count("- story:")
-    return 0 if result.returncode == 0 else 1
+    return failed.read_text().count("- story:") if failed.exists() else 0
 
 
 async def measure(project: Project, model: Path, scratch: Path) -> ModelFigures:

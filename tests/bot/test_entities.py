@@ -263,7 +263,7 @@ def test_registered_as_untrainable_entity_extractor() -> None:
     assert not registered.is_trainable
 
 
-def test_default_path_is_relative_to_working_directory(
+def test_default_path_is_relative_to_working_directory_else_to_the_project(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(ROOT)
@@ -271,9 +271,10 @@ def test_default_path_is_relative_to_working_directory(
     extractor = create(tmp_path)
     assert [e["value"] for e in run(extractor, "order ORD-88812")] == ["ORD-88812"]
 
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)  # Rasa run from another folder (a retrain on a copy of data/) finds the project's file
+    assert [e["value"] for e in run(create(tmp_path), "order ORD-88812")] == ["ORD-88812"]
     with pytest.raises(InvalidConfigException, match="does not exist"):
-        create(tmp_path)
+        create(tmp_path, patterns_path="bot/no_such_patterns.jsonl")
 
 
 def test_nlp_is_built_once_at_create(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.launcher import MODEL, BotServers
-from bot.retrain import ModelFigures, Project, fingerprint, load_into_rasa, measure, worse_figures
+from bot.retrain import ModelFigures, Project, fingerprint, load_into_rasa, measure, story_failures, worse_figures
 
 
 def figures(accuracy: float = 0.9, rejection: float = 0.95, wrong: float = 0.02, failures: int = 0) -> ModelFigures:
@@ -74,3 +74,8 @@ async def test_a_model_measured_before_is_read_from_the_history(tmp_path: Path) 
     )
     measured = await measure(project, MODEL, tmp_path)
     assert measured.holdouts["holdout"]["in_scope_accuracy"] == 0.812
+
+
+def test_stories_that_cannot_be_replayed_are_an_error_not_a_failing_story(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="rasa test failed"):
+        story_failures(Project(tmp_path), MODEL, tmp_path / "out")  # no tests/test_stories.yml in this folder
