@@ -32,6 +32,15 @@ async def _exchange(customer: Client, agent: Client, sid: str, text: str) -> Non
     await customer.wait_for("bot_uttered", lambda m: m.get("text") == f"agent {text}")
 
 
+async def _run_id(url: str) -> str:
+    """The Redis server process's id: a restarted server has a new one, and none of the old subscriptions."""
+    client = aioredis.Redis.from_url(url)
+    try:
+        return str((await client.info("server"))["run_id"])
+    finally:
+        await client.aclose()
+
+
 async def _subscribers(url: str, channel: str) -> int:
     client = aioredis.Redis.from_url(url)
     try:
@@ -48,9 +57,11 @@ async def test_both_gateways_resubscribe_after_redis_restarts(cluster: GatewayFa
         channel = f"{a.settings.redis_channel}:socketio"
         customer, agent, sid = await live_chat(a, b)
         await _exchange(customer, agent, sid, "before")
+        before = await _run_id(redis.url)
         redis.kill()
         redis.start()  # same port, empty: no subscriptions survive
-        assert await _subscribers(redis.url, channel) == 0
+        # A new server proves it; a count of zero would race the gateways, which subscribe again within ~1 s.
+        assert await _run_id(redis.url) != before
         await wait_until(lambda: _numsub_is(redis.url, channel, 2), 30)
         await _exchange(customer, agent, sid, "after restart")
         for gw in (a, b):
