@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.launcher import ROOT
 from tests.handoff.helpers import FakeRasa, Running, make_settings, start_gateway
 
 
@@ -31,3 +33,13 @@ async def gateway_factory(tmp_path: Path, rasa: FakeRasa) -> AsyncIterator[Calla
 async def gateway(gateway_factory: Callable[..., Awaitable[Running]]) -> Running:
     """One running gateway."""
     return await gateway_factory()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the training data, the domain and the hold-outs (labels never touch the checkout)."""
+    root = tmp_path / "project"
+    shutil.copytree(ROOT / "data", root / "data")
+    shutil.copytree(ROOT / "tests" / "nlu", root / "tests" / "nlu")
+    shutil.copy(ROOT / "domain.yml", root / "domain.yml")
+    return root

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import stat
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ import aiohttp
 import pytest
 import socketio
 
-from bot.launcher import ROOT
 from handoff.domain import auth
 from handoff.domain.records import AgentRecord
 from tests.handoff.helpers import RASA_TOKEN, TOKEN_SECRET, Client, Running, wait_until
@@ -28,16 +26,6 @@ async def _rest(gateway: Running, agent: AgentRecord, method: str, path: str, bo
     async with aiohttp.ClientSession() as http:
         async with http.request(method, gateway.url + path, json=body, headers=headers) as response:
             return response.status, await response.json(content_type=None)
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A copy of the training data, the domain and the hold-outs (labels never touch the checkout)."""
-    root = tmp_path / "project"
-    shutil.copytree(ROOT / "data", root / "data")
-    shutil.copytree(ROOT / "tests" / "nlu", root / "tests" / "nlu")
-    shutil.copy(ROOT / "domain.yml", root / "domain.yml")
-    return root
 
 
 async def _handed_back_with_note(gateway: Running, lena: AgentRecord) -> str:

@@ -5,7 +5,6 @@ Every test writes into a copy of the checkout's ``data/nlu``, ``domain.yml`` and
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import threading
@@ -18,16 +17,6 @@ from bot.launcher import ROOT
 from handoff.domain.training import LabelError, clean_example
 from handoff.storage.training_data import domain_intents, nlu_examples, write_label
 from tests.handoff.test_review import read_with_rasa
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A copy of the Rasa project's training data, domain and hold-outs."""
-    root = tmp_path / "project"
-    shutil.copytree(ROOT / "data", root / "data")
-    shutil.copytree(ROOT / "tests" / "nlu", root / "tests" / "nlu")
-    shutil.copy(ROOT / "domain.yml", root / "domain.yml")
-    return root
 
 
 def label(project: Path, text: str, intent: str, new: bool = False) -> dict[str, object]:
