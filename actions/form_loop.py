@@ -44,7 +44,7 @@ TOPIC_ENTRY = {
 }
 # Slots a form collects that mean nothing outside it (identity slots are kept: the customer proved who they are).
 FORM_SLOTS = ("dispute_reference", "account_field", "new_value", "signup_email", "plan", "error_details",
-              "steps_tried")
+              "steps_tried", "impact", "impact_scope", "impact_urgency")
 MAX_ASKS = 2
 # Intents the domain keeps out of every answer (``not_intent``) that have rules of their own: the hand-off.
 LEFT_TO_RULES = frozenset({"request_human", "express_frustration"})

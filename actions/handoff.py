@@ -31,6 +31,7 @@ from contract.redact import redact
 PAYLOAD_SLOTS = (
     "customer_id", "customer_verified", "customer_tier", "fast_lane", "email", "invoice_id", "error_code", "amount",
     "dispute_reference", "error_details", "steps_tried", "account_field", "plan", "pending_step",
+    "impact", "impact_scope", "impact_urgency",
 )
 ENTITY_SLOTS = ("email", "invoice_id", "error_code", "amount")
 
@@ -85,7 +86,7 @@ def build_handoff_payload(tracker: Tracker, reason: str) -> HandoffPayload:
     turns = user_turns(tracker)
     steps = list(tracker.get_slot("steps_attempted") or [])
     slots = {name: tracker.get_slot(name) for name in PAYLOAD_SLOTS if tracker.get_slot(name) not in (None, "", [])}
-    for name in ("error_details", "steps_tried", "dispute_reference"):
+    for name in ("error_details", "steps_tried", "dispute_reference", "impact"):
         if name in slots:
             slots[name] = redact(str(slots[name]))
     entities = {name: slots[name] for name in ENTITY_SLOTS if name in slots}

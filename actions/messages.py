@@ -95,6 +95,7 @@ ASK = {
         "Sorry you've hit a problem. What exactly happens? Please include any error code or message you see."
     ),
     "steps_tried": "What have you tried so far (for example: reloading, another browser, signing out and in)?",
+    "impact": "Is this only affecting you, or other people too? And how urgent is it for you?",
 }
 PLAN_BUTTONS = [
     {"title": "Free", "payload": "free"},

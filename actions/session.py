@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 REQUEST_SLOTS = {
     "pending_step", "handoff_requested", "handoff_reason", "hypothesis", "verification_code", "signup_email",
     "plan", "account_field", "new_value", "dispute_reference", "error_details", "steps_tried", "requested_slot",
-    "strikes", "strike_kinds", "steps_attempted",
+    "strikes", "strike_kinds", "steps_attempted", "impact", "impact_scope", "impact_urgency",
 }
 # Who the customer is: set at each session start from the gateway's voucher (or in the session, by a code).
 IDENTITY_SLOTS = {"customer_id", "customer_verified", "customer_tier", "fast_lane", "email"}

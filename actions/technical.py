@@ -1,19 +1,32 @@
-"""Technical faults are L2 work by nature: collect the error and what was tried, then hand off with a hypothesis."""
+"""Technical faults are L2 work by nature: collect the error, what was tried and the impact, then hand off.
+
+L1 is done on a fault when three things are known (:data:`L1_SLOTS`): the error as the customer sees it, what they
+already tried, and the impact in their words (who is affected, how urgent). The impact's scope and urgency are read
+from those words, or from any earlier message of the form, by :mod:`contract.impact`; a message that already says who
+is affected fills the impact without the question being asked.
+"""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from rasa_sdk import Tracker
+from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import messages
 from actions.dialogue import latest_intent, request_handoff
-from actions.form_loop import LeavableFormValidation
-from actions.forms import slot_dict
+from actions.form_loop import LEFT_TO_RULES, LeavableFormValidation
+from actions.forms import AskAction, slot_dict
+from contract.impact import scope_from_text, urgency_from_text
 from contract.redact import contains_secret, redact
+
+FORM = "technical_issue_form"
+# What L1 must know before a fault goes to L2; the hand-off is requested once all of them are filled.
+L1_SLOTS = ("error_details", "steps_tried", "impact")
+MAX_IMPACT = 500  # characters of the customer's impact answer kept
 
 ERROR_CODE = re.compile(r"\b(?:E-?\d{3,5}|ERR[_-][A-Z_-]+|HTTP\s?\d{3}|(?:error|status)(?:\s+code)?\s+\d{3})\b", re.I)
 # Known error codes and what L1 suspects behind them: the start of the hypothesis for L2.
@@ -44,8 +57,51 @@ def hypothesis_for(details: str) -> str:
     return f"{KNOWN_ERRORS.get(code, 'unrecognised error code')} based on error code {code}"
 
 
+def form_messages(tracker: Tracker) -> list[str]:
+    """The customer's messages of the running technical form, newest first (the one that started it included)."""
+    texts: list[str] = []
+    started = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            texts.append(str(event.get("text") or ""))
+            if started:
+                break
+        elif kind == "active_loop" and event.get("name") == FORM:
+            started = True
+    return texts
+
+
+def impact_reading(tracker: Tracker, impact: str | None) -> dict[str, Any]:
+    """Scope and urgency from the impact answer, else from the newest message of the form that states them."""
+    texts = [impact or "", *form_messages(tracker)]
+    return {
+        "impact_scope": next((s for s in map(scope_from_text, texts) if s), None),
+        "impact_urgency": next((u for u in map(urgency_from_text, texts) if u), None),
+    }
+
+
+def l1_done(tracker: Tracker, updates: dict[str, Any]) -> dict[str, Any]:
+    """With every L1 slot filled (``updates`` over the tracker's values): the impact's reading and the hand-off."""
+    values = {name: updates.get(name, tracker.get_slot(name)) for name in L1_SLOTS}
+    if not all(values.values()):
+        return {}
+    handoff = request_handoff("technical_issue", hypothesis_for(str(values["error_details"])))
+    return {**impact_reading(tracker, values["impact"]), **slot_dict(handoff)}
+
+
+def answers_impact(tracker: Tracker) -> bool:
+    """The latest message, asked for the impact, says who is affected or how urgent it is."""
+    if tracker.get_slot("requested_slot") != "impact" or tracker.get_slot("handoff_requested"):
+        return False
+    if latest_intent(tracker) in {"stop", *LEFT_TO_RULES} or "impact" not in tracker.slots_to_validate():
+        return False
+    text = str(tracker.latest_message.get("text") or "")
+    return bool(scope_from_text(text) or urgency_from_text(text))
+
+
 class ValidateTechnicalIssueForm(LeavableFormValidation):
-    """The definition of done for L1 on a fault: the error as seen and what was already tried."""
+    """The definition of done for L1 on a fault: the error as seen, what was already tried and the impact."""
 
     def name(self) -> str:
         """Validation of technical_issue_form."""
@@ -72,6 +128,27 @@ class ValidateTechnicalIssueForm(LeavableFormValidation):
             return {}
         return {"steps_tried": text} if ALREADY_TRIED.search(text) else {}
 
+    async def extract_impact(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Take the impact from any message of the form that already says who is affected, so it is not asked."""
+        text = tracker.latest_message.get("text") or ""
+        if tracker.get_slot("impact") or tracker.get_slot("requested_slot") == "impact":
+            return {}
+        return {"impact": text} if scope_from_text(text) else {}
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """An answer to the impact question is taken even when it reads like another topic to the NLU.
+
+        "Nobody in the office can log in" answers who is affected; it is no password question here.
+        """
+        if answers_impact(tracker):
+            events = await FormValidationAction.run(self, dispatcher, tracker, domain)
+            return [*events, *self._misses(tracker, "impact", None)]
+        return await super().run(dispatcher, tracker, domain)
+
     async def validate_error_details(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
@@ -82,15 +159,28 @@ class ValidateTechnicalIssueForm(LeavableFormValidation):
             return {"error_details": None}
         if contains_secret(text):
             dispatcher.utter_message(text=messages.NO_SECRETS)
-        details = redact(text[:1000])
-        done = request_handoff("technical_issue", hypothesis_for(details)) if tracker.get_slot("steps_tried") else []
-        return {"error_details": details, **slot_dict(done)}
+        details = {"error_details": redact(text[:1000])}
+        return {**details, **l1_done(tracker, details)}
 
     async def validate_steps_tried(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """Anything goes ("nothing yet" is an answer); with the error details too, L1 is done and asks for the hand-off."""
-        text = redact(str(value or "").strip()[:1000]) or "nothing yet"
-        details = tracker.get_slot("error_details")
-        done = request_handoff("technical_issue", hypothesis_for(details)) if details else []
-        return {"steps_tried": text, **slot_dict(done)}
+        """Anything goes ("nothing yet" is an answer)."""
+        tried = {"steps_tried": redact(str(value or "").strip()[:1000]) or "nothing yet"}
+        return {**tried, **l1_done(tracker, tried)}
+
+    async def validate_impact(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Anything goes ("not sure" is an answer, with no scope); secrets redacted, scope and urgency read."""
+        text = str(value or "").strip()
+        if contains_secret(text):
+            dispatcher.utter_message(text=messages.NO_SECRETS)
+        impact = {"impact": redact(text[:MAX_IMPACT]) or "not sure"}
+        return {**impact, **impact_reading(tracker, impact["impact"]), **l1_done(tracker, impact)}
+
+
+class AskImpact(AskAction):
+    """Asks who is affected and how urgent it is."""
+
+    slot = "impact"

@@ -148,14 +148,14 @@ async def test_what_was_tried_in_the_first_message_is_not_asked_again() -> None:
     _, events = await run_action(ValidateTechnicalIssueForm(), first)
     slots = slot_values(events)
     assert slots["steps_tried"] == text and slots["error_details"] == text
-    assert slots["handoff_requested"] is True and slots["handoff_reason"] == "technical_issue"
+    assert "handoff_requested" not in slots, "who is affected is still asked"
     short = "app is broken, tried reinstalling"
     first = form_tracker("technical_issue_form", {}, intent="technical_issue", text=short, requested_slot=None)
     _, events = await run_action(ValidateTechnicalIssueForm(), first)
     slots = slot_values(events)
     assert slots["steps_tried"] == short and "handoff_requested" not in slots, "the error itself is still asked"
     details = form_tracker("technical_issue_form", {"error_details": "it says E-504 when I open reports"},
-                           slots={"steps_tried": short}, requested_slot="error_details")
+                           slots={"steps_tried": short, "impact": "just me"}, requested_slot="error_details")
     _, events = await run_action(ValidateTechnicalIssueForm(), details)
     assert slot_values(events)["handoff_requested"] is True
 

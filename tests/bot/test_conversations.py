@@ -117,14 +117,44 @@ async def test_frustration_hands_off_at_once(bot_servers: BotServers) -> None:
     assert handoff["frustration"] is not None and handoff["frustration"] > 0.5
 
 
+IMPACT_QUESTION = "only affecting you, or other people too"
+
+
 async def test_technical_issue_collects_details_then_hands_off(bot_servers: BotServers) -> None:
     sender = new_sender()
     replies = await say(bot_servers, sender, "the export keeps failing with error E-504 since this morning")
     assert "tried" in texts(replies), "the error is already known, so the bot asks what was tried"
     replies = await say(bot_servers, sender, "i reloaded and tried another browser")
+    assert IMPACT_QUESTION in texts(replies) and handoff_of(replies) is None, "L1 is not done without the impact"
+    replies = await say(bot_servers, sender, "only me so far, but it's pretty urgent, the month end report is due")
     handoff = handoff_of(replies)
     assert handoff is not None and handoff["reason"] == "technical_issue"
     assert "gateway timeout" in handoff["hypothesis"] and "E-504" in handoff["hypothesis"]
+    assert handoff["slots"]["impact"] == "only me so far, but it's pretty urgent, the month end report is due"
+    assert (handoff["slots"]["impact_scope"], handoff["slots"]["impact_urgency"]) == ("one_customer", "high")
+
+
+async def test_who_is_affected_said_up_front_is_not_asked(bot_servers: BotServers) -> None:
+    sender = new_sender()
+    first = "nobody in our office can log in since this morning, error E-504"
+    replies = await say(bot_servers, sender, first)
+    assert "tried" in texts(replies) and IMPACT_QUESTION not in texts(replies)
+    replies = await say(bot_servers, sender, "cleared the cookies, restarted, no change. we can't do any work")
+    assert IMPACT_QUESTION not in texts(replies)
+    handoff = handoff_of(replies)
+    assert handoff is not None and handoff["reason"] == "technical_issue"
+    assert handoff["slots"]["impact"] == first
+    assert (handoff["slots"]["impact_scope"], handoff["slots"]["impact_urgency"]) == ("all_customers", "critical")
+
+
+async def test_not_sure_who_is_affected_is_an_answer(bot_servers: BotServers) -> None:
+    sender = new_sender()
+    await say(bot_servers, sender, "the reports page crashes with HTTP 500 every time I open it")
+    assert IMPACT_QUESTION in texts(await say(bot_servers, sender, "nothing yet"))
+    handoff = handoff_of(await say(bot_servers, sender, "not sure"))
+    assert handoff is not None and handoff["reason"] == "technical_issue"
+    assert handoff["slots"]["impact"] == "not sure"
+    assert "impact_scope" not in handoff["slots"] and "impact_urgency" not in handoff["slots"]
 
 
 async def test_fast_lane_customer_closing_goes_to_a_specialist(bot_servers: BotServers) -> None:

@@ -428,8 +428,11 @@ JOURNEYS: list[Journey] = [
     # ---------------------------------------------------------------- technical problems
     Journey(
         "technical_issue_with_what_was_tried",
-        (Say("the dashboard keeps showing error E-504 when I open reports. I already cleared the cache, tried "
-             "firefox and logged out and back in", forbid=r"what have you tried"),),
+        (
+            Say("the dashboard keeps showing error E-504 when I open reports. I already cleared the cache, tried "
+                "firefox and logged out and back in", forbid=r"what have you tried", expect=r"other people too"),
+            Say("just me i think, not super urgent"),
+        ),
         Outcome(HANDED_OFF, summary=(r"E-504",), summary_forbids=(r"nothing tried",)),
     ),
     Journey(
@@ -437,7 +440,8 @@ JOURNEYS: list[Journey] = [
         (
             Say("app is broken"),
             Say("sync fails with ERR_SYNC_TIMEOUT every time i hit save"),
-            Say("nothing yet"),
+            Say("nothing yet", expect=r"other people too"),
+            Say("not sure"),
         ),
         Outcome(HANDED_OFF, summary=(r"sync|ERR_SYNC_TIMEOUT",)),
     ),
@@ -446,7 +450,7 @@ JOURNEYS: list[Journey] = [
         (
             Say("somethings not working on your site"),
             Say("the export button does nothing. no error, just nothing happens"),
-            Say("tried chrome and edge, same"),
+            Say("tried chrome and edge, same, and my two colleagues get it too", forbid=r"other people too"),
         ),
         Outcome(HANDED_OFF, summary=(r"export|technical|fault",)),
     ),

@@ -58,6 +58,7 @@ SLOT_QUESTIONS = {
     "dispute_reference": r"which charge is it",
     "error_details": r"what exactly happens",
     "steps_tried": r"what have you tried so far",
+    "impact": r"only affecting you, or other people too",
 }
 # A signed-in customer is never asked for an address: the bot (or the gateway) asking for one is a failure.
 ASKS_FOR_EMAIL = re.compile(
