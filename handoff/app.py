@@ -197,12 +197,9 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _rasa_health(app: web.Application) -> AsyncIterator[None]:
-    """With several Rasa servers: probe them so a dead one is skipped and a revived one used again."""
+    """Probe the Rasa servers: learn the model each has loaded, and (several servers) skip a dead one."""
     rasa = app[GATEWAY].rasa
     settings = app[SETTINGS]
-    if len(rasa.base_urls) < 2:
-        yield
-        return
     stop = app[STOPPING]
     task = asyncio.get_running_loop().create_task(
         scaling.every(settings.rasa_health_interval_seconds, rasa.check_health, stop, "Rasa health check")

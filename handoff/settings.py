@@ -19,6 +19,13 @@ ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
 PRIORITIES = ("urgent", "high", "normal", "low")
 
 DEFAULT_SLA_MINUTES: dict[str, float] = {"urgent": 5.0, "high": 15.0, "normal": 30.0, "low": 60.0}
+# Minutes an L3 escalation may wait to be claimed by an engineer, by its L3 priority (handoff.domain.l3).
+DEFAULT_L3_SLA_MINUTES: dict[str, float] = {"urgent": 60.0, "high": 240.0, "normal": 480.0, "low": 1440.0}
+# Per-priority minute tables: the setting, its environment variable, its defaults.
+SLA_TABLES = {
+    "sla_minutes": ("HANDOFF_SLA_MINUTES", DEFAULT_SLA_MINUTES),
+    "l3_sla_minutes": ("HANDOFF_L3_SLA_MINUTES", DEFAULT_L3_SLA_MINUTES),
+}
 
 # What the language detector (handoff.domain.language) chooses among: the languages agents are likely to speak, plus
 # common ones so that a message in them is not forced into a wrong near neighbour. More languages cost memory and
@@ -37,17 +44,17 @@ MIN_SECRET_LENGTH = 16
 log = logging.getLogger(__name__)
 
 
-def _parse_sla(raw: str) -> dict[str, float]:
-    """Parse ``urgent=5,high=15,normal=30,low=60`` into a mapping of minutes."""
-    result = dict(DEFAULT_SLA_MINUTES)
+def _parse_sla(raw: str, defaults: Mapping[str, float], variable: str) -> dict[str, float]:
+    """Parse ``urgent=5,high=15,normal=30,low=60`` (``variable``'s value) into a mapping of minutes."""
+    result = dict(defaults)
     for part in raw.split(","):
         if not part.strip():
             continue
-        name, _, minutes = part.partition("=")
-        name = name.strip().lower()
-        if name not in PRIORITIES:
-            raise ValueError(f"HANDOFF_SLA_MINUTES: unknown priority {name!r}")
-        result[name] = float(minutes)
+        level, _, minutes = part.partition("=")
+        level = level.strip().lower()
+        if level not in PRIORITIES:
+            raise ValueError(f"{variable}: unknown priority {level!r}")
+        result[level] = float(minutes)
     return result
 
 
@@ -82,6 +89,9 @@ class Settings:
     sla_check_interval_seconds: float = 15.0
     l1_stale_minutes: float = 30.0
     l2_stale_minutes: float = 90.0
+    l3_sla_minutes: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_L3_SLA_MINUTES))
+    # An L3 escalation claimed and left untouched (no message, note or return) this long raises a stale alert.
+    l3_stale_minutes: float = 240.0
     agent_grace_seconds: float = 120.0
     average_handle_seconds: int = 300
     auto_assign: bool = True
@@ -211,6 +221,8 @@ class Settings:
             "sla_check_interval_seconds": "HANDOFF_SLA_CHECK_INTERVAL",
             "l1_stale_minutes": "HANDOFF_L1_STALE_MINUTES",
             "l2_stale_minutes": "HANDOFF_L2_STALE_MINUTES",
+            "l3_sla_minutes": "HANDOFF_L3_SLA_MINUTES",
+            "l3_stale_minutes": "HANDOFF_L3_STALE_MINUTES",
             "agent_grace_seconds": "HANDOFF_AGENT_GRACE_SECONDS",
             "average_handle_seconds": "HANDOFF_AVERAGE_HANDLE_SECONDS",
             "auto_assign": "HANDOFF_AUTO_ASSIGN",
@@ -277,8 +289,9 @@ def is_loopback_host(host: str) -> bool:
 
 def _convert(name: str, raw: str, current: Any) -> Any:
     """Convert an environment string to the type of the default value."""
-    if name == "sla_minutes":
-        return _parse_sla(raw)
+    if name in SLA_TABLES:
+        variable, defaults = SLA_TABLES[name]
+        return _parse_sla(raw, defaults, variable)
     if isinstance(current, bool):
         return raw.strip().lower() in {"1", "true", "yes", "on"}
     if isinstance(current, int):

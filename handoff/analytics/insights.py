@@ -1,4 +1,7 @@
-"""Metrics, Prometheus and the designer's review over REST: ``/api/metrics``, ``/metrics``, ``/api/nlu_misses``."""
+"""Metrics, Prometheus and the designer's review over REST.
+
+``/api/metrics``, ``/metrics``, ``/api/nlu_misses``, ``/api/training/versions``.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import select
 
-from handoff.analytics import friction, metrics, prometheus, review, series
+from handoff.analytics import friction, metrics, prometheus, review, series, versions
 from handoff.domain import access
 from handoff.storage import agents as agent_store
 from handoff.storage.models import Conversation, utcnow
@@ -76,6 +79,20 @@ async def nlu_misses(request: web.Request) -> web.Response:
             "findings_by_kind": {k: sum(f.kind == k for f in findings) for k in friction.KINDS},
         }
     )
+
+
+async def model_versions(request: web.Request) -> web.Response:
+    """Per intent, containment and escalation rate for each model version of the window (designers and leads)."""
+    reason = access.training_refusal(await authenticated_agent(request))
+    if reason is not None:
+        return error(403, reason, "forbidden")
+    window = _window(request, "30d")
+    if isinstance(window, web.Response):
+        return window
+    gateway = gateway_of(request)
+    async with gateway.db.read() as s:
+        report = await versions.versions_for(s, window[0], window[1], gateway.rasa.model_id)
+    return web.json_response(report)
 
 
 async def training_transcript(request: web.Request) -> web.Response:
@@ -144,6 +161,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/metrics/series", series.series_view)
     app.router.add_get("/api/nlu_misses", nlu_misses)
     app.router.add_get("/api/training/conversations/{id}", training_transcript)
+    app.router.add_get("/api/training/versions", model_versions)
     app.router.add_get("/metrics", prometheus_view)
 
 
@@ -173,6 +191,14 @@ def openapi_paths(op: Any, q: Any) -> dict[str, Any]:
                 "contact fields; designers: linked conversations only, leads: any)",
                 params=[{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
                 errors=(403, 404),
+            )
+        },
+        "/api/training/versions": {
+            "get": op(
+                "Did a retrain help? Per intent, engaged conversations, containment and escalation rate for each "
+                "model version that answered conversations in the window (designers and leads)",
+                params=[q("window")],
+                errors=(403,),
             )
         },
         "/metrics": {

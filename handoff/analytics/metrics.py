@@ -17,7 +17,8 @@ before ``until``. So any window can be recomputed later and gives the same answe
 - context loss: picked-up escalations with a ``context_loss`` flag ("had to ask again") / picked-up escalations.
 - re-contact: ``recontact`` events (the customer asked "what's happening with my case?"), counted.
 - SLA breach rate: escalations with an ``sla_breach`` event / escalations.
-- handoff churn: group/owner changes per escalation: transfers to an agent, re-queues to a team, L3 escalations.
+- handoff churn: group/owner changes per escalation: transfers to an agent, re-queues to a team, L3 escalations
+  and each return from L3 (every bounce between tiers counts).
 - CSAT: mean of ``csat`` scores (1-5) and the share of 4-5; one rating per resolved escalation (the first).
 """
 
@@ -40,7 +41,11 @@ from handoff.domain.records import EventRecord, iso
 from handoff.domain.states import EventType, State
 from handoff.storage.models import Contact, Event
 
-GROUPS = ("all", "tier", "intent", "reason", "agent")
+GROUPS = ("all", "tier", "intent", "reason", "agent", "model")
+# Intents that say nothing about what the customer came for: a conversation's intent is its first other one.
+SMALL_TALK = frozenset(
+    {"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "inform", "unclear", "nlu_fallback", "stop"}
+)
 PRIORITY_ORDER = ("urgent", "high", "normal", "low")
 
 
@@ -117,6 +122,7 @@ class ConversationFacts:
     customer_id: str | None = None
     escalations: list[Escalation] = field(default_factory=list)
     recontacts: int = 0
+    model: str = "unknown"  # the Rasa model that answered the conversation's first bot turn
 
 
 def _agent_of(data: dict[str, Any]) -> str | None:
@@ -162,6 +168,13 @@ def conversation_facts(events: Sequence[EventRecord], tiers: dict[str, str] | No
                     tier=facts.tier,
                 )
                 facts.escalations.append(current)
+            elif e.type == EventType.BOT_TURN:
+                turn = e.data or {}
+                if facts.model == "unknown" and isinstance(turn.get("model"), str) and turn["model"]:
+                    facts.model = turn["model"]
+                # A contained conversation has no hand-off to name its intent: its first topical turn does.
+                if facts.intent == "unknown" and isinstance(turn.get("intent"), str) and turn["intent"] not in SMALL_TALK:
+                    facts.intent = turn["intent"] or "unknown"
             elif e.type == EventType.RECONTACT:
                 facts.recontacts += 1
                 intent_ = facts.intent
@@ -184,7 +197,7 @@ def conversation_facts(events: Sequence[EventRecord], tiers: dict[str, str] | No
                 current.context_loss = True
             elif e.type == EventType.SLA_BREACH:
                 current.sla_breached = True
-            elif e.type in (EventType.TRANSFERRED, EventType.ESCALATED_L3) or (
+            elif e.type in (EventType.TRANSFERRED, EventType.ESCALATED_L3, EventType.L3_RETURNED) or (
                 e.type == EventType.QUEUED and e.data.get("from") == State.ASSIGNED
             ):
                 current.churn += 1
@@ -289,7 +302,7 @@ def compute(
     group_by: str = "all",
     tiers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Metrics of the cohort created in ``[since, until)``, optionally cut by tier, intent, reason or agent."""
+    """Metrics of the cohort created in ``[since, until)``, optionally cut by tier, intent, reason, agent or model."""
     if group_by not in GROUPS:
         raise ValueError(f"group_by must be one of {', '.join(GROUPS)}")
     facts = [
@@ -309,10 +322,11 @@ def compute(
         for f in facts:
             buckets[f.tier][0].append(f)
             buckets[f.tier][1].extend(f.escalations)
-    elif group_by == "intent":
+    elif group_by in ("intent", "model"):
         for f in facts:
-            buckets[f.intent][0].append(f)
-            buckets[f.intent][1].extend(f.escalations)
+            key = f.intent if group_by == "intent" else f.model
+            buckets[key][0].append(f)
+            buckets[key][1].extend(f.escalations)
     else:
         # Reason and agent describe escalations; rates over conversations are not defined for them.
         for esc in escalations:

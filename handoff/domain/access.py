@@ -12,7 +12,8 @@ claim              not an L3 escalation (the store       an L3 escalation (the s
 agent_message,     assigned to them                      assigned to them                           every
 typing, transfer,
 escalate_l3,
-resolve, handback,
+return_l2, resolve,
+handback,
 flag_context_loss
 barge_in           never                                 never                                      every
 =================  ====================================  =========================================  ===========
@@ -75,6 +76,7 @@ ACTIONS: dict[str, tuple[Rule, str]] = {
     ev.TYPING: (_owns, "this conversation is assigned to another agent"),
     ev.TRANSFER: (_owns, "this conversation is assigned to another agent"),
     ev.ESCALATE_L3: (_owns, "this conversation is assigned to another agent"),
+    ev.RETURN_L2: (_owns, "this conversation is assigned to another agent"),
     ev.RESOLVE: (_owns, "this conversation is assigned to another agent"),
     ev.HANDBACK: (_owns, "this conversation is assigned to another agent"),
     ev.FLAG_CONTEXT_LOSS: (_owns, "only the agent handling the conversation flags what the summary missed"),

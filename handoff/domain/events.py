@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contract.handoff import HANDOFF_REASONS
+from contract.impact import SCOPES, URGENCIES
 
 CUSTOMER_NS = "/"
 AGENT_NS = "/agents"
@@ -64,6 +65,7 @@ AGENT_MESSAGE = "agent_message"
 NOTE = "note"
 TRANSFER = "transfer"
 ESCALATE_L3 = "escalate_l3"
+RETURN_L2 = "return_l2"
 RESOLVE = "resolve"
 HANDBACK = "handback"
 WATCH = "watch"
@@ -81,7 +83,6 @@ STALE_ALERT = "stale_alert"
 CONVERSATION_UPDATED = "conversation_updated"
 # To the former owner's sockets when someone else moved their conversation away (they left its room).
 CONVERSATION_REMOVED = "conversation_removed"
-
 
 
 class PayloadError(ValueError):
@@ -172,6 +173,18 @@ INCOMING: dict[str, dict[str, tuple[Field, ...]]] = {
             _s("logs", message_limit=True, non_empty=True, max_len=None),
             _s("environment", message_limit=True, non_empty=True, max_len=None),
             Field("timestamps", (str, list), message_limit=True, non_empty=True, max_len=None),
+            # The customer impact: who is affected and how urgent it is (handoff.domain.l3 sets the L3 priority).
+            _s("impact_scope", choices=SCOPES),
+            _s("impact_urgency", choices=URGENCIES),
+            _s("impact_note", required=False, max_len=1000),
+            _i("to_agent_id", required=False, minimum=1),
+        ),
+        RETURN_L2: (
+            _ID,
+            _s("resolution", message_limit=True, non_empty=True, max_len=None),
+            _s("root_cause", message_limit=True, non_empty=True, max_len=None),
+            _s("workaround", required=False, message_limit=True, max_len=None),
+            _s("customer_update", message_limit=True, non_empty=True, max_len=None),
         ),
         RESOLVE: (
             _ID,
@@ -241,15 +254,21 @@ OUTGOING: dict[str, dict[str, str]] = {
     CONVERSATION_STATE: {"state": "bot|queued|assigned|escalated_l3|resolved"},
     HISTORY: {"messages": "[message]"},
     ERROR: {"code": "str", "message": "str", "event": "str"},
-    QUEUE_SNAPSHOT: {"queue": "[queue item]", "mine": "[conversation]", "live": "[conversation]"},
+    QUEUE_SNAPSHOT: {
+        "queue": "[queue item]",
+        "mine": "[conversation]",
+        "live": "[conversation]",
+        "l3": "[conversation + escalation]: the L3 queue, most urgent first",
+        "agents": "[{id, name, status, load, capacity, role}]",
+    },
     HANDOFF_QUEUED: {"conversation_id": "str", "handoff": "handoff", "summary_text": "str"},
     ASSIGNED: {"conversation_id": "str", "conversation": "conversation detail", "by": "str"},
     CUSTOMER_MESSAGE: {"conversation_id": "str", "message": "message"},
     CONVERSATION_MESSAGE: {"conversation_id": "str", "message": "message"},
     NOTE_ADDED: {"conversation_id": "str", "note": "note"},
-    SLA_WARNING: {"conversation_id": "str", "priority": "str", "sla_deadline": "iso datetime"},
-    SLA_BREACHED: {"conversation_id": "str", "priority": "str", "sla_deadline": "iso datetime"},
-    STALE_ALERT: {"conversation_id": "str", "tier": "l1|l2", "minutes": "float"},
+    SLA_WARNING: {"conversation_id": "str", "priority": "str", "sla_deadline": "iso datetime", "tier": "l3 (optional)"},
+    SLA_BREACHED: {"conversation_id": "str", "priority": "str", "sla_deadline": "iso datetime", "tier": "l3 (optional)"},
+    STALE_ALERT: {"conversation_id": "str", "tier": "l1|l2|l3", "minutes": "float"},
     CONVERSATION_UPDATED: {"conversation_id": "str", "state": "str"},
     CONVERSATION_REMOVED: {"conversation_id": "str", "state": "str", "by": "str (agent name)", "by_agent_id": "int"},
 }

@@ -93,6 +93,44 @@ class HandoffRecord(_Record):
 
 
 @dataclass(frozen=True)
+class L3EscalationRecord(_Record):
+    """One escalation to L3 (handoff.domain.l3), with the names of the agents involved."""
+
+    id: int
+    conversation_id: str
+    handoff_id: int | None
+    status: str
+    priority: str
+    priority_rank: int
+    impact_scope: str
+    impact_urgency: str
+    impact_note: str | None
+    ready: dict[str, Any]
+    escalated_by: int | None
+    escalated_at: datetime
+    sla_deadline: datetime
+    sla_warned: bool
+    sla_breached: bool
+    claimed_by: int | None
+    claimed_at: datetime | None
+    last_activity_at: datetime
+    stale_alerted: bool
+    returned_by: int | None
+    returned_at: datetime | None
+    outcome: dict[str, Any]
+    escalated_by_name: str | None = None
+    claimed_by_name: str | None = None
+    returned_by_name: str | None = None
+
+    def view(self) -> dict[str, Any]:
+        """The console's shape: the definition of ready and the outcome flattened into the escalation."""
+        flat = self.as_dict()
+        flat.update(flat.pop("ready"))
+        flat.update(flat.pop("outcome"))
+        return flat
+
+
+@dataclass(frozen=True)
 class AgentRecord(_Record):
     """An agent without the password hash."""
 

@@ -65,6 +65,7 @@ class EventType(_Named):
     ASSIGNED = "assigned"  # an agent claimed the queued conversation (or was auto-assigned it)
     L3_CLAIMED = "l3_claimed"  # an L3 agent took an L3 escalation
     ESCALATED_L3 = "escalated_l3"  # an agent escalated to L3
+    L3_RETURNED = "l3_returned"  # L3 returned the escalation to the L2 agent, with root cause and resolution
     RESOLVED = "resolved"  # an agent resolved the conversation
     HANDBACK = "handback"  # an agent handed the conversation back to the bot
     REOPENED = "reopened"  # the customer wrote again after a resolution: back with the bot
@@ -76,7 +77,9 @@ class EventType(_Named):
     WATCHED = "watched"  # an agent started following the conversation live (e.g. to barge in)
     SLA_WARNING = "sla_warning"  # a waiting hand-off neared its SLA deadline (priority raised)
     SLA_BREACH = "sla_breach"  # a waiting hand-off passed its SLA deadline
-    STALE_ALERT = "stale_alert"  # a conversation sat too long with the bot (l1_stale) or an agent (l2_stale)
+    STALE_ALERT = "stale_alert"  # a conversation sat too long with the bot (l1_stale), an agent (l2_stale) or L3 (l3_stale)
+    L3_SLA_WARNING = "l3_sla_warning"  # an L3 escalation neared its deadline to be claimed (priority raised)
+    L3_SLA_BREACH = "l3_sla_breach"  # an L3 escalation passed its deadline to be claimed
     CSAT = "csat"  # the customer's rating after a resolution (one per resolution)
     # Not of a conversation (no conversation id).
     PRESENCE = "presence"  # an agent's status changed (online, away, offline)
@@ -115,6 +118,7 @@ class Move(Enum):
     CLAIM_L3 = Transition(EventType.L3_CLAIMED, State.ESCALATED_L3, (State.ESCALATED_L3,))
     TRANSFER = Transition(EventType.QUEUED, State.QUEUED, (State.ASSIGNED,))
     ESCALATE_L3 = Transition(EventType.ESCALATED_L3, State.ESCALATED_L3, (State.ASSIGNED,))
+    RETURN_TO_L2 = Transition(EventType.L3_RETURNED, State.ASSIGNED, (State.ESCALATED_L3,))
     RESOLVE = Transition(EventType.RESOLVED, State.RESOLVED, (State.ASSIGNED, State.ESCALATED_L3))
     HAND_BACK = Transition(EventType.HANDBACK, State.BOT, (State.ASSIGNED,))
     REOPEN = Transition(EventType.REOPENED, State.BOT, (State.RESOLVED,))

@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.domain.records import ConversationRecord, HandoffRecord, QueueItem
 from handoff.domain.states import OPEN_HANDOFF, EventType, HandoffStatus, Move, State
+from handoff.storage import l3_escalations as l3_escalation_store
 from handoff.storage.conversations import apply_move, transition
 from handoff.storage.events import add_event
 from handoff.storage.models import Agent, Conversation, Handoff, utcnow
-from handoff.storage.rows import StoreError, conversation_row, to_record
+from handoff.storage.rows import StoreError, conversation_row, record_sla_progress, to_record
 
 
 async def create_handoff(
@@ -188,7 +189,10 @@ async def claim(
         raise StoreError("invalid_state", f"conversation is {row.state}, not queued")
     old = apply_move(row, move)
     row.assigned_agent_id = agent_id
-    row.team = agent.team
+    if l3_claim:  # the L2 team keeps following the escalation it sent
+        await l3_escalation_store.mark_claimed(s, conversation_id, agent_id)
+    else:
+        row.team = agent.team
     if handoff is not None:
         handoff.agent_id = agent_id
         if handoff.status == HandoffStatus.OPEN:
@@ -242,7 +246,10 @@ async def transfer_to_agent(
     if target is None:
         raise StoreError("not_found", f"agent {to_agent} not found")
     row.assigned_agent_id = to_agent
-    row.team = target.team
+    if row.state == State.ESCALATED_L3:  # from one L3 engineer to another; the L2 team keeps following it
+        await l3_escalation_store.mark_claimed(s, conversation_id, to_agent)
+    else:
+        row.team = target.team
     row.updated_at = utcnow()
     handoff = await _current_handoff_row(s, conversation_id)
     if handoff is not None:
@@ -255,6 +262,25 @@ async def transfer_to_agent(
         "to_agent",
         {"from_agent": from_agent, "to_agent": to_agent, "note": note},
     )
+    await s.flush()
+    return to_record(ConversationRecord, row)
+
+
+async def reassign(s: AsyncSession, conversation_id: str, agent_id: int) -> ConversationRecord:
+    """Give an assigned conversation to ``agent_id`` with its open hand-off (L3's return to the L2 owner).
+
+    The move that brought it back wrote the event; this only records who has it now.
+    """
+    row = await conversation_row(s, conversation_id, lock=True)
+    agent = await s.get(Agent, agent_id)
+    if agent is None:
+        raise StoreError("not_found", f"agent {agent_id} not found")
+    row.assigned_agent_id = agent_id
+    row.team = agent.team
+    handoff = await _current_handoff_row(s, conversation_id)
+    if handoff is not None:
+        handoff.agent_id = agent_id
+        handoff.status = HandoffStatus.ASSIGNED.value
     await s.flush()
     return to_record(ConversationRecord, row)
 
@@ -282,27 +308,9 @@ async def close_handoff(
     return to_record(HandoffRecord, row)
 
 
-async def update_handoff_sla(
-    s: AsyncSession,
-    handoff_id: int,
-    *,
-    warned: bool | None = None,
-    breached: bool | None = None,
-    stale: bool | None = None,
-    priority: tuple[str, int] | None = None,
-) -> None:
-    """Record SLA progress on a hand-off."""
-    row = await s.get(Handoff, handoff_id)
-    if row is None:
-        return
-    if warned is not None:
-        row.sla_warned = warned
-    if breached is not None:
-        row.sla_breached = breached
-    if stale is not None:
-        row.stale_alerted = stale
-    if priority is not None:
-        row.priority, row.priority_rank = priority
+async def update_handoff_sla(s: AsyncSession, handoff_id: int, **progress: Any) -> None:
+    """Record SLA progress on a hand-off (``warned``, ``breached``, ``stale``, a raised ``priority``)."""
+    await record_sla_progress(s, Handoff, handoff_id, **progress)
 
 
 async def sla_candidates(s: AsyncSession) -> list[HandoffRecord]:
@@ -316,4 +324,3 @@ async def stale_alerted(s: AsyncSession, handoff_id: int) -> bool:
     """Whether the L2 stale-case alert was already raised."""
     row = await s.get(Handoff, handoff_id)
     return bool(row and row.stale_alerted)
-

@@ -134,6 +134,38 @@ class Handoff(Base):
     __table_args__ = (Index("ix_handoffs_status_rank", "status", "priority_rank", "sla_deadline"),)
 
 
+class L3Escalation(Base):
+    """One escalation to L3: the definition of ready, the customer impact, its L3 SLA and what L3 sent back."""
+
+    __tablename__ = "l3_escalations"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    conversation_id = Column(String(64), ForeignKey("conversations.id"), nullable=False)
+    handoff_id = Column(Integer, ForeignKey("handoffs.id"), nullable=True)
+    status = Column(String(16), nullable=False, default="waiting")
+    priority = Column(String(16), nullable=False, default="normal")
+    priority_rank = Column(Integer, nullable=False, default=2)
+    impact_scope = Column(String(32), nullable=False)
+    impact_urgency = Column(String(16), nullable=False)
+    impact_note = Column(Text, nullable=True)
+    ready = Column(JSON, nullable=False, default=dict)  # the definition of ready: repro_steps, logs, environment...
+    escalated_by = Column(Integer, ForeignKey("agents.id"), nullable=True)
+    escalated_at = Column(DateTime, nullable=False, default=utcnow)
+    sla_deadline = Column(DateTime, nullable=False)
+    sla_warned = Column(Boolean, nullable=False, default=False)
+    sla_breached = Column(Boolean, nullable=False, default=False)
+    claimed_by = Column(Integer, ForeignKey("agents.id"), nullable=True)
+    claimed_at = Column(DateTime, nullable=True)
+    last_activity_at = Column(DateTime, nullable=False, default=utcnow)
+    stale_alerted = Column(Boolean, nullable=False, default=False)
+    returned_by = Column(Integer, ForeignKey("agents.id"), nullable=True)
+    returned_at = Column(DateTime, nullable=True)
+    outcome = Column(JSON, nullable=True)  # resolution, root_cause, workaround, customer_update
+    __table_args__ = (
+        Index("ix_l3_status_rank", "status", "priority_rank", "sla_deadline"),
+        Index("ix_l3_conversation", "conversation_id", "id"),
+    )
+
+
 class Event(Base):
     """Append-only lifecycle row: every state change, who did it, when and why."""
 

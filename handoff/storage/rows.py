@@ -9,6 +9,7 @@ from typing import Any, TypeVar, get_origin, get_type_hints
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handoff.domain.priority import rank_of
 from handoff.storage.models import Conversation
 
 R = TypeVar("R")
@@ -76,3 +77,28 @@ async def conversation_row(s: AsyncSession, conversation_id: str, lock: bool = F
     if row is None:
         raise StoreError("not_found", f"conversation {conversation_id} not found")
     return row
+
+
+async def record_sla_progress(
+    s: AsyncSession,
+    table: type[Any],
+    row_id: int,
+    *,
+    warned: bool | None = None,
+    breached: bool | None = None,
+    stale: bool | None = None,
+    priority: str | None = None,
+) -> None:
+    """Set the SLA flags given (a hand-off's or an L3 escalation's: the same columns); a raised priority's rank too."""
+    row = await s.get(table, row_id)
+    if row is None:
+        return
+    if warned is not None:
+        row.sla_warned = warned
+    if breached is not None:
+        row.sla_breached = breached
+    if stale is not None:
+        row.stale_alerted = stale
+    if priority is not None:
+        row.priority, row.priority_rank = priority, rank_of(priority)
+    await s.flush()

@@ -21,7 +21,7 @@ from handoff.domain.states import State
 from handoff.storage import agents as agent_store
 from handoff.storage.rows import StoreError
 from handoff.transport.ratelimit import ClientLimits, RateLimiter
-from handoff.usecases import agents, conversations
+from handoff.usecases import agents, conversations, l3
 from handoff.usecases.gateway import Gateway, rasa_room
 
 log = logging.getLogger(__name__)
@@ -327,8 +327,12 @@ class AgentNamespace(_Base):
         return await agents.transfer(self.gw, await self._agent(sid), data)
 
     async def on_escalate_l3(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
-        """Escalate to L3 (definition of ready enforced)."""
-        return await agents.escalate_l3(self.gw, await self._agent(sid), data)
+        """Escalate to L3 (definition of ready and customer impact enforced)."""
+        return await l3.escalate(self.gw, await self._agent(sid), data)
+
+    async def on_return_l2(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
+        """L3 returns the escalation to the L2 agent (resolution, root cause, workaround, customer update)."""
+        return await l3.return_to_l2(self.gw, await self._agent(sid), data)
 
     async def on_resolve(self, sid: str, data: dict[str, Any]) -> dict[str, Any]:
         """Resolve with a resolution code."""

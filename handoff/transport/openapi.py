@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from contract.impact import SCOPES, URGENCIES
 from handoff import __version__
 from handoff.analytics import insights
 from handoff.domain.events import HANDBACK_REASONS, OPEN_QUESTION_MAX
@@ -176,15 +177,29 @@ def spec() -> dict[str, Any]:
             },
             "/api/conversations/{id}/escalate_l3": {
                 "post": _action(
-                    "Escalate to L3 (definition of ready)",
+                    "Escalate to L3 with the definition of ready and the customer impact; to_agent_id: an L3 engineer "
+                    "to take it at once (otherwise the L3 queue)",
                     _body(
-                        ["repro_steps", "logs", "environment", "timestamps"],
+                        ["repro_steps", "logs", "environment", "timestamps", "impact_scope", "impact_urgency"],
                         {
                             "repro_steps": _S,
                             "logs": _S,
                             "environment": _S,
                             "timestamps": {"oneOf": [_S, {"type": "array", "items": _S}]},
+                            "impact_scope": {"type": "string", "enum": list(SCOPES)},
+                            "impact_urgency": {"type": "string", "enum": list(URGENCIES)},
+                            "impact_note": _S,
+                            "to_agent_id": {"type": "integer"},
                         },
+                    ),
+                )
+            },
+            "/api/conversations/{id}/return_l2": {
+                "post": _action(
+                    "Return an L3 escalation to the L2 agent who escalated it; the customer gets customer_update",
+                    _body(
+                        ["resolution", "root_cause", "customer_update"],
+                        {"resolution": _S, "root_cause": _S, "workaround": _S, "customer_update": _S},
                     ),
                 )
             },

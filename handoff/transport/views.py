@@ -24,7 +24,7 @@ from handoff.transport import ratelimit
 from handoff.transport.appkeys import TRAINING
 from handoff.transport.http import authenticated_agent, error, gateway_of, json_body, staff_agent
 from handoff.transport.openapi import spec
-from handoff.usecases import agents, lockout, training
+from handoff.usecases import agents, l3, lockout, training
 from handoff.usecases.gateway import Gateway
 
 log = logging.getLogger(__name__)
@@ -247,7 +247,8 @@ async def training_label(request: web.Request) -> web.Response:
     agent = await authenticated_agent(request)
     body = await json_body(request)
     try:
-        written = await _training(request).label(gateway_of(request).settings, agent, body)
+        gateway = gateway_of(request)
+        written = await _training(request).label(gateway.settings, agent, body, gateway.language)
     except LabelError as exc:
         status = 409 if exc.code in ("no_training_project", "broken_training_data") else 400
         return error(status, exc.message, exc.code)
@@ -293,7 +294,8 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/api/conversations/{id}/messages", _action(ev.AGENT_MESSAGE, agents.send_message))
     r.add_post("/api/conversations/{id}/notes", _action(ev.NOTE, agents.note))
     r.add_post("/api/conversations/{id}/transfer", _action(ev.TRANSFER, agents.transfer))
-    r.add_post("/api/conversations/{id}/escalate_l3", _action(ev.ESCALATE_L3, agents.escalate_l3))
+    r.add_post("/api/conversations/{id}/escalate_l3", _action(ev.ESCALATE_L3, l3.escalate))
+    r.add_post("/api/conversations/{id}/return_l2", _action(ev.RETURN_L2, l3.return_to_l2))
     r.add_post("/api/conversations/{id}/resolve", _action(ev.RESOLVE, agents.resolve))
     r.add_post("/api/conversations/{id}/handback", _action(ev.HANDBACK, agents.handback))
     r.add_post("/api/conversations/{id}/barge_in", _action(ev.BARGE_IN, agents.barge_in))

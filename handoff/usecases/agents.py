@@ -10,89 +10,31 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from contract.redact import redact, redact_value
+from contract.redact import redact
 from handoff.domain import access
 from handoff.domain import events as ev
-from handoff.domain.records import AgentRecord, ConversationRecord
+from handoff.domain.l3 import L3_TEAM, L3_TRANSFER_TO_L2, L3Status, transfer_refusal
+from handoff.domain.records import AgentRecord
 from handoff.domain.routing import TEAMS
 from handoff.domain.states import EventType, HandoffStatus, Move, State
 from handoff.storage import agents as agent_store
 from handoff.storage import conversations as conversation_store
 from handoff.storage import events as event_store
 from handoff.storage import handoffs as handoff_store
+from handoff.storage import l3_escalations as l3_escalation_store
 from handoff.storage import messages as message_store
 from handoff.storage import notes as note_store
 from handoff.storage.models import utcnow
 from handoff.storage.rows import StoreError
-from handoff.usecases import signals
+from handoff.usecases import l3, signals
+from handoff.usecases.agent_access import Refused, conversation, owned, readable, release, require
 from handoff.usecases.conversations import reply_payload, start_handoff
 from handoff.usecases.gateway import Gateway, agent_room, conv_room
 from handoff.usecases.rasa_client import RasaUnavailable
 
 log = logging.getLogger(__name__)
 
-L3_FIELDS = ("repro_steps", "logs", "environment", "timestamps")
 CSAT_QUICK_REPLIES = [{"content_type": "text", "title": str(n), "payload": f'/csat{{"score": {n}}}'} for n in range(1, 6)]
-
-
-class Refused(Exception):
-    """An agent action that is not allowed; ``code`` and ``message`` go back to the agent."""
-
-    def __init__(self, code: str, message: str) -> None:
-        """Keep code and message."""
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def _require(agent: AgentRecord, action: str, conv: ConversationRecord) -> None:
-    """Refuse (``forbidden``, with the reason) what ``handoff.domain.access`` does not allow this agent."""
-    reason = access.refusal(agent, action, conv)
-    if reason is not None:
-        log.info("agent %s (%s) refused %s: %s", agent.id, agent.role, action, reason)
-        raise Refused("forbidden", reason)
-
-
-async def _conversation(gw: Gateway, conversation_id: str) -> ConversationRecord:
-    async with gw.db.read() as s:
-        conv = await conversation_store.get_conversation(s, conversation_id)
-    if conv is None:
-        raise Refused("not_found", f"conversation {conversation_id} not found")
-    return conv
-
-
-async def readable(gw: Gateway, agent: AgentRecord, conversation_id: str, action: str = access.READ) -> ConversationRecord:
-    """The conversation, if the agent may see it (transcript, customer panel, watch, note)."""
-    conv = await _conversation(gw, conversation_id)
-    _require(agent, action, conv)
-    return conv
-
-
-async def _owned(gw: Gateway, agent: AgentRecord, conversation_id: str, action: str) -> ConversationRecord:
-    """The conversation, if this agent may do ``action`` on it: its owner, or a lead."""
-    conv = await readable(gw, agent, conversation_id)  # outside the agent's scope: not even its state is told
-    if conv.state not in ("assigned", "escalated_l3"):
-        raise Refused("invalid_state", f"conversation is {conv.state}; claim it first")
-    _require(agent, action, conv)
-    return conv
-
-
-async def _release(gw: Gateway, conv: ConversationRecord, actor: AgentRecord, state: str) -> None:
-    """Take a conversation off the sockets of the agent who owned it (``conv`` as it was before the action).
-
-    Every socket of the owner, on every gateway, leaves the room (with Redis the manager forwards each leave to the
-    gateway holding the socket), and the owner's consoles are told. A lead acting on someone else's conversation
-    keeps the room if they were watching it (and was never in it otherwise).
-    """
-    owner = conv.assigned_agent_id
-    if owner is None:
-        return
-    await gw.leave_agent(owner, conv.id)
-    await gw.to_agents(
-        ev.CONVERSATION_REMOVED,
-        {"conversation_id": conv.id, "state": state, "by": actor.name, "by_agent_id": actor.id},
-        agent_room(owner),
-    )
 
 
 async def connected(gw: Gateway, agent: AgentRecord, sid: str) -> dict[str, Any] | None:
@@ -138,13 +80,14 @@ async def presence(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dic
         await agent_store.set_agent_status(s, agent.id, data["status"])
     if data["status"] == "online":
         await gw.drain_queue()
+        await l3.assign_waiting(gw)
     await gw.broadcast_queue()
     return {"ok": True, "status": data["status"]}
 
 
 async def claim(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
     """Take a queued conversation (exactly one winner)."""
-    _require(agent, ev.CLAIM, await _conversation(gw, data["conversation_id"]))
+    require(agent, ev.CLAIM, await conversation(gw, data["conversation_id"]))
     try:
         conv, _ = await gw.assign(data["conversation_id"], agent.id)
     except StoreError as exc:
@@ -154,7 +97,7 @@ async def claim(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[s
 
 async def send_message(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
     """Agent -> customer (``bot_uttered`` with the agent's name)."""
-    conv = await _owned(gw, agent, data["conversation_id"], ev.AGENT_MESSAGE)
+    conv = await owned(gw, agent, data["conversation_id"], ev.AGENT_MESSAGE)
     payload = {"metadata": {"sender": "agent", "agent_name": agent.name}}
     async with gw.sequencer.lock(conv.id):
         async with gw.db.write() as s:
@@ -169,6 +112,8 @@ async def send_message(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) ->
             )
             if not m.duplicate:
                 await signals.mark_first_reply(s, conv.id, agent.id)
+                if conv.state == State.ESCALATED_L3:
+                    await l3_escalation_store.touch(s, conv.id)
         if not m.duplicate:
             await gw.publish(m)
     return {"id": m.id, "seq": m.seq}
@@ -176,7 +121,7 @@ async def send_message(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) ->
 
 async def typing(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> None:
     """Typing indicator to the customer."""
-    conv = await _owned(gw, agent, data["conversation_id"], ev.TYPING)
+    conv = await owned(gw, agent, data["conversation_id"], ev.TYPING)
     await gw.to_customer(conv.id, ev.TYPING, {"from": "agent", "on": data["on"]})
 
 
@@ -185,6 +130,8 @@ async def note(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[st
     conv = await readable(gw, agent, data["conversation_id"], ev.NOTE)
     async with gw.db.write() as s:
         n = await note_store.add_note(s, conv.id, agent.id, redact(data["text"]))
+        if conv.state == State.ESCALATED_L3 and conv.assigned_agent_id == agent.id:
+            await l3_escalation_store.touch(s, conv.id)
     await gw.to_agents(
         ev.NOTE_ADDED,
         {"conversation_id": n.conversation_id, "note": n.as_dict(), "agent_name": agent.name},
@@ -238,9 +185,16 @@ async def flag_context_loss(gw: Gateway, agent: AgentRecord, data: dict[str, Any
     return {"ok": True, "handoff_id": handoff_id, "already_flagged": False}
 
 
+def _check_transfer(state: str, target_role: str) -> None:
+    """Refuse a transfer that would skip the definition of ready, or leave L3 without the root cause."""
+    reason = transfer_refusal(state, target_role)
+    if reason is not None:
+        raise Refused("definition_of_ready", reason)
+
+
 async def transfer(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
     """To another agent (stays assigned) or back to the queue of a team."""
-    conv = await _owned(gw, agent, data["conversation_id"], ev.TRANSFER)
+    conv = await owned(gw, agent, data["conversation_id"], ev.TRANSFER)
     to_agent, to_team = data.get("to_agent_id"), data.get("to_team")
     if (to_agent is None) == (to_team is None):
         raise Refused("invalid_payload", "transfer: give exactly one of to_agent_id or to_team")
@@ -250,10 +204,11 @@ async def transfer(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dic
             target = await agent_store.get_agent(s, to_agent)
             if target is None:
                 raise Refused("not_found", f"agent {to_agent} not found")
+            _check_transfer(conv.state, target.role)
             await handoff_store.transfer_to_agent(s, conv.id, agent.id, to_agent, note_text)
             if note_text:
                 await note_store.add_note(s, conv.id, agent.id, f"Transfer note: {note_text}")
-        await _release(gw, conv, agent, "assigned")
+        await release(gw, conv, agent, "assigned")
         await gw.join_agent(target.id, conv.id)
         await gw.to_customer(conv.id, ev.AGENT_LEFT, {"name": agent.name})
         await gw.to_customer(conv.id, ev.AGENT_JOINED, {"name": target.name})
@@ -269,6 +224,9 @@ async def transfer(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dic
     team = str(to_team)
     if team not in TEAMS:
         raise Refused("invalid_value", f"transfer: to_team must be one of {list(TEAMS)}")
+    _check_transfer(conv.state, "l3" if team == L3_TEAM else "l2")
+    if conv.state == State.ESCALATED_L3:
+        raise Refused("invalid_state", L3_TRANSFER_TO_L2)
     async with gw.db.write() as s:
         await handoff_store.requeue(
             s,
@@ -281,7 +239,7 @@ async def transfer(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dic
         )
         if note_text:
             await note_store.add_note(s, conv.id, agent.id, f"Transfer note: {note_text}")
-    await _release(gw, conv, agent, "queued")
+    await release(gw, conv, agent, "queued")
     await gw.to_customer(conv.id, ev.AGENT_LEFT, {"name": agent.name})
     await gw.set_state(conv.id, State.QUEUED)
     await gw.say(conv.id, f"I'm transferring you to our {team} team; someone will be with you shortly.")
@@ -290,37 +248,9 @@ async def transfer(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dic
     return {"ok": True, "to_team": team}
 
 
-async def escalate_l3(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
-    """Escalate to L3 with the definition of ready (fields enforced by validation)."""
-    conv = await _owned(gw, agent, data["conversation_id"], ev.ESCALATE_L3)
-    if not Move.ESCALATE_L3.allowed(conv.state):
-        raise Refused("invalid_state", "only an assigned conversation can be escalated to L3")
-    l3: dict[str, Any] = {f: redact_value(data[f]) for f in L3_FIELDS}
-    l3["escalated_by"] = agent.id
-    async with gw.db.write() as s:
-        await conversation_store.transition(
-            s,
-            conv.id,
-            Move.ESCALATE_L3,
-            actor=f"agent:{agent.id}",
-            reason="l3",
-            data={"l3": l3},
-        )
-        await handoff_store.close_handoff(s, conv.id, HandoffStatus.ESCALATED_L3, l3=l3)
-        await conversation_store.clear_assignment(s, conv.id)
-    await _release(gw, conv, agent, "escalated_l3")
-    await gw.set_state(conv.id, State.ESCALATED_L3)
-    await gw.say(
-        conv.id,
-        "I've escalated this to our engineering team (L3) with everything we found. We'll keep you updated here.",
-    )
-    await gw.broadcast_queue()
-    return {"ok": True, "state": State.ESCALATED_L3}
-
-
 async def resolve(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict[str, Any]:
     """Close the conversation with a resolution code and ask for CSAT; ``avoidable``: the bot could have handled it."""
-    conv = await _owned(gw, agent, data["conversation_id"], ev.RESOLVE)
+    conv = await owned(gw, agent, data["conversation_id"], ev.RESOLVE)
     async with gw.db.write() as s:
         await conversation_store.transition(
             s,
@@ -331,8 +261,10 @@ async def resolve(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dict
             data={"avoidable": True} if data.get("avoidable") is True else None,
         )
         await handoff_store.close_handoff(s, conv.id, HandoffStatus.RESOLVED, resolution_code=data["resolution_code"])
+        if conv.state == State.ESCALATED_L3:
+            await l3_escalation_store.close(s, conv.id, L3Status.RESOLVED, agent.id)
         await conversation_store.clear_assignment(s, conv.id)
-    await _release(gw, conv, agent, "resolved")
+    await release(gw, conv, agent, "resolved")
     await gw.to_customer(conv.id, ev.AGENT_LEFT, {"name": agent.name})
     await gw.set_state(conv.id, State.RESOLVED)
     await gw.say(
@@ -351,7 +283,7 @@ async def handback(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dic
     What the agent leaves open for the customer (``open_question``) and the agent's name go to the bot as the
     hand-back intent's entities, so it resumes with the open question instead of repeating the answer that failed.
     """
-    conv = await _owned(gw, agent, data["conversation_id"], ev.HANDBACK)
+    conv = await owned(gw, agent, data["conversation_id"], ev.HANDBACK)
     if not Move.HAND_BACK.allowed(conv.state):
         raise Refused("invalid_state", "only an assigned conversation can be handed back")
     coaching_note = redact(data.get("coaching_note") or "")
@@ -378,7 +310,7 @@ async def handback(gw: Gateway, agent: AgentRecord, data: dict[str, Any]) -> dic
         )
         await handoff_store.close_handoff(s, conv.id, HandoffStatus.HANDED_BACK)
         await conversation_store.clear_assignment(s, conv.id)
-    await _release(gw, conv, agent, "bot")
+    await release(gw, conv, agent, "bot")
     await gw.to_customer(conv.id, ev.AGENT_LEFT, {"name": agent.name})
     await gw.set_state(conv.id, State.BOT)
     async with gw.sequencer.lock(conv.id):

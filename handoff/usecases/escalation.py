@@ -95,6 +95,8 @@ async def after_bot_turn(gw: Any, conversation_id: str, customer_seq: int) -> No
             case = current_case(await event_store.events_for(s, conversation_id))
             turns = [e.data for e in case if e.type == EventType.BOT_TURN]
             row = turn_row(tracker, len(turns) + 1)
+            if gw.rasa.model_id:
+                row["model"] = gw.rasa.model_id  # the version that answered: containment per intent per model
             await event_store.add_event(s, conversation_id, EventType.BOT_TURN, "bot", data=row)
             turns.append(row)
             if any(e.type == EventType.EARLY_OFFER for e in case):

@@ -30,6 +30,7 @@ from handoff.storage import conversations as conversation_store
 from handoff.storage import escalation_model
 from handoff.storage import events as event_store
 from handoff.storage import handoffs as handoff_store
+from handoff.storage import l3_escalations as l3_escalation_store
 from handoff.storage import messages as message_store
 from handoff.storage import notes as note_store
 from handoff.storage.db import Database
@@ -311,20 +312,27 @@ class Gateway:
         return {"position": position, "estimated_wait_seconds": estimate}
 
     async def snapshot(self, agent_id: int | None = None) -> dict[str, Any]:
-        """``queue_snapshot`` payload: queue by priority then SLA, L3 escalations, live bot chats."""
+        """``queue_snapshot`` payload: queue by priority then SLA, the L3 queue (most urgent first), live bot chats."""
         async with self.db.read() as s:
             items = await handoff_store.queue(s)
             live = await conversation_store.bot_conversations(s, utcnow() - LIVE_WINDOW)
-            escalated = await conversation_store.list_conversations(s, state="escalated_l3")
+            l3_queue = await l3_escalation_store.waiting(s)
+            escalated = await conversation_store.conversations_by_id(s, [e.conversation_id for e in l3_queue])
             mine = await conversation_store.conversations_of_agent(s, agent_id) if agent_id else []
             agents = await agent_store.agents_with_load(s)
+        waiting_conversations = {i: c.as_dict() for i, c in escalated.items() if c.assigned_agent_id is None}
         return {
             "queue": [i.as_dict() for i in items],
-            "l3": [c for c in escalated if c["assigned_agent_id"] is None],
+            "l3": [
+                {**waiting_conversations[e.conversation_id], "escalation": e.view()}
+                for e in l3_queue
+                if e.conversation_id in waiting_conversations
+            ],
             "live": [c.as_dict() for c in live],
             "mine": [c.as_dict() for c in mine],
             "agents": [
-                {"id": a.id, "name": a.name, "status": a.status, "load": a.load, "capacity": a.capacity} for a in agents
+                {"id": a.id, "name": a.name, "status": a.status, "load": a.load, "capacity": a.capacity, "role": a.role}
+                for a in agents
             ],
         }
 
@@ -394,7 +402,8 @@ class Gateway:
         await self.join_agent(agent_id, conversation_id)
         await self.to_customer(conversation_id, ev.AGENT_JOINED, {"name": agent.name})
         await self.set_state(conversation_id, conv.state)
-        await self.say(conversation_id, f"{agent.name} from our support team has joined the conversation.")
+        team = "engineering team (L3)" if agent.role == "l3" else "support team"
+        await self.say(conversation_id, f"{agent.name} from our {team} has joined the conversation.")
         detail = await self.conversation_detail(conversation_id)
         await self.to_agents(
             ev.ASSIGNED,
@@ -444,6 +453,7 @@ class Gateway:
             events_ = await event_store.events_for(s, conversation_id)
             notes = await note_store.notes_for(s, conversation_id)
             handoffs = await handoff_store.handoffs_for(s, conversation_id)
+            escalations = await l3_escalation_store.escalations_for(s, conversation_id)
         summary = handoffs[-1].summary if handoffs else None
         return {
             "conversation": conv.as_dict(),
@@ -453,4 +463,5 @@ class Gateway:
             "handoffs": [h.as_dict() for h in handoffs],
             "events": [e.as_dict() for e in events_],
             "notes": [n.as_dict() for n in notes],
+            "l3": [e.view() for e in escalations],
         }

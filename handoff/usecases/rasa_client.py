@@ -24,7 +24,7 @@ class RasaClient:
     Several servers only work when they share the tracker store (SQL) and the lock store (Redis): then any
     server can answer any conversation. A server whose connection fails or that answers 5xx is marked down
     and the request goes to the next one; a timeout is not retried (a slow Rasa is still working on it).
-    ``check_health`` (run periodically by the app) marks servers up again when ``GET /`` answers.
+    ``check_health`` (run periodically by the app) marks servers up again when ``GET /status`` answers.
     """
 
     def __init__(
@@ -43,6 +43,9 @@ class RasaClient:
         if not self.base_urls:
             raise ValueError("at least one Rasa URL is needed")
         self.healthy = set(self.base_urls)
+        # The model each server has loaded (``GET /status``), learnt by the health checks: which model version
+        # answered a conversation, for the designers' before/after by version.
+        self.model_ids: dict[str, str] = {}
         self._next = itertools.count()
         self.token = token
         self.timeout = aiohttp.ClientTimeout(total=timeout)
@@ -68,18 +71,32 @@ class RasaClient:
             log.warning("Rasa server %s is down; using the others", url)
             self.healthy.discard(url)
 
+    @property
+    def model_id(self) -> str | None:
+        """The model of the first healthy server (the one the tracker is read from); None until a check learnt it."""
+        url = next((u for u in self.base_urls if u in self.healthy), self.base_urls[0])
+        return self.model_ids.get(url)
+
     async def check_health(self) -> None:
-        """Probe every server with ``GET /`` and update which ones are used first."""
+        """Probe every server with ``GET /status`` (its loaded model) and update which ones are used first."""
         if self.http is None:
             return
 
         async def probe(url: str) -> None:
             assert self.http is not None
+            params = {"token": self.token} if self.token else {}
             try:
-                async with self.http.get(f"{url}/", timeout=self.health_timeout) as resp:
+                async with self.http.get(f"{url}/status", params=params, timeout=self.health_timeout) as resp:
                     self._mark(url, resp.status < 500)
+                    body = await resp.json(content_type=None) if resp.status == 200 else None
             except (aiohttp.ClientError, asyncio.TimeoutError):
                 self._mark(url, False)
+                return
+            except ValueError:
+                return
+            model = body.get("model_id") if isinstance(body, dict) else None
+            if isinstance(model, str) and 0 < len(model) <= 64:
+                self.model_ids[url] = model
 
         await asyncio.gather(*(probe(u) for u in self.base_urls))
 

@@ -36,6 +36,16 @@ DEMO_AGENTS: tuple[dict[str, Any], ...] = (
         "languages": ["en", "fr"],
     },
     {
+        # An L3 engineer: the L3 queue (escalations with the definition of ready), returns to L2 with the root cause.
+        "email": "sam@example.com",
+        "name": "Sam Okafor",
+        "password": "sam-demo-pass",
+        "role": "l3",
+        "team": "l3",
+        "skills": ["technical"],
+        "languages": ["en"],
+    },
+    {
         # A conversation designer: the Needs training page only (labels, retrains), no conversations or agents' data.
         "email": "dana@example.com",
         "name": "Dana Reyes",

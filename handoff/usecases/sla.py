@@ -1,4 +1,4 @@
-"""SLA timers (background task): warn before a breach, raise priority, record breaches, stale alerts.
+"""SLA timers (background task): warn before a breach, raise priority, record breaches, stale alerts (L2 and L3).
 
 Also returns conversations of agents who stayed disconnected past the grace period to the queue.
 Everything is derived from the store, so a restarted gateway picks up where it left off.
@@ -11,14 +11,14 @@ import logging
 from datetime import timedelta
 
 from handoff.domain import events as ev
-from handoff.domain.priority import bump, rank_of
+from handoff.domain.priority import bump
 from handoff.domain.records import iso
 from handoff.domain.states import EventType
 from handoff.storage import conversations as conversation_store
 from handoff.storage import events as event_store
 from handoff.storage import handoffs as handoff_store
 from handoff.storage.models import utcnow
-from handoff.usecases import agents
+from handoff.usecases import agents, l3
 from handoff.usecases.gateway import Gateway
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ async def check_once(gw: Gateway) -> int:
             if not h.sla_warned and now >= warn_at:
                 level = bump(h.priority)
                 async with gw.db.write() as s:
-                    await handoff_store.update_handoff_sla(s, h.id, warned=True, priority=(level, rank_of(level)))
+                    await handoff_store.update_handoff_sla(s, h.id, warned=True, priority=level)
                     raised = {"raised_to": level}
                     await event_store.add_event(s, h.conversation_id, EventType.SLA_WARNING, "system", h.priority, raised)
                 log.info("conversation %s: SLA warning, priority %s -> %s", h.conversation_id, h.priority, level)
@@ -85,6 +85,7 @@ async def check_once(gw: Gateway) -> int:
             {"conversation_id": conv.id, "tier": "l1", "minutes": gw.settings.l1_stale_minutes},
         )
         changed += 1
+    changed += await l3.check_sla(gw, now)
     changed += await agents.requeue_dropped(gw)
     if changed:
         await gw.broadcast_queue()

@@ -21,6 +21,7 @@ from typing import Any
 from handoff import logref
 from handoff.domain import access
 from handoff.domain import training as rules
+from handoff.domain.language import BOT_LANGUAGES, Detector, name_of, vote
 from handoff.domain.records import AgentRecord
 from handoff.settings import Settings
 from handoff.storage import training_data
@@ -99,10 +100,24 @@ class Training:
         names = rules.labellable(training_data.domain_intents(project_of(settings)))
         return {"intents": names, "out_of_scope": rules.OUT_OF_SCOPE, "new_intent_pattern": rules.INTENT_NAME.pattern}
 
-    async def label(self, settings: Settings, agent: AgentRecord, body: dict[str, Any]) -> dict[str, Any]:
-        """Write one labelled example; LabelError (with the reason) when it may not go in."""
+    async def label(
+        self, settings: Settings, agent: AgentRecord, body: dict[str, Any], detector: Detector | None = None
+    ) -> dict[str, Any]:
+        """Write one labelled example; LabelError (with the reason) when it may not go in.
+
+        ``detector`` (the gateway's language detection, when on) keeps a message in a language the bot does not
+        speak out of its training data: labelled as English it would teach the bot to guess at it.
+        """
         _require(agent)
         text = rules.clean_example(body.get("text"))
+        if detector is not None:
+            spoken = vote(await detector.detect(text))
+            if spoken is not None and spoken not in BOT_LANGUAGES:
+                raise rules.LabelError(
+                    "wrong_language",
+                    f"this message reads as {name_of(spoken)}; the bot's training data is in English, and "
+                    f"{name_of(spoken)} conversations go to agents who speak it",
+                )
         new_intent = body.get("new_intent") is True
         intent = body.get("intent")
         if new_intent:

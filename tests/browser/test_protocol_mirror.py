@@ -6,8 +6,8 @@ import json
 import re
 
 from bot.launcher import ROOT
-from handoff.domain import events, routing, states
-from handoff.usecases import agents
+from contract import impact
+from handoff.domain import events, l3, routing, states
 
 SRC = ROOT / "widget" / "src"
 
@@ -35,7 +35,9 @@ def test_every_incoming_event_has_a_name_in_the_widget() -> None:
 
 def test_l3_fields_teams_and_reasons_match() -> None:
     js = _js_constants("shared/protocol.js")
-    assert js["L3_FIELDS"] == list(agents.L3_FIELDS)
+    assert js["L3_FIELDS"] == list(l3.DOR_FIELDS)
+    assert js["L3_RETURN_FIELDS"] == list(l3.RETURN_FIELDS)
+    assert js["L3_IMPACT_SCOPES"] == list(impact.SCOPES) and js["L3_IMPACT_URGENCIES"] == list(impact.URGENCIES)
     teams = re.search(r"export const TEAMS = (\[.*?\]);", (SRC / "console" / "format.js").read_text())
     assert teams is not None and json.loads(teams.group(1)) == list(routing.TEAMS)
     labels = (SRC / "console" / "format.js").read_text()

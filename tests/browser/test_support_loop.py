@@ -152,7 +152,7 @@ def test_customer_and_agent_go_through_the_whole_loop(gateway: Gateway, contexts
     for field in ("repro_steps", "logs", "environment", "timestamps"):
         dialog.locator(f"#l3-{field}").fill("" if field != "environment" else "   ")
     dialog.get_by_role("button", name="Escalate to L3", exact=True).click()
-    expect(dialog.locator(".field-error")).to_have_count(4)
+    expect(dialog.locator(".field-error")).to_have_count(6)  # the four fields, the customer impact's scope and urgency
     expect(dialog.locator("#l3-repro_steps")).to_have_attribute("aria-invalid", "true")
     shots(agent, "12-console-l3-form")
     dialog.get_by_role("button", name="Cancel").click()

@@ -28,6 +28,15 @@ VOUCH_SECRET = "test-vouch-secret-for-actions"
 RASA_TOKEN = "test-rasa-token-0123456789"
 PASSWORD = "correct horse battery"
 PASSWORD_HASH = auth.hash_password(PASSWORD)
+# An escalation to L3's definition of ready and customer impact (handoff.domain.l3), as a test agent fills it.
+L3_FIELDS = {
+    "repro_steps": "1. log in",
+    "logs": "E-504 at 10:02",
+    "environment": "Chrome 120",
+    "timestamps": "10:02Z",
+    "impact_scope": "one_customer",
+    "impact_urgency": "normal",
+}
 # The customer handshake of our widget: the gateway's extras (acks, ids, seq, states, replay) instead of stock Rasa.
 FRONTLINE_AUTH = {"protocol": ev.FRONTLINE_PROTOCOL}
 
@@ -93,6 +102,10 @@ class FakeRasa:
         self.slots: dict[str, Any] = {"strikes": 0.0, "customer_tier": None, "fast_lane": False}
         self.tracker_down = False
         self.tracker_calls: list[tuple[str, dict[str, str]]] = []
+        # What GET /status says is loaded (the gateway's health check learns it; a retrain changes it).
+        self.model_id = "model-a"
+        self.latest_intent = "inform"  # the intent the tracker's latest message was read as
+        self.status_calls: list[dict[str, str]] = []
         self.runner: web.AppRunner | None = None
         self.url = ""
 
@@ -156,12 +169,20 @@ class FakeRasa:
                 "slots": dict(self.slots),
                 "latest_message": {
                     "text": text,
-                    "intent": {"name": "inform", "confidence": 0.93},
-                    "intent_ranking": [{"name": "inform", "confidence": 0.93}],
+                    "intent": {"name": self.latest_intent, "confidence": 0.93},
+                    "intent_ranking": [{"name": self.latest_intent, "confidence": 0.93}],
                     "frustration": {"score": 0.0, "sentiment": 0.0},
                 },
             }
         )
+
+    async def _status(self, request: web.Request) -> web.Response:
+        self.status_calls.append(dict(request.query))
+        if self.down:
+            return web.Response(status=500)
+        if request.query.get("token") != RASA_TOKEN:
+            return web.json_response({"status": "failure", "reason": "NotAuthenticated"}, status=401)
+        return web.json_response({"model_id": self.model_id, "model_file": f"models/{self.model_id}.tar.gz"})
 
     async def _trigger(self, request: web.Request) -> web.Response:
         self.api_calls.append(("trigger_intent", await request.json(), dict(request.query)))
@@ -180,6 +201,7 @@ class FakeRasa:
         app.router.add_post("/conversations/{cid}/tracker/events", self._events)
         app.router.add_post("/conversations/{cid}/trigger_intent", self._trigger)
         app.router.add_get("/conversations/{cid}/tracker", self._tracker)
+        app.router.add_get("/status", self._status)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
         port = free_port()

@@ -34,10 +34,9 @@ from handoff.settings import Settings
 from handoff.storage.models import LoginFailure, utcnow
 from handoff.transport.openapi import spec
 from handoff.usecases import lockout
-from tests.handoff.helpers import IDENTITY_SECRET, PASSWORD, TOKEN_SECRET, Client, FakeRasa, Running
+from tests.handoff.helpers import IDENTITY_SECRET, L3_FIELDS, PASSWORD, TOKEN_SECRET, Client, FakeRasa, Running
 
 ROOT = Path(__file__).resolve().parents[2]
-L3_FIELDS = {"repro_steps": "1. log in", "logs": "E-504 at 10:02", "environment": "Chrome 120", "timestamps": "10:02Z"}
 
 
 async def _http(method: str, url: str, **kw: Any) -> tuple[int, dict[str, str], Any]:

@@ -55,7 +55,8 @@ async def test_agent_typed_fields_never_keep_a_card_number(gateway_factory: Any,
     back = await a_ivan.call("transfer", {"conversation_id": first, "to_team": "general", "note": typed})
     assert back["ok"] is True, back
     assert (await a_lena.call("claim", {"conversation_id": first}))["ok"] is True
-    l3 = {"repro_steps": typed, "logs": typed, "environment": typed, "timestamps": [typed, "10:02Z"]}
+    l3 = {"repro_steps": typed, "logs": typed, "environment": typed, "timestamps": [typed, "10:02Z"],
+          "impact_scope": "several_customers", "impact_urgency": "high", "impact_note": typed}
     assert (await a_lena.call("escalate_l3", {"conversation_id": first, **l3}))["ok"] is True
     assert (await a_tara.call("claim", {"conversation_id": first}))["ok"] is True
     flagged = await a_tara.call("flag_context_loss", {"conversation_id": first, "note": typed})

@@ -10,9 +10,7 @@ import aiohttp
 
 from handoff.domain import auth
 from handoff.domain.records import AgentRecord
-from tests.handoff.helpers import TOKEN_SECRET, Client, Running
-
-L3_FIELDS = {"repro_steps": "1. log in", "logs": "E-504 at 10:02", "environment": "Chrome 120", "timestamps": "10:02Z"}
+from tests.handoff.helpers import L3_FIELDS, TOKEN_SECRET, Client, Running
 
 
 async def _bot(gateway: Running) -> tuple[Client, str]:

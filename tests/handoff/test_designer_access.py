@@ -141,6 +141,14 @@ async def test_designers_and_leads_label_into_the_training_project_and_agents_ca
                                                                                    "new_intent": True})
     assert (status, error["code"]) == (400, "invalid_intent")
 
+    # A message in a language the bot does not speak stays out of the English training data (it goes to people).
+    spanish = {"text": "no me llega el correo para cambiar la contraseña", "intent": "reset_password"}
+    status, error = await _rest(gateway, dana, "POST", "/api/training/labels", spanish)
+    assert (status, error["code"]) == (400, "wrong_language") and "Spanish" in error["error"], error
+    assert "no me llega" not in (project / "data" / "nlu" / "password.yml").read_text()
+    mixed = {"text": "gracias, the reset link worked this time", "intent": "thank"}  # English with a foreign word
+    assert (await _rest(gateway, dana, "POST", "/api/training/labels", mixed))[0] == 201
+
 
 def _fake_retrain(tmp_path: Path, exit_code: int, seconds: float) -> Path:
     """A stand-in for ``<bot python> -m bot.retrain``: records its arguments and environment, prints a report."""

@@ -64,7 +64,8 @@ SUCCESS_KEYS: dict[str, set[str]] = {
     "agent_message": {"id", "seq"},
     "note": {"ok", "id"},
     "transfer": {"ok"},
-    "escalate_l3": {"ok", "state"},
+    "escalate_l3": {"ok", "state", "escalation_id", "priority"},
+    "return_l2": {"ok", "state", "to_agent_id"},
     "resolve": {"ok", "state"},
     "handback": {"ok", "state"},
     "watch": {"ok", "conversation"},
@@ -247,7 +248,7 @@ AGENT_REGRESSIONS: list[tuple[str, tuple[Any, ...]]] = [
     # to judge the Python string, two lone surrogates, and called the acceptance a bug).
     ("agent_message", ({"conversation_id": TARGET, "text": "hi", "client_id": "\ud800\udc00x"},)),
     ("escalate_l3", ({"conversation_id": TARGET, "repro_steps": "a", "logs": "b", "environment": "c",
-                      "timestamps": ["\ud800"]},)),
+                      "timestamps": ["\ud800"], "impact_scope": "one_customer", "impact_urgency": "low"},)),
 ]
 
 

@@ -162,18 +162,24 @@ async def test_outside_business_hours_is_announced(gateway_factory) -> None:  # 
 
 async def test_transfer_escalate_resolve_and_csat(gateway: Running) -> None:
     lena = await gateway.add_agent("lena@example.com", name="Lena Park", skills=["general"])
-    omar = await gateway.add_agent("omar@example.com", name="Omar Haddad", skills=["technical"], role="l3")
+    omar = await gateway.add_agent("omar@example.com", name="Omar Haddad", skills=["technical"], role="lead")
+    sam = await gateway.add_agent("sam@example.com", name="Sam Okafor", skills=["technical"], role="l3", team="l3")
     a_lena = await gateway.agent_client(lena)
     a_omar = await gateway.agent_client(omar)
-    for a in (a_lena, a_omar):
+    a_sam = await gateway.agent_client(sam)
+    for a in (a_lena, a_omar, a_sam):
         await a.call("presence", {"status": "away"})
     customer, sid = await _queued_customer(gateway)
     await a_lena.call("claim", {"conversation_id": sid})
 
-    bad = await a_omar.call("agent_message", {"conversation_id": sid, "text": "hi"})
+    bad = await a_sam.call("agent_message", {"conversation_id": sid, "text": "hi"})
     assert bad["code"] == "forbidden"
     note = await a_lena.call("note", {"conversation_id": sid, "text": "Customer already tried twice."})
     assert note["ok"] is True
+    # L3 only through the definition of ready: neither the L3 team nor an L3 engineer takes a plain transfer.
+    for skip in ({"to_agent_id": sam.id}, {"to_team": "l3"}):
+        refused = await a_lena.call("transfer", {"conversation_id": sid, **skip})
+        assert refused["code"] == "definition_of_ready", refused
     moved = await a_lena.call("transfer", {"conversation_id": sid, "to_agent_id": omar.id, "note": "needs logs"})
     assert moved["ok"] is True
     got = await a_omar.wait_for("assigned", lambda d: d["by"] == "transfer")
@@ -193,13 +199,15 @@ async def test_transfer_escalate_resolve_and_csat(gateway: Running) -> None:
             "logs": "smtp 550 mailbox unavailable",
             "environment": "prod eu-west, web",
             "timestamps": ["2026-11-27T08:00:00Z"],
+            "impact_scope": "one_customer",
+            "impact_urgency": "normal",
         },
     )
-    assert done == {"ok": True, "state": "escalated_l3"}
+    assert done["ok"] is True and done["state"] == "escalated_l3" and done["priority"] == "normal", done
     await customer.wait_for("conversation_state", lambda d: d["state"] == "escalated_l3")
-    # An L3 (or lead) claims it and resolves.
-    assert (await a_omar.call("claim", {"conversation_id": sid}))["ok"] is True
-    resolved = await a_omar.call("resolve", {"conversation_id": sid, "resolution_code": "fixed_mail_relay"})
+    # An L3 engineer claims it and resolves.
+    assert (await a_sam.call("claim", {"conversation_id": sid}))["ok"] is True
+    resolved = await a_sam.call("resolve", {"conversation_id": sid, "resolution_code": "fixed_mail_relay"})
     assert resolved["state"] == "resolved"
     ask = await customer.wait_for("bot_uttered", lambda m: "How did we do" in (m.get("text") or ""))
     assert len(ask["quick_replies"]) == 5

@@ -47,7 +47,7 @@ async def test_bot_turns_are_recorded_and_a_calm_chat_gets_no_offer(gateway: Run
     turns = await _events(gateway, sid, "bot_turn")
     assert [t["turn"] for t in turns] == [1, 2]
     assert turns[0] == {"turn": 1, "tier": "anonymous", "intent": "inform", "confidence": 0.93, "strikes": 0,
-                        "sentiment": 0.0}
+                        "sentiment": 0.0, "model": "model-a"}  # the model Rasa's GET /status reported
     assert rasa.tracker_calls[0][1]["include_events"] == "NONE"
     assert not _offers(customer) and not await _events(gateway, sid, "early_offer")
 

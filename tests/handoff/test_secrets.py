@@ -88,7 +88,8 @@ async def test_seeding_keeps_changed_passwords_and_creates_demo_agents_only_in_d
         async with db.read() as s:
             assert await agent_store.agent_credentials(s, "lena@example.com") is None
         created = await seed.seed(db, seed_file, demo_agents=True)
-        assert {c["email"] for c in created} == {"lena@example.com", "omar@example.com", "dana@example.com"}
+        demo = {"lena@example.com", "omar@example.com", "sam@example.com", "dana@example.com"}
+        assert {c["email"] for c in created} == demo
         assert {c["role"] for c in created if c["email"] == "dana@example.com"} == {"designer"}
         async with db.write() as s:  # Lena changes the published demo password
             await s.execute(update(Agent).where(Agent.email == "lena@example.com")

@@ -21,7 +21,7 @@ STORED_EVENT_TYPES = {
     "created", "engaged", "identity_verified", "follow_up_requested", "language_vote", "language_detected", "bot_turn",
     "nlu_miss", "recontact", "early_offer", "early_offer_declined", "queued", "assigned", "l3_claimed", "escalated_l3",
     "resolved", "handback", "reopened", "queue_ack", "first_reply", "transferred", "context_loss", "watched",
-    "sla_warning", "sla_breach", "stale_alert", "csat", "presence",
+    "sla_warning", "sla_breach", "stale_alert", "csat", "presence", "l3_returned", "l3_sla_warning", "l3_sla_breach",
 }
 
 
@@ -35,7 +35,7 @@ def test_the_moves_each_state_allows() -> None:
     assert moves_from("bot") == [Move.HAND_OFF]
     assert moves_from("queued") == [Move.CLAIM]
     assert set(moves_from("assigned")) == {Move.TRANSFER, Move.ESCALATE_L3, Move.RESOLVE, Move.HAND_BACK}
-    assert set(moves_from("escalated_l3")) == {Move.CLAIM_L3, Move.RESOLVE}
+    assert set(moves_from("escalated_l3")) == {Move.CLAIM_L3, Move.RETURN_TO_L2, Move.RESOLVE}
     assert set(moves_from("resolved")) == {Move.HAND_OFF, Move.REOPEN}
     assert moves_from("no such state") == []
 

@@ -162,6 +162,8 @@ def test_settings_from_env() -> None:
                 "logs": "l",
                 "environment": "e",
                 "timestamps": ["ok", 1],
+                "impact_scope": "one_customer",
+                "impact_urgency": "normal",
             },
             "invalid_type",
         ),

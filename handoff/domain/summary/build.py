@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from contract.handoff_payload import HandoffPayload
+from contract.impact import SCOPES, URGENCIES, describe
 from contract.redact import redact, redact_value
 from handoff.domain.language import name_of
 from handoff.domain.priority import Priority
@@ -114,6 +115,7 @@ def build_summary(data: SummaryInput) -> dict[str, Any]:
         "entities": entities,
         "entity_sources": entity_sources(entities, turns),
         "slots": redact_value({k: v for k, v in sorted(handoff.slots.items()) if v is not None}),
+        "impact": impact_of(handoff.slots),
         "steps": steps,
         "sentiment": sentiment,
         "lines": [line.as_dict() for line in lines],
@@ -132,3 +134,12 @@ def build_summary(data: SummaryInput) -> dict[str, Any]:
 def _payload_text(payload: Mapping[str, Any] | None) -> str:
     """A message without text as the last turns show it (an attachment), else nothing."""
     return "[attachment]" if payload and payload.get("attachment") else ""
+
+
+def impact_of(slots: Mapping[str, Any]) -> dict[str, Any]:
+    """Who is affected and how urgent, as the customer told the bot (contract.impact); all None when not asked."""
+    scope = slots.get("impact_scope") if slots.get("impact_scope") in SCOPES else None
+    urgency = slots.get("impact_urgency") if slots.get("impact_urgency") in URGENCIES else None
+    words = redact(str(slots.get("impact") or "").strip()) or None
+    told = scope or urgency or words
+    return {"scope": scope, "urgency": urgency, "words": words, "text": describe(words, scope, urgency) if told else None}

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+# A summary without impact: the bot asks it only for faults; L2 gives it when escalating to L3.
+IMPACT_NOT_ASKED = "not asked at L1"
+
 
 def _refs_text(line: Mapping[str, Any]) -> str:
     nums = [i + 1 for i in line.get("turns") or [] if isinstance(i, int) and i >= 0]
@@ -19,6 +22,7 @@ def render_text(summary: Mapping[str, Any]) -> str:
     esc = summary.get("escalation") or {}
     pri = summary.get("priority") or {}
     sla = summary.get("sla") or {}
+    slots = summary.get("slots") or {}
     lines_by_key: dict[str, list[Mapping[str, Any]]] = {}
     for line in summary.get("lines") or []:
         if isinstance(line, Mapping):
@@ -55,6 +59,8 @@ def render_text(summary: Mapping[str, Any]) -> str:
         *stated("hypothesis", "Hypothesis", summary.get("hypothesis") or "none from L1"),
         *stated("understood", "Bot understood", None),
         *stated("tried", "Customer tried", None),
+        *([f"Error (customer's words): {slots['error_details']}"] if slots.get("error_details") else []),
+        f"Impact: {(summary.get('impact') or {}).get('text') or IMPACT_NOT_ASKED}",
     ]
     if summary.get("steps"):
         lines.append("Steps tried:")

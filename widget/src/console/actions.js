@@ -1,6 +1,8 @@
-// What an agent does to a conversation: claim, take over, flag, transfer, escalate, resolve, hand back.
+// What an agent does to a conversation: claim, take over, flag, transfer, escalate, return to L2, resolve, hand back.
 import * as P from "../shared/protocol.js";
-import { escalateDialog, handbackDialog, resolveDialog, transferDialog } from "./dialogs.js";
+import { handbackDialog, resolveDialog, transferDialog } from "./dialogs.js";
+import { latestEscalation } from "./l3.js";
+import { escalateDialog, returnDialog } from "./l3dialogs.js";
 
 export const actionMethods = {
   async claim(id) {
@@ -48,13 +50,46 @@ export const actionMethods = {
 
   escalate(id, detail) {
     const created = (detail.handoffs || []).map((h) => h.created_at).filter(Boolean);
-    const codes = ((detail.handoffs || []).at(-1)?.summary?.entities || {}).error_code || [];
+    const summary = (detail.handoffs || []).at(-1)?.summary || {};
+    const codes = (summary.entities || {}).error_code || [];
+    // What the bot's technical form asked the customer at L1 (absent when it did not ask): the summary's reading
+    // (`impact`: only known values) when the gateway sent one, else the raw slots.
+    const slots = summary.slots || {};
+    const read = summary.impact || {};
     escalateDialog({
       defaults: { timestamps: created.length ? `Handed off at ${created.at(-1)}` : "", logs: codes.join(", ") },
+      impact: {
+        scope: read.scope || slots.impact_scope,
+        urgency: read.urgency || slots.impact_urgency,
+        note: read.words || (typeof slots.impact === "string" ? slots.impact : ""),
+      },
+      engineers: this.snapshot.agents.filter((a) => a.role === "l3"),
       submit: async (fields) => {
         await this.emit(P.ESCALATE_L3, { conversation_id: id, ...fields });
         this.toast("Escalated to L3.", "ok");
         this.scheduleRefresh();
+      },
+    });
+  },
+
+  /** The L3 owner sends the escalation back to the L2 agent who escalated it: the conversation leaves my list. */
+  returnToL2(id, detail) {
+    const esc = latestEscalation(detail);
+    const to = esc && esc.escalated_by_name;
+    returnDialog({
+      to,
+      submit: async (fields) => {
+        await this.emit(P.RETURN_L2, { conversation_id: id, ...fields });
+        this.toast(`Returned to L2${to ? ` (${to})` : ""}. The customer got your update.`, "ok");
+        this.emit(P.UNWATCH, { conversation_id: id }).catch(() => {});
+        this.mine = this.mine.filter((c) => c.id !== id);
+        if (this.isCurrent(id)) {
+          this.current = null;
+          this.view = null;
+          this.renderEmpty();
+        }
+        this.renderLists();
+        this.refreshMine();
       },
     });
   },

@@ -101,14 +101,18 @@ export class Console {
     this.queueList = el("ol", { class: "list", id: "queue-list", "aria-label": "Queue, most urgent first" });
     this.queueCount = el("span", { class: "count", text: "0" });
     this.mineList = el("ul", { class: "list", id: "mine-list" });
-    this.l3List = el("ul", { class: "list", id: "l3-list" });
+    this.l3List = el("ol", { class: "list", id: "l3-list", "aria-label": "L3 queue, most urgent first" });
+    this.l3Count = el("span", { class: "count", text: "0" });
     this.liveList = el("ul", { class: "list", id: "live-list" });
     this.teamList = el("ul", { class: "team", id: "team-list" });
     this.main = el("main", { class: "conv", id: "conversation", tabindex: "-1" });
     this.side = el("aside", { class: "side", "aria-label": "Customer and notes" });
-    this.l3Section = el("section", { class: "panel", hidden: true }, el("h2", { text: "Escalated to L3" }), this.l3List);
-    // Watching the bot's live conversations (to take one over) is lead work (handoff/domain/access.py).
+    // The L3 queue (escalations waiting to be claimed) is for L3 engineers and leads; the L2 queue is not for L3.
     const lead = this.agent.role === "lead";
+    const l3 = this.agent.role === "l3";
+    this.l3Section = el("section", { class: "panel", hidden: !(l3 || lead) }, el("h2", {}, "L3 queue ", this.l3Count), this.l3List);
+    const queueSection = el("section", { class: "panel", hidden: l3 }, el("h2", {}, "Queue ", this.queueCount), this.queueList);
+    // Watching the bot's live conversations (to take one over) is lead work (handoff/domain/access.py).
     this.pageView = el("div", { class: "pageview", id: "page", hidden: true });
     this.navLinks = Object.entries(PAGES).map(([hash, label]) =>
       el("a", { class: "nav__link", href: `#${hash}`, text: label, data: { page: hash } }),
@@ -119,9 +123,9 @@ export class Console {
       el(
         "nav",
         { class: "sidebar", "aria-label": "Work" },
-        el("section", { class: "panel" }, el("h2", {}, "Queue ", this.queueCount), this.queueList),
+        ...(l3 ? [this.l3Section, queueSection] : [queueSection]),
         el("section", { class: "panel" }, el("h2", { text: "My conversations" }), this.mineList),
-        this.l3Section,
+        ...(l3 ? [] : [this.l3Section]),
         el(
           "section",
           { class: "panel", hidden: !lead },

@@ -1,16 +1,9 @@
-// The action forms (transfer, L3 escalation, resolve, hand back) as native <dialog>s: keyboard and focus for free.
+// The action forms (transfer, resolve, hand back) as native <dialog>s: keyboard and focus for free. The L3 forms
+// (escalate, return to L2) are in l3dialogs.js, on the same openDialog.
 import { el } from "../shared/dom.js";
-import { L3_FIELDS } from "../shared/protocol.js";
 import { RESOLUTION_CODES, TEAMS } from "./format.js";
 
 const OPEN_QUESTION_MAX = 500; // handoff/domain/events.py OPEN_QUESTION_MAX
-
-const L3_LABELS = {
-  repro_steps: ["Reproduction steps", "1. Sign in as … 2. Open … 3. Click …"],
-  logs: ["Logs or exact error text", "Paste the error message, code or log lines"],
-  environment: ["Environment", "Browser / OS / app version / region"],
-  timestamps: ["Timestamps", "When it happened (with time zone)"],
-};
 
 /**
  * Open a modal form. `fields` builds the body; `validate(form)` returns {field: message} for problems;
@@ -30,6 +23,13 @@ export function openDialog({ title, description, fields, submitLabel, validate, 
   const cancel = el("button", { type: "button", class: "btn btn--ghost", text: "Cancel", on: { click: () => dialog.close() } });
   const ok = el("button", { type: "submit", class: `btn ${danger ? "btn--danger" : "btn--primary"}`, text: submitLabel });
   form.append(el("div", { class: "dialog-actions" }, cancel, ok));
+  // A field the agent corrects loses its error at once (the submit checks everything again).
+  form.addEventListener("input", (event) => {
+    const box = event.target instanceof Element ? event.target.closest(".field") : null;
+    if (!box) return;
+    for (const node of box.querySelectorAll(".field-error")) node.remove();
+    for (const node of box.querySelectorAll("[aria-invalid]")) node.removeAttribute("aria-invalid");
+  });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     for (const node of form.querySelectorAll(".field-error")) node.remove();
@@ -68,7 +68,7 @@ export function openDialog({ title, description, fields, submitLabel, validate, 
   return dialog;
 }
 
-function field(label, control, hint) {
+export function field(label, control, hint) {
   const id = control.id;
   return el(
     "div",
@@ -79,13 +79,15 @@ function field(label, control, hint) {
   );
 }
 
-function value(form, name) {
+export function value(form, name) {
   const input = form.elements.namedItem(name);
   return input && typeof input.value === "string" ? input.value.trim() : "";
 }
 
 export function transferDialog({ agents, me, submit }) {
-  const others = agents.filter((a) => a.id !== me.id);
+  // L3 is reached only through Escalate to L3 (with the definition of ready): the gateway refuses a transfer to the
+  // L3 team or to an L3 engineer (code definition_of_ready), so neither is offered here.
+  const others = agents.filter((a) => a.id !== me.id && a.role !== "l3");
   const agentSelect = el(
     "select",
     { id: "transfer-agent", name: "to_agent_id" },
@@ -96,7 +98,7 @@ export function transferDialog({ agents, me, submit }) {
     "select",
     { id: "transfer-team", name: "to_team" },
     el("option", { value: "", text: "— choose a team —" }),
-    TEAMS.map((t) => el("option", { value: t, text: t === "l3" ? "L3 engineering" : `${t[0].toUpperCase()}${t.slice(1)} team` })),
+    TEAMS.filter((t) => t !== "l3").map((t) => el("option", { value: t, text: `${t[0].toUpperCase()}${t.slice(1)} team` })),
   );
   const note = el("textarea", { id: "transfer-note", name: "note", rows: "3", placeholder: "What the next person should know" });
   return openDialog({
@@ -106,6 +108,7 @@ export function transferDialog({ agents, me, submit }) {
       field("To an agent", agentSelect),
       el("p", { class: "or", text: "or" }),
       field("To a team's queue", teamSelect),
+      el("p", { class: "field-hint transfer-l3-hint", text: "L3: use Escalate to L3 (it needs the definition of ready and the customer impact)." }),
       field("Note for the next person", note),
     ],
     submitLabel: "Transfer",
@@ -123,34 +126,6 @@ export function transferDialog({ agents, me, submit }) {
       else payload.to_team = value(form, "to_team");
       return submit(payload);
     },
-  });
-}
-
-export function escalateDialog({ defaults = {}, submit }) {
-  const fields = L3_FIELDS.map((name) => {
-    const [label, placeholder] = L3_LABELS[name];
-    const control = el("textarea", {
-      id: `l3-${name}`,
-      name,
-      rows: name === "repro_steps" || name === "logs" ? "3" : "2",
-      placeholder,
-      required: true,
-      "aria-required": "true",
-    });
-    control.value = defaults[name] || "";
-    return field(`${label} (required)`, control);
-  });
-  return openDialog({
-    title: "Escalate to L3",
-    description: "Engineering picks this up only when it is ready: every field below is mandatory.",
-    fields,
-    submitLabel: "Escalate to L3",
-    validate: (form) => {
-      const problems = {};
-      for (const name of L3_FIELDS) if (!value(form, name)) problems[name] = `${L3_LABELS[name][0]} is required.`;
-      return problems;
-    },
-    submit: (form) => submit(Object.fromEntries(L3_FIELDS.map((name) => [name, value(form, name)]))),
   });
 }
 

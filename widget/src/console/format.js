@@ -26,6 +26,19 @@ export const STATES = {
 
 export const TEAMS = ["general", "billing", "technical", "l3"]; // handoff.domain.routing.TEAMS
 
+// An L3 escalation's customer impact (protocol.js L3_IMPACT_SCOPES, L3_IMPACT_URGENCIES).
+export const IMPACT_SCOPES = {
+  one_customer: "Just this customer",
+  several_customers: "Several customers or a team",
+  all_customers: "Everyone (outage)",
+};
+export const IMPACT_URGENCIES = { low: "Low", normal: "Normal", high: "High", critical: "Critical" };
+
+/** The label of an impact value (a scope or an urgency), or the value itself for one this console does not know. */
+export function impactLabel(labels, value) {
+  return labels[value] || String(value || "").replace(/_/g, " ");
+}
+
 export const RESOLUTION_CODES = [
   ["solved", "Solved: the customer's issue is fixed"],
   ["password_reset_done", "Password reset / account unlocked"],

@@ -1,7 +1,8 @@
-// The sidebar lists: queue (most urgent first), my conversations, L3, live bot conversations, team.
+// The sidebar lists: queue (most urgent first), my conversations, the L3 queue, live bot conversations, team.
 import { clear, el } from "../shared/dom.js";
 import { priorityChip, reasonBadge, slaNode, stateChip } from "./conversation.js";
 import { ago, customerLabel } from "./format.js";
+import { l3QueueItem } from "./l3.js";
 
 export const listMethods = {
   renderLists() {
@@ -53,20 +54,18 @@ export const listMethods = {
         ),
       );
     }
-    this.l3Section.hidden = !l3.length;
+    // L3 engineers and leads always see their queue; anyone else only if the gateway sent them escalations.
+    this.l3Section.hidden = !(l3.length || this.agent.role === "l3" || this.agent.role === "lead");
+    this.l3Count.textContent = String(l3.length);
     clear(this.l3List);
+    if (!l3.length) this.l3List.append(el("li", { class: "list__empty", text: "No escalation waiting." }));
     for (const c of l3) {
       this.l3List.append(
-        el(
-          "li",
-          {},
-          el(
-            "button",
-            { type: "button", class: "litem", on: { click: () => this.openConversation(c.id) } },
-            el("span", { class: "litem__name", text: customerLabel(c.customer_name, c.id) }),
-            el("span", { class: "muted", text: ago(c.updated_at) }),
-          ),
-        ),
+        l3QueueItem(c, {
+          current: this.isCurrent(c.id),
+          onOpen: () => this.openConversation(c.id),
+          onClaim: () => this.claim(c.id),
+        }),
       );
     }
     clear(this.liveList);

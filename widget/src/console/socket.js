@@ -46,9 +46,11 @@ export const socketMethods = {
     s.on(P.TYPING, (data) => this.onTyping(data));
     s.on(P.CONVERSATION_UPDATED, (data) => this.onUpdated(data));
     s.on(P.CONVERSATION_REMOVED, (data) => this.onRemoved(data));
-    s.on(P.SLA_WARNING, (data) => this.toast(`SLA warning: ${this.nameOf(data.conversation_id)} must be picked up soon.`, "warn"));
-    s.on(P.SLA_BREACHED, (data) => this.toast(`SLA breached: ${this.nameOf(data.conversation_id)}.`, "error"));
-    s.on(P.STALE_ALERT, (data) => this.toast(`Stale ${data.tier.toUpperCase()} case: ${this.nameOf(data.conversation_id)}.`, "warn"));
+    // The SLA notices of the L2 queue, and of the L3 queue when they carry tier "l3" (the deadline to be claimed by L3).
+    const tier = (data) => (data && data.tier === "l3" ? "L3 " : "");
+    s.on(P.SLA_WARNING, (data) => this.toast(`${tier(data)}SLA warning: ${this.nameOf(data.conversation_id)} must be picked up soon.`, "warn"));
+    s.on(P.SLA_BREACHED, (data) => this.toast(`${tier(data)}SLA breached: ${this.nameOf(data.conversation_id)}.`, "error"));
+    s.on(P.STALE_ALERT, (data) => this.toast(`Stale ${String(data.tier || "").toUpperCase()} case: ${this.nameOf(data.conversation_id)}.`, "warn"));
     s.on(P.ERROR, (data) => data && data.message && this.toast(data.message, "error"));
   }
 
@@ -72,6 +74,7 @@ export const socketMethods = {
   nameOf(conversationId) {
     const found =
       this.snapshot.queue.find((q) => q.conversation_id === conversationId) ||
+      this.snapshot.l3.find((c) => c.id === conversationId) ||
       this.mine.find((c) => c.id === conversationId);
     return customerLabel(found && found.customer_name, conversationId);
   },
@@ -130,7 +133,8 @@ export const socketMethods = {
       const who = customerLabel(detail && detail.conversation && detail.conversation.customer_name, data.conversation_id);
       this.notifier.flash("Assigned to you");
       this.notifier.chime();
-      this.toast(`Assigned to you (${data.by === "transfer" ? "transfer" : "auto"}): ${who}${data.note ? ` — note: ${data.note}` : ""}`, "new");
+      if (data.by === "l3_return") this.toast(`Back from L3: ${who} — read the L3 answer on top.`, "new");
+      else this.toast(`Assigned to you (${data.by === "transfer" ? "transfer" : "auto"}): ${who}${data.note ? ` — note: ${data.note}` : ""}`, "new");
     }
     if (!this.current || this.current.id === data.conversation_id || data.by === "claim") {
       this.openConversation(data.conversation_id);

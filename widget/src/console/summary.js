@@ -3,7 +3,14 @@
 // the bot is not sure, the card says so. Text goes in with textContent only (el(..., { text })).
 import { el } from "../shared/dom.js";
 import { priorityChip, reasonBadge, slaNode } from "./conversation.js";
-import { normalize, reasonLabel, understood } from "./format.js";
+import { IMPACT_SCOPES, IMPACT_URGENCIES, impactLabel, normalize, reasonLabel, understood } from "./format.js";
+
+// The bot's technical form (actions/technical.py): the customer's own answers, shown when it asked them.
+const FORM_ANSWERS = [
+  ["error_details", "Error"],
+  ["steps_tried", "Already tried"],
+  ["impact", "Impact (customer's words)"],
+];
 
 function row(label, ...value) {
   return el("div", { class: "kv" }, el("dt", { text: label }), el("dd", {}, ...value));
@@ -108,6 +115,27 @@ function statement(line, seqsOfTurns, onEvidence, tag = "span") {
   );
 }
 
+/** The summary's own reading of the impact (`impact`: {scope, urgency}), as slot names; nothing when absent. */
+function pickImpact(impact) {
+  const found = {};
+  if (impact && impact.scope) found.impact_scope = impact.scope;
+  if (impact && impact.urgency) found.impact_urgency = impact.urgency;
+  return found;
+}
+
+/** Who is affected and how urgent, as the bot's form asked it at L1; "not asked at L1" when it did not. */
+export function customerImpact(slots) {
+  const scope = slots && slots.impact_scope;
+  const urgency = slots && slots.impact_urgency;
+  if (!scope && !urgency) return el("span", { class: "muted", text: "not asked at L1" });
+  return el("span", {
+    text: [
+      scope ? impactLabel(IMPACT_SCOPES, scope) : "scope not asked",
+      urgency ? `${impactLabel(IMPACT_URGENCIES, urgency)} urgency` : "urgency not asked",
+    ].join(" · "),
+  });
+}
+
 /** The context block on top of the conversation: what L1 learned, each statement linked to the turns behind it. */
 export function summaryCard(summary, handoff, flagged, onFlag, { messages = [], onEvidence = null } = {}) {
   const c = summary.customer || {};
@@ -135,6 +163,8 @@ export function summaryCard(summary, handoff, flagged, onFlag, { messages = [], 
     (Array.isArray(values) ? values : [values]).map((v) => [name, String(v)]),
   );
   const hypothesis = one("hypothesis");
+  const slots = summary.slots || {};
+  const answers = FORM_ANSWERS.filter(([key]) => slots[key] !== undefined && slots[key] !== null && String(slots[key]).trim());
   return el(
     "section",
     { class: "summary", "aria-labelledby": "summary-title" },
@@ -173,6 +203,7 @@ export function summaryCard(summary, handoff, flagged, onFlag, { messages = [], 
         : []),
       row("Bot understood", statement(one("understood"), seqsOfTurns, onEvidence)),
       row("Sentiment", one("sentiment") ? statement(one("sentiment"), seqsOfTurns, onEvidence) : "no signal"),
+      row("Customer impact", customerImpact({ ...slots, ...pickImpact(summary.impact) })),
       row(
         "SLA",
         handoff && handoff.assigned_at
@@ -180,6 +211,13 @@ export function summaryCard(summary, handoff, flagged, onFlag, { messages = [], 
           : slaNode(deadline, sla.minutes),
       ),
     ),
+    answers.length
+      ? el(
+          "dl",
+          { class: "summary__answers", "aria-label": "What the customer told the bot's technical form" },
+          answers.map(([key, label]) => row(label, el("bdi", { dir: "auto", text: String(slots[key]) }))),
+        )
+      : null,
     el(
       "div",
       { class: "summary__cols" },

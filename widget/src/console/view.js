@@ -1,9 +1,18 @@
-// The conversation screen: header with the actions this agent may take, summary card, transcript, side panels.
+// The conversation screen: header with the actions this agent may take, the L3 card (an escalation's definition of
+// ready, or L3's answer), summary card, transcript, side panels.
 import { clear, el } from "../shared/dom.js";
 import * as P from "../shared/protocol.js";
 import { buttonTitles, customerPanel, messageNode, noteNode, slaNode, stateChip } from "./conversation.js";
 import { customerLabel } from "./format.js";
+import { answerCard, escalationCard, latestEscalation } from "./l3.js";
 import { summaryCard, turnsBySeq } from "./summary.js";
+
+/** The L3 card on top of a conversation: the escalation while L3 has it, L3's answer once it came back; else null. */
+function l3Card(conv, esc) {
+  if (!esc) return null;
+  if (conv.state === "escalated_l3") return escalationCard(esc);
+  return esc.status === "returned" ? answerCard(esc) : null;
+}
 
 export const viewMethods = {
   isMine(detail) {
@@ -79,11 +88,13 @@ export const viewMethods = {
       this.view = {
         id: conv.id,
         header: el("header", { class: "conv__head" }),
+        l3: el("div", { class: "l3-slot" }),
         summary: el("div", { class: "summary-slot" }),
+        summaryOpen: false,
         composer: null,
         composerKey: null,
       };
-      clear(this.main).append(this.view.header, this.view.summary, this.transcript, this.typingLine);
+      clear(this.main).append(this.view.header, this.view.l3, this.view.summary, this.transcript, this.typingLine);
     }
 
     const actions = el("div", { class: "actions", role: "toolbar", "aria-label": "Conversation actions" });
@@ -101,6 +112,9 @@ export const viewMethods = {
       add("Escalate to L3…", () => this.escalate(conv.id, detail));
       add("Hand back to bot…", () => this.handback(conv.id));
     }
+    if (conv.state === "escalated_l3" && conv.assigned_agent_id && (mine || role === "lead")) {
+      add("Return to L2…", () => this.returnToL2(conv.id, detail), "btn--primary");
+    }
     if (mine) add("Resolve…", () => this.resolve(conv.id), "btn--success");
     clear(this.view.header).append(
       el(
@@ -114,11 +128,27 @@ export const viewMethods = {
       actions,
     );
 
+    // With an L3 card on top, the hand-off summary folds (one line; open it to read): the card is what matters now.
+    const card = l3Card(conv, latestEscalation(detail));
+    clear(this.view.l3).append(...(card ? [card] : []));
     clear(this.view.summary);
     if (latest && latest.summary) {
       const onFlag = mine ? (button) => this.flag(conv.id, button) : null;
       const onEvidence = (button) => this.showEvidence(button);
-      this.view.summary.append(summaryCard(latest.summary, latest, flagged, onFlag, { messages: detail.messages, onEvidence }));
+      const summary = summaryCard(latest.summary, latest, flagged, onFlag, { messages: detail.messages, onEvidence });
+      if (card) {
+        const fold = el(
+          "details",
+          { class: "summary-fold", open: this.view.summaryOpen },
+          el("summary", { text: "Hand-off summary (what L1 learned)" }),
+          summary,
+        );
+        const view = this.view;
+        fold.addEventListener("toggle", () => (view.summaryOpen = fold.open));
+        this.view.summary.append(fold);
+      } else {
+        this.view.summary.append(summary);
+      }
     }
 
     const atBottom = this.transcript.scrollHeight - this.transcript.scrollTop - this.transcript.clientHeight < 40;

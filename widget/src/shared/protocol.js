@@ -29,6 +29,7 @@ export const EVENT_TYPES = Object.freeze({
   ASSIGNED: "assigned",
   L3_CLAIMED: "l3_claimed",
   ESCALATED_L3: "escalated_l3",
+  L3_RETURNED: "l3_returned",
   RESOLVED: "resolved",
   HANDBACK: "handback",
   REOPENED: "reopened",
@@ -40,6 +41,8 @@ export const EVENT_TYPES = Object.freeze({
   SLA_WARNING: "sla_warning",
   SLA_BREACH: "sla_breach",
   STALE_ALERT: "stale_alert",
+  L3_SLA_WARNING: "l3_sla_warning",
+  L3_SLA_BREACH: "l3_sla_breach",
   CSAT: "csat",
   PRESENCE: "presence",
 });
@@ -68,6 +71,7 @@ export const AGENT_MESSAGE = "agent_message";
 export const NOTE = "note";
 export const TRANSFER = "transfer";
 export const ESCALATE_L3 = "escalate_l3";
+export const RETURN_L2 = "return_l2";
 export const RESOLVE = "resolve";
 export const HANDBACK = "handback";
 export const WATCH = "watch";
@@ -87,3 +91,8 @@ export const CONVERSATION_REMOVED = "conversation_removed";
 
 // Mandatory fields of an L3 escalation (the definition of ready; the server enforces them too).
 export const L3_FIELDS = ["repro_steps", "logs", "environment", "timestamps"];
+// The customer impact an escalation carries (both required): who is affected, and how urgent it is.
+export const L3_IMPACT_SCOPES = ["one_customer", "several_customers", "all_customers"];
+export const L3_IMPACT_URGENCIES = ["low", "normal", "high", "critical"];
+// What L3 sends back to the L2 agent (Return to L2): all required but the workaround.
+export const L3_RETURN_FIELDS = ["resolution", "root_cause", "workaround", "customer_update"];
