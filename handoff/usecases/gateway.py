@@ -333,6 +333,7 @@ class Gateway:
             "agents": [
                 {"id": a.id, "name": a.name, "status": a.status, "load": a.load, "capacity": a.capacity, "role": a.role}
                 for a in agents
+                if a.role != access.DESIGNER  # designers take no conversations: not in the team list or transfers
             ],
         }
 

@@ -39,6 +39,7 @@ async def _escalated(gateway: Running, owner: Client, **impact: Any) -> tuple[Cl
 
 
 async def _team(gateway: Running) -> tuple[Client, Client, Any, Any]:
+    await gateway.add_agent("dana@example.com", name="Dana", role="designer", team="design", skills=[])
     lena = await gateway.add_agent("lena@example.com", name="Lena Park", role="l2", team="billing", skills=["general"])
     sam = await gateway.add_agent("sam@example.com", name="Sam Okafor", role="l3", team="l3", skills=["technical"])
     a_lena, a_sam = await gateway.agent_client(lena), await gateway.agent_client(sam)
@@ -89,6 +90,8 @@ async def test_the_l3_journey_from_escalation_to_the_customer_update(gateway: Ru
     assert escalation["sla_deadline"] and not escalation["sla_breached"]
     lena_view = await a_lena.call("snapshot")
     assert lena_view.get("l3", []) == [], "L2 agents do not read the L3 queue"
+    roles = {a["name"]: a["role"] for a in snapshot["agents"]}
+    assert roles == {"Lena Park": "l2", "Sam Okafor": "l3"}, "the team list names roles (transfers offer no L3 target)"
 
     claimed = await a_sam.call("claim", {"conversation_id": sid})
     assert claimed["ok"] is True, claimed
