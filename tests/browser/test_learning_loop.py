@@ -108,6 +108,7 @@ def new_context(chromium: Browser) -> Iterator[Any]:
         context.close()
 
 
+@pytest.mark.timeout(20 * 60)  # a whole retrain inside (3-6 min on 2 cores): above the suite's 300 s per test
 def test_a_misunderstood_message_is_labelled_retrained_and_then_understood(
     loop_gateway: Gateway, bot_servers: BotServers, project: Path, new_context: Any, shots: Any
 ) -> None:

@@ -5,6 +5,7 @@
 // customer messages are never parsed as HTML.
 import { clear, el } from "../shared/dom.js";
 import { openDialog } from "./dialogs.js";
+import { versionsSection } from "./versions.js";
 
 const MAX_EXAMPLE = 300; // handoff/domain/training.py MAX_EXAMPLE_CHARS
 const NEW_INTENT = "__new__";
@@ -32,7 +33,8 @@ const WORDS_LABEL = {
 
 /**
  * `open(id)`: show a conversation (the items link to theirs). `options.canLabel`: the designer's (and leads') tools:
- * label a message into the training data, retrain, see the figures before and after.
+ * label a message into the training data, retrain, see the figures before and after, and (versions.js) whether each
+ * model version helped real conversations.
  */
 export async function renderTraining(container, api, open, options = {}) {
   window.clearTimeout(pollTimer);
@@ -47,6 +49,7 @@ export async function renderTraining(container, api, open, options = {}) {
       { class: "page" },
       el("div", { class: "page__head" }, el("h1", { text: "Needs training" })),
       labeller ? labeller.retrainPanel() : null,
+      labeller ? versionsSection(api) : null, // designers and leads: did the last retrains help?
       el("p", {
         class: "muted",
         text: labeller
