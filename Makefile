@@ -33,7 +33,7 @@ SCALED_DB := postgresql+asyncpg://postgres@127.0.0.1:5432/handoff
 SCALED_REDIS := redis://127.0.0.1:6379/0
 RASA_QUIET := TF_CPP_MIN_LOG_LEVEL=3 SQLALCHEMY_SILENCE_UBER_WARNING=1 PYTHONWARNINGS=ignore
 
-.PHONY: installed lock help run run-env run-scaled test lint train retrain nlu-report nlu-holdout nlu-review simulate predict shell clean bench bench-full soak widget stock-webchat
+.PHONY: installed lock help run run-env run-scaled test lint train retrain nlu-report nlu-holdout nlu-review simulate predict shell clean bench bench-full bench-rasa soak widget stock-webchat
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -187,6 +187,9 @@ bench-full: $(INSTALLED) $(GW_INSTALLED) $(MODEL) ## Full profile: also 1,000 co
 	$(RASA_QUIET) $(GW_PY) -m bench.gateway_latency
 	$(GW_PY) -m bench.scaled
 	$(RASA_QUIET) $(GW_PY) -m bench.bot_throughput
+
+bench-rasa: $(INSTALLED) $(MODEL) ## Rasa CPU per reply, ours vs a stock `rasa init` assistant, short and long conversations (issue 18)
+	$(RASA_QUIET) $(PY) -m bench.rasa_cost
 
 soak: $(INSTALLED) $(GW_INSTALLED) $(MODEL) ## Soak (not in make test): SOAK_MINUTES (30) of traffic with gateway kills, ledger in reports/soak/
 	$(RASA_QUIET) $(GW_PY) -m bench.soak --minutes $(or $(SOAK_MINUTES),30)
