@@ -25,6 +25,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot import rasa_speedups  # noqa: F401  (installs, at model load, what Rasa would redo on every message)
 from bot.sentence_encoder import SentenceEncoder
 
 TOKENS = "text_tokens"

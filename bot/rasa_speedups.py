@@ -1,0 +1,75 @@
+"""Work Rasa 3.6 repeats on every message and that costs more than the message itself; done once instead.
+
+Installed when the model loads (imported by ``bot.meaning_featurizer``, a component of this project's pipeline), so
+``rasa run``, ``rasa test`` and the benchmarks all get them. Each keeps Rasa's behaviour exactly (tests/bot/
+test_rasa_speedups.py compares both on the same inputs); docs/benchmarks.md has the before/after (issue 18).
+
+- The action server's answer is checked with ``jsonschema.validate(result, schema)``
+  (``RemoteAction._validate_action_result``), which validates the schema itself against its meta-schema first, on
+  every call: about 25 ms of CPU per custom action call here, most of a conversation's first reply
+  (``action_session_start``). Here the validator is built, and the schema checked, once: the same errors
+  (``best_match``, as ``jsonschema.validate`` raises) with the same message.
+- Loading a tracker turns each stored event back into an object; for each, ``Event.resolve_by_type`` walks every
+  subclass of ``Event`` (recursively, with ``inspect.isabstract`` on each) to find the class of its type name:
+  about 80 us an event, so a long conversation paid more for this than for understanding the message. Here a type
+  name is resolved by that same walk once, then remembered.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import best_match
+from rasa.core.actions.action import RemoteAction
+from rasa.shared.constants import DOCS_BASE_URL
+from rasa.shared.core.events import Event
+
+_RASA_RESOLVE_BY_TYPE = Event.resolve_by_type
+_EVENT_CLASSES: dict[str, type[Event]] = {}
+
+
+@lru_cache(maxsize=1)
+def response_validator() -> Any:
+    """The validator of ``RemoteAction.action_response_format_spec()``, its schema checked once."""
+    schema = RemoteAction.action_response_format_spec()
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    return validator_class(schema)
+
+
+def validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
+    """``RemoteAction._validate_action_result`` without rebuilding the validator: True, or the ValidationError."""
+    error = best_match(response_validator().iter_errors(result))
+    if error is None:
+        return True
+    error.message += (
+        ". Failed to validate Action server response from API, make sure your response from the Action endpoint is "
+        f"valid. For more information about the format visit {DOCS_BASE_URL}/custom-actions"
+    )
+    raise error
+
+
+def resolve_by_type(type_name: str, default: type[Event] | None = None) -> type[Event] | None:
+    """``Event.resolve_by_type``: the class of ``type_name`` found by Rasa's own walk once, then remembered.
+
+    Only found classes are remembered: "topic", a default or an unknown name go through Rasa's code each time (an
+    event class imported later is found then).
+    """
+    found = _EVENT_CLASSES.get(type_name)
+    if found is not None:
+        return found
+    resolved = _RASA_RESOLVE_BY_TYPE(type_name, default)
+    if resolved is not None and resolved is not default:
+        _EVENT_CLASSES[type_name] = resolved
+    return resolved
+
+
+def install() -> None:
+    """Replace Rasa's per-call work with the once-done versions (idempotent)."""
+    RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
+    Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign,assignment]
+
+
+install()
