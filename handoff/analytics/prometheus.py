@@ -33,6 +33,8 @@ SIMPLE_COUNTERS = {
     "handoff_context_loss": (EventType.CONTEXT_LOSS, "Escalations where the agent had to ask the customer again."),
     "handoff_recontacts": (EventType.RECONTACT, "Customers asking what is happening with their case."),
     "handoff_l3_escalations": (EventType.ESCALATED_L3, "Escalations from L2 to L3."),
+    "handoff_l3_returns": (EventType.L3_RETURNED, "L3 escalations returned to L2 with the root cause."),
+    "handoff_l3_sla_breaches": (EventType.L3_SLA_BREACH, "L3 escalations not claimed within their L3 SLA."),
     "handoff_transfers": (EventType.TRANSFERRED, "Transfers from one agent to another."),
 }
 # Rows younger than this are read again at the next scrape: on PostgreSQL ids are handed out at insert, so a row

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
+
 from handoff.analytics.metrics import conversation_facts
+from handoff.domain import auth
 from handoff.storage import events as event_store
 from handoff.storage import l3_escalations as l3_escalation_store
-from tests.handoff.helpers import HANDOFF_PAYLOAD, Client, FakeRasa, Running
+from tests.handoff.helpers import HANDOFF_PAYLOAD, TOKEN_SECRET, Client, FakeRasa, Running
 
 READY = {
     "repro_steps": "1. open Sync 2. press Sync now 3. spinner, then E-504",
@@ -133,6 +136,12 @@ async def test_the_l3_journey_from_escalation_to_the_customer_update(gateway: Ru
     assert types.index("escalated_l3") < types.index("l3_claimed") < types.index("l3_returned")
     (facts,) = conversation_facts(events)
     assert facts.escalations[-1].churn == 2, "the escalation and the return each count as a bounce"
+    omar = await gateway.add_agent("omar@example.com", name="Omar", role="lead", skills=["general"])
+    async with aiohttp.ClientSession() as http:
+        headers = {"Authorization": f"Bearer {auth.issue_token(TOKEN_SECRET, omar.id, 'lead', 60)}"}
+        async with http.get(f"{gateway.url}/metrics", headers=headers) as resp:
+            scraped = await resp.text()
+    assert "handoff_l3_escalations_total 1.0" in scraped and "handoff_l3_returns_total 1.0" in scraped
 
 
 async def test_no_path_reaches_l3_without_the_definition_of_ready(gateway: Running) -> None:
