@@ -21,15 +21,8 @@ from handoff.domain.records import AgentRecord
 
 # The definition of ready: what an L3 engineer needs to start without asking L2 again.
 DOR_FIELDS = ("repro_steps", "logs", "environment", "timestamps")
-DOR_LABELS = {
-    "repro_steps": "Steps to reproduce",
-    "logs": "Logs",
-    "environment": "Environment",
-    "timestamps": "Timestamps",
-}
 # What L3 sends back to the L2 owner; ``workaround`` may be empty ("none"), the rest may not.
 RETURN_FIELDS = ("resolution", "root_cause", "workaround", "customer_update")
-RETURN_REQUIRED = ("resolution", "root_cause", "customer_update")
 
 # Why a transfer is refused: L3 is reached only with the definition of ready.
 DOR_REQUIRED = (
@@ -73,12 +66,6 @@ def l3_deadline(escalated_at: datetime, priority: str, sla_minutes: Mapping[str,
     """When the escalation must have been claimed by L3."""
     minutes = float(sla_minutes.get(priority, sla_minutes["normal"]))
     return escalated_at + timedelta(minutes=minutes)
-
-
-def sla_warning_due(escalated_at: datetime, deadline: datetime, now: datetime, warn_fraction: float) -> bool:
-    """Whether the last ``warn_fraction`` of the window to claim has begun."""
-    window = (deadline - escalated_at).total_seconds()
-    return now >= deadline - timedelta(seconds=window * warn_fraction)
 
 
 def stale_minutes(last_activity_at: datetime, now: datetime) -> float:

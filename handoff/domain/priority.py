@@ -95,3 +95,9 @@ def decide(
 def sla_deadline(settings: Settings, level: str, now: datetime) -> datetime:
     """When an agent must have picked the hand-off up."""
     return now + timedelta(minutes=settings.sla_for(level))
+
+
+def sla_warning_due(started: datetime, deadline: datetime, now: datetime, warn_fraction: float) -> bool:
+    """Whether the last ``warn_fraction`` of the window from ``started`` to ``deadline`` has begun (L2 and L3 SLAs)."""
+    window = (deadline - started).total_seconds()
+    return now >= deadline - timedelta(seconds=window * warn_fraction)

@@ -21,10 +21,9 @@ from handoff.domain.l3 import (
     choose_engineer,
     l3_deadline,
     l3_priority,
-    sla_warning_due,
     stale_minutes,
 )
-from handoff.domain.priority import bump
+from handoff.domain.priority import bump, sla_warning_due
 from handoff.domain.records import AgentRecord, L3EscalationRecord, iso
 from handoff.domain.states import EventType, HandoffStatus, Move, State
 from handoff.storage import agents as agent_store

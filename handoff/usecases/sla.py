@@ -11,7 +11,7 @@ import logging
 from datetime import timedelta
 
 from handoff.domain import events as ev
-from handoff.domain.priority import bump
+from handoff.domain.priority import bump, sla_warning_due
 from handoff.domain.records import iso
 from handoff.domain.states import EventType
 from handoff.storage import conversations as conversation_store
@@ -37,9 +37,7 @@ async def check_once(gw: Gateway) -> int:
             "sla_deadline": iso(h.sla_deadline),
         }
         if h.status == "open":
-            window = (h.sla_deadline - h.created_at).total_seconds()
-            warn_at = h.sla_deadline - timedelta(seconds=window * gw.settings.sla_warn_fraction)
-            if not h.sla_warned and now >= warn_at:
+            if not h.sla_warned and sla_warning_due(h.created_at, h.sla_deadline, now, gw.settings.sla_warn_fraction):
                 level = bump(h.priority)
                 async with gw.db.write() as s:
                     await handoff_store.update_handoff_sla(s, h.id, warned=True, priority=level)
