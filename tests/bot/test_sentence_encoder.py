@@ -59,7 +59,10 @@ def test_padding_never_changes_a_vector(encoder: SentenceEncoder) -> None:
     alone = encoder.sentence_vectors(["reset my password"])[0]
     batched = encoder.sentence_vectors(["reset my password", "word " * 100])[0]
     assert np.linalg.norm(alone) == pytest.approx(1.0, abs=1e-5)
-    assert np.abs(alone - batched).max() < 1e-4
+    # bfloat16 matrices round differently with the batch's shape on CPUs without native bfloat16 (seen: 4.7e-4 on an
+    # AMD EPYC, under 1e-4 on a Xeon with AVX-512 BF16); pooling the hundred padding positions would move it far more.
+    assert np.abs(alone - batched).max() < 2e-3
+    assert _cos(alone, batched) > 0.9999
 
 
 def test_long_and_empty_texts_are_encoded(encoder: SentenceEncoder) -> None:
