@@ -72,3 +72,21 @@ def test_stored_events_come_back_as_the_same_events() -> None:
               SlotSet("email", "ana@example.com"), BotUttered("Hello!", {"buttons": []})]
     again = [Event.from_parameters(e.as_dict()) for e in events]
     assert again == events
+
+
+def test_rule_policy_states_are_formatted_only_for_a_debug_record_that_is_written() -> None:
+    import logging
+
+    from rasa.core.policies.policy import Policy
+
+    states = [{}, {"user": {"intent": "greet"}, "prev_action": {"action_name": "action_listen"}}]
+    logger = logging.getLogger("rasa.core.policies.rule_policy")
+    before = logger.level
+    try:
+        logger.setLevel(logging.DEBUG)
+        assert Policy.format_tracker_states(states) == rasa_speedups._RASA_FORMAT_TRACKER_STATES(states)
+        assert "user intent: greet" in Policy.format_tracker_states(states)
+        logger.setLevel(logging.INFO)
+        assert Policy.format_tracker_states(states) == ""
+    finally:
+        logger.setLevel(before)
