@@ -24,7 +24,6 @@ from itertools import islice
 from typing import Any
 
 from rasa.shared.core.constants import PREVIOUS_ACTION, USER
-from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.core.domain import Domain, State
 from rasa.shared.core.events import (
     ActionExecuted,
@@ -35,10 +34,11 @@ from rasa.shared.core.events import (
     Event,
     Restarted,
     SessionStarted,
-    UserUttered,
     UserUtteranceReverted,
+    UserUttered,
 )
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT, TEXT
 
 RASA_APPLIED_EVENTS = DialogueStateTracker.applied_events
 RASA_STATES_FOR_TRACKER_HISTORY = Domain.states_for_tracker_history
@@ -176,9 +176,11 @@ def _copy(state: State) -> State:
 
 
 def _handed_out(state: State) -> State:
-    """A kept state as a caller may get it. Rasa's prediction code changes the states it gets in two ways only: the
-    featurizer deletes the text of every user sub-state that also has an intent, and the last state's text, intent
-    or entities; so a kept state is copied only when it has both, and the last one always (by the caller)."""
+    """A kept state as a caller may get it: copied only when Rasa's prediction code would change it.
+
+    It changes the states it gets in two ways only: the featurizer deletes the text of every user sub-state that also
+    has an intent, and the last state's text, intent or entities (the caller copies the last one always).
+    """
     user = state.get(USER)
     if user is not None and TEXT in user and INTENT in user:
         return _copy(state)

@@ -27,16 +27,16 @@ test_rasa_speedups.py compares both on the same inputs); docs/benchmarks.md has 
 
 from __future__ import annotations
 
-from functools import lru_cache
 import copy
 import logging
 import math
+from functools import lru_cache
 from typing import Any
 
 import jsonschema
 from jsonschema.exceptions import best_match
-from rasa.core.policies.policy import Policy
 from rasa.core.actions.action import RemoteAction
+from rasa.core.policies.policy import Policy
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -94,8 +94,10 @@ def format_tracker_states(states: list[dict]) -> str:
 
 
 def copy_tracker(self: DialogueStateTracker) -> DialogueStateTracker:
-    """``DialogueStateTracker.copy`` (a replay of every event into ``init_copy()``) without the replay: the same
-    events, and the state replaying them re-creates, taken from the tracker."""
+    """``DialogueStateTracker.copy`` without its replay of every event into ``init_copy()``.
+
+    The copy gets the same events, and the state replaying them re-creates, taken from the tracker.
+    """
     if type(self) is not DialogueStateTracker or not all(e.timestamp <= math.inf for e in self.events):
         return RASA_COPY_TRACKER(self)  # subclasses, and the odd timestamp Rasa's replay would stop at
     copied = self.init_copy()

@@ -23,14 +23,13 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterator
-from itertools import islice
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 import sqlalchemy as sa
-from rasa.shared.core.domain import Domain
-
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import BotUttered, Event, SessionStarted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -91,14 +90,17 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
     """``SQLTrackerStore`` whose new rows carry redacted customer messages, keeping recent trackers in memory."""
 
     def __init__(self, *args: Any, redact: str = "all", cached_conversations: int | str = 1000, **kwargs: Any) -> None:
-        """As ``SQLTrackerStore``; ``redact`` chooses the classes for this Rasa process (rows and log lines),
-        ``cached_conversations`` how many conversations' trackers are kept in memory between messages."""
+        """As ``SQLTrackerStore``, with two options.
+
+        ``redact`` chooses the classes for this Rasa process (rows and log lines); ``cached_conversations`` how many
+        conversations' trackers are kept in memory between messages.
+        """
         install(redact)
         super().__init__(*args, **kwargs)
         if self.engine.dialect.name == "sqlite":
             # SQLAlchemy 1.4 opens a SQLite file anew for every session (NullPool): ~0.3 ms each, several a message.
             # One connection per thread instead, as SQLite allows.
-            self.engine = sa.create_engine(self.engine.url, poolclass=sa.pool.SingletonThreadPool)
+            self.engine: sa.engine.Engine = sa.create_engine(self.engine.url, poolclass=sa.pool.SingletonThreadPool)
             self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
         self.cached_conversations = int(cached_conversations)
         if self.cached_conversations < 0:
