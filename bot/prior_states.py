@@ -13,8 +13,8 @@ recomputes only from the earliest position those rules changed. The result is eq
 (tests/bot/test_prior_states.py replays random event sequences against Rasa's own functions). It pays off across
 messages because the tracker store hands the same tracker back for the next message (bot/tracker_store.py).
 
-Only for ``DialogueStateTracker`` itself: training's ``TrackerWithCachedStates`` and other subclasses go through
-Rasa's code.
+Only for ``DialogueStateTracker`` itself with no cap on its events: training's ``TrackerWithCachedStates``, other
+subclasses and a tracker that drops its oldest events go through Rasa's code.
 """
 
 from __future__ import annotations
@@ -159,9 +159,14 @@ def _history(tracker: DialogueStateTracker) -> _History:
     return kept
 
 
+def _handled(tracker: DialogueStateTracker) -> bool:
+    """Whether this module answers for ``tracker``: a plain tracker whose events are never dropped from the front."""
+    return type(tracker) is DialogueStateTracker and tracker._max_event_history is None
+
+
 def applied_events(self: DialogueStateTracker) -> list[Event]:
     """``DialogueStateTracker.applied_events``: only the events appended since the last call are read."""
-    if type(self) is not DialogueStateTracker:
+    if not _handled(self):
         return RASA_APPLIED_EVENTS(self)
     return list(_history(self).catch_up(self))
 
@@ -195,7 +200,7 @@ def states_for_tracker_history(
     rule_only_data: dict[str, Any] | None = None,
 ) -> list[State]:
     """``Domain.states_for_tracker_history``, computing only the states after what changed since the last call."""
-    if type(tracker) is not DialogueStateTracker:
+    if not _handled(tracker):
         return RASA_STATES_FOR_TRACKER_HISTORY(self, tracker, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
     history = _history(tracker)
     applied = history.catch_up(tracker)

@@ -86,6 +86,15 @@ class _Kept:
     stored: tuple[int, int | None]
 
 
+@dataclass
+class _Saving:
+    """One save under way: the stored count when known, and what writing the new events found."""
+
+    stored_before: int | None
+    written: int = 0
+    redacted: bool = False
+
+
 class RedactingSQLTrackerStore(SQLTrackerStore):
     """``SQLTrackerStore`` whose new rows carry redacted customer messages, keeping recent trackers in memory."""
 
@@ -109,8 +118,7 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         table = self.SQLEvent.__table__
         placeholder = "%s" if self.engine.dialect.paramstyle in ("format", "pyformat") else "?"
         self._stored_sql = f"SELECT count(id), max(id) FROM {table.fullname} WHERE sender_id = {placeholder}"
-        self._redacted_on_save, self._written_on_save = False, 0
-        self._stored_before: int | None = None
+        self._saving: dict[str, _Saving] = {}  # by conversation: Rasa's lock store allows one save at a time
 
     def _stored(self, sender_id: str) -> tuple[int, int | None]:
         """The conversation's rows in the database: how many, the highest id (any write by anyone changes it)."""
@@ -144,24 +152,28 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
         kept = self._kept.pop(sender_id, None)
         # The stored count of a tracker handed out by retrieve is its length then (Rasa's lock store keeps other
         # writers out meanwhile): no need to count the session's rows again, as Rasa's save does (~2 ms).
-        self._stored_before = kept.length if kept is not None and kept.tracker is tracker else None
-        self._redacted_on_save, self._written_on_save = False, 0
-        await super().save(tracker)
-        if not self.cached_conversations or self._redacted_on_save or self.domain is None:
+        saving = _Saving(kept.length if kept is not None and kept.tracker is tracker else None)
+        self._saving[sender_id] = saving
+        try:
+            await super().save(tracker)
+        finally:
+            self._saving.pop(sender_id, None)
+        if not self.cached_conversations or saving.redacted or self.domain is None:
             return
         events = tracker.events
-        first_written = max(len(events) - self._written_on_save, 1)
+        first_written = max(len(events) - saving.written, 1)
         if any(isinstance(event, SessionStarted) for event in islice(events, first_written, None)):
             return  # a reload reads only the new session: not what this tracker holds
         self._keep(_Kept(tracker, self.domain, len(events), self._stored(sender_id)))
 
     def _additional_events(self, session: Any, tracker: DialogueStateTracker) -> Iterator:
-        if self._stored_before is None:
+        saving = self._saving.get(tracker.sender_id) or _Saving(None)
+        if saving.stored_before is None:
             new = super()._additional_events(session, tracker)
         else:
-            new = islice(tracker.events, self._stored_before, len(tracker.events))
+            new = islice(tracker.events, saving.stored_before, len(tracker.events))
         for event in new:
             stored = redacted(event)
-            self._redacted_on_save = self._redacted_on_save or stored is not event
-            self._written_on_save += 1
+            saving.redacted = saving.redacted or stored is not event
+            saving.written += 1
             yield stored

@@ -218,3 +218,13 @@ def test_a_copy_equals_rasas_replayed_copy_and_is_independent(domain: Domain, se
         fast.update(SlotSet(domain.slots[0].name, "changed in the copy"))
         fast.update(ActiveLoop(domain.form_names[0]))
         assert _tracker_state(tracker) == before, "the original is untouched by changes to its copy"
+
+
+def test_a_tracker_that_drops_its_oldest_events_is_left_to_rasa(domain: Domain) -> None:
+    capped = DialogueStateTracker("capped", domain.slots, max_event_history=5)
+    rasa = RasaTracker("capped-rasa", domain.slots, max_event_history=5)
+    for event in random_events(domain, random.Random(5), 40):
+        capped.update(event)
+        rasa.update(_copy(event))
+        assert domain.states_for_tracker_history(capped) == domain.states_for_tracker_history(rasa)
+    assert "_kept_prior_states" not in capped.__dict__
