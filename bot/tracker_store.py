@@ -10,7 +10,8 @@ an optional ``redact:`` key (the classes, as ``HANDOFF_REDACT``; default all). L
 server's own log records through the redaction (Rasa logs the user's text at DEBUG).
 
 It also hands the same tracker back for a conversation's next message instead of rebuilding it from every stored
-event (``cached_conversations``, default 1000, the most recently used; 0 turns it off). Rebuilding cost a reply at
+event (``cached_conversations``, default 1000, the most recently used, holding at most ``cached_events``, default
+100,000, events together; 0 turns it off). Rebuilding cost a reply at
 turn 80 about 15 ms more than at turn 10, and only a tracker kept in memory keeps its derived dialogue states
 (bot/prior_states.py). The database stays the truth: a kept tracker is handed back only while the conversation's
 stored events are exactly the ones it holds (the conversation's row count and highest row id, read before each use:
@@ -98,11 +99,13 @@ class _Saving:
 class RedactingSQLTrackerStore(SQLTrackerStore):
     """``SQLTrackerStore`` whose new rows carry redacted customer messages, keeping recent trackers in memory."""
 
-    def __init__(self, *args: Any, redact: str = "all", cached_conversations: int | str = 1000, **kwargs: Any) -> None:
-        """As ``SQLTrackerStore``, with two options.
+    def __init__(self, *args: Any, redact: str = "all", cached_conversations: int | str = 1000,
+                 cached_events: int | str = 100_000, **kwargs: Any) -> None:
+        """As ``SQLTrackerStore``, with three options.
 
         ``redact`` chooses the classes for this Rasa process (rows and log lines); ``cached_conversations`` how many
-        conversations' trackers are kept in memory between messages.
+        conversations' trackers are kept in memory between messages, ``cached_events`` how many events they may hold
+        together (about 2.4 kB each with their dialogue states: a very long conversation cannot fill the memory).
         """
         install(redact)
         super().__init__(*args, **kwargs)
@@ -111,10 +114,11 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             # One connection per thread instead, as SQLite allows.
             self.engine: sa.engine.Engine = sa.create_engine(self.engine.url, poolclass=sa.pool.SingletonThreadPool)
             self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
-        self.cached_conversations = int(cached_conversations)
-        if self.cached_conversations < 0:
-            raise ValueError("cached_conversations must be 0 (off) or more")
+        self.cached_conversations, self.cached_events = int(cached_conversations), int(cached_events)
+        if self.cached_conversations < 0 or self.cached_events < 0:
+            raise ValueError("cached_conversations and cached_events must be 0 (off) or more")
         self._kept: OrderedDict[str, _Kept] = OrderedDict()
+        self._kept_events = 0
         table = self.SQLEvent.__table__
         placeholder = "%s" if self.engine.dialect.paramstyle in ("format", "pyformat") else "?"
         self._stored_sql = f"SELECT count(id), max(id) FROM {table.fullname} WHERE sender_id = {placeholder}"
@@ -128,7 +132,7 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         """The kept tracker while the database holds exactly its events; otherwise rebuilt from the database."""
-        kept = self._kept.pop(sender_id, None)
+        kept = self._take(sender_id)
         stored = self._stored(sender_id) if kept is not None or self.cached_conversations else None
         if (kept is not None and kept.domain is self.domain and len(kept.tracker.events) == kept.length
                 and stored == kept.stored):
@@ -140,16 +144,28 @@ class RedactingSQLTrackerStore(SQLTrackerStore):
             self._keep(_Kept(tracker, self.domain, len(tracker.events), stored))
         return tracker
 
+    def _take(self, sender_id: str) -> _Kept | None:
+        """The conversation's kept tracker, no longer kept."""
+        kept = self._kept.pop(sender_id, None)
+        if kept is not None:
+            self._kept_events -= kept.length
+        return kept
+
     def _keep(self, kept: _Kept) -> None:
-        """Remember ``kept`` as the conversation's most recent use, forgetting the least recently used beyond the bound."""
+        """Remember ``kept`` as the conversation's most recent use; forget the least recently used beyond the bounds."""
+        self._take(kept.tracker.sender_id)
+        if kept.length > self.cached_events:
+            return  # longer than the whole budget: reloaded each time, and the others stay
         self._kept[kept.tracker.sender_id] = kept
-        while len(self._kept) > self.cached_conversations:
-            self._kept.popitem(last=False)
+        self._kept_events += kept.length
+        while self._kept and (len(self._kept) > self.cached_conversations or self._kept_events > self.cached_events):
+            _, dropped = self._kept.popitem(last=False)
+            self._kept_events -= dropped.length
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Write the new events (redacted); keep the tracker if it now equals what a reload would build."""
         sender_id = tracker.sender_id
-        kept = self._kept.pop(sender_id, None)
+        kept = self._take(sender_id)
         # The stored count of a tracker handed out by retrieve is its length then (Rasa's lock store keeps other
         # writers out meanwhile): no need to count the session's rows again, as Rasa's save does (~2 ms).
         saving = _Saving(kept.length if kept is not None and kept.tracker is tracker else None)

@@ -192,6 +192,26 @@ async def test_only_the_most_recent_conversations_are_kept(tmp_path: Any) -> Non
         _store(tmp_path / "t.db", cached_conversations=-1)
 
 
+async def test_the_kept_trackers_hold_at_most_cached_events_together(tmp_path: Any) -> None:
+    store = _store(tmp_path / "t.db", cached_events=20)
+    short = await _started(store, "short")  # 6 events
+    long = await _started(store, "long")
+    for text in ("one", "two", "three", "four"):
+        _turn(long, text)  # 22 events: more than the budget alone
+    await store.save(long)
+    assert await store.retrieve("long") is not long, "a conversation longer than the budget is not kept"
+    assert await store.retrieve("short") is short
+    middle = await _started(store, "middle")
+    _turn(middle, "more")
+    await store.save(middle)  # 6 + 10 events: within the budget
+    assert await store.retrieve("short") is short and await store.retrieve("middle") is middle
+    last = await _started(store, "last")
+    _turn(last, "more")
+    await store.save(last)  # 16 + 10: the least recently used goes
+    assert await store.retrieve("short") is not short and await store.retrieve("last") is last
+    assert store._kept_events <= 20
+
+
 async def test_a_first_save_that_a_reload_would_read_differently_is_not_kept(tmp_path: Any) -> None:
     """Rasa reads back only the latest session: a tracker holding the events before it is not what a reload gives."""
     store = _store(tmp_path / "t.db")
