@@ -2,9 +2,10 @@
 
 Starts its own stack on loopback: the action server (seeded demo backend), two Rasa servers with the trained
 model sharing a PostgreSQL tracker store (throwaway database) and a RedisLockStore (private key prefix), and two
-gateways (``python -m handoff``, SQLite): one with ``RASA_URLS`` = the first server, one with both (round-robin
-with health checks). The load is closed-loop: K customers, each starting a fresh conversation with one of the
-first messages the bot answers itself and waiting for the first bot reply before the next. K steps up (1, 2, 4,
+gateways (``python -m handoff``, SQLite): one with ``RASA_URLS`` = the first server, one with both (each
+conversation to its own server, with health checks). The load is closed-loop: K customers, each starting a fresh
+conversation with one of the first messages the bot answers itself and waiting for the first bot reply before the
+next. K steps up (1, 2, 4,
 ...) until p95 passes the bound twice; the figure per configuration is the best throughput whose p95 stayed
 within 500 ms, and the report gives the ratio of two servers to one. Usage: ``python -m bench.bot_throughput``.
 """

@@ -67,7 +67,7 @@ class Settings:
     database_url: str = "sqlite+aiosqlite:///var/handoff.db"
     auto_migrate: bool = True
     rasa_url: str = "http://127.0.0.1:5005"
-    # Several Rasa servers (shared SQL tracker store + RedisLockStore): round-robin over the healthy ones.
+    # Several Rasa servers (shared SQL tracker store + RedisLockStore): each conversation to its own healthy one.
     rasa_urls: tuple[str, ...] = ()
     rasa_health_interval_seconds: float = 5.0
     # Secrets (SECRETS above): no built-in value. Outside demo mode the gateway refuses to start without them.

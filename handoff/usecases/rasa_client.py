@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import logging
 from collections.abc import Sequence
@@ -14,16 +15,24 @@ import aiohttp
 log = logging.getLogger(__name__)
 
 
+def _rendezvous(url: str, conversation_id: str) -> int:
+    """The weight of ``url`` for ``conversation_id``: the conversation goes to the server of highest weight."""
+    return int.from_bytes(hashlib.blake2b(f"{url}\n{conversation_id}".encode(), digest_size=8).digest(), "big")
+
+
 class RasaUnavailable(Exception):
     """Rasa is down, timed out, or answered with an error."""
 
 
 class RasaClient:
-    """Talks to one or several Rasa servers over HTTP, round-robin over the healthy ones.
+    """Talks to one or several Rasa servers over HTTP: each conversation to its own server while that one is healthy.
 
     Several servers only work when they share the tracker store (SQL) and the lock store (Redis): then any
-    server can answer any conversation. A server whose connection fails or that answers 5xx is marked down
-    and the request goes to the next one; a timeout is not retried (a slow Rasa is still working on it).
+    server can answer any conversation. Each conversation still goes to the same server (rendezvous hashing of its
+    id over the servers: conversations spread evenly, and a server's going or coming moves only its own share),
+    because a Rasa server keeps the trackers it answered in memory and reloads one another server wrote to
+    (bot/tracker_store.py). A server whose connection fails or that answers 5xx is marked down and the request goes
+    to the conversation's next server; a timeout is not retried (a slow Rasa is still working on it).
     ``check_health`` (run periodically by the app) marks servers up again when ``GET /status`` answers.
     """
 
@@ -57,11 +66,17 @@ class RasaClient:
         """The first configured server (single-server deployments, logs)."""
         return self.base_urls[0]
 
-    def _order(self) -> list[str]:
-        """Servers to try for one request: healthy ones round-robin first, then the others as a last resort."""
-        start = next(self._next)
-        rotated = [self.base_urls[(start + i) % len(self.base_urls)] for i in range(len(self.base_urls))]
-        return [u for u in rotated if u in self.healthy] + [u for u in rotated if u not in self.healthy]
+    def _order(self, conversation_id: str | None = None) -> list[str]:
+        """Servers to try for one request, healthy ones first, then the others as a last resort.
+
+        For a conversation, in the order of its rendezvous hash (the same server each time); otherwise round-robin.
+        """
+        if conversation_id is None:
+            start = next(self._next)
+            ordered = [self.base_urls[(start + i) % len(self.base_urls)] for i in range(len(self.base_urls))]
+        else:
+            ordered = sorted(self.base_urls, key=lambda url: _rendezvous(url, conversation_id), reverse=True)
+        return [u for u in ordered if u in self.healthy] + [u for u in ordered if u not in self.healthy]
 
     def _mark(self, url: str, up: bool) -> None:
         if up and url not in self.healthy:
@@ -100,14 +115,15 @@ class RasaClient:
 
         await asyncio.gather(*(probe(u) for u in self.base_urls))
 
-    async def _post(self, path: str, body: Any, params: dict[str, str] | None = None) -> Any:
+    async def _post(self, path: str, body: Any, params: dict[str, str] | None = None, *,
+                    conversation_id: str | None = None) -> Any:
         query = dict(params or {})
         if self.token:
             query["token"] = self.token
         if self.http is None:
             raise RasaUnavailable("HTTP session not started")
         last: RasaUnavailable | None = None
-        for url in self._order():
+        for url in self._order(conversation_id):
             try:
                 async with self.http.post(f"{url}{path}", json=body, params=query, timeout=self.timeout) as resp:
                     if resp.status >= 500 and len(self.base_urls) > 1:
@@ -130,7 +146,8 @@ class RasaClient:
 
     async def send_message(self, sender: str, message: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
         """POST the message to the REST webhook; return the bot's replies."""
-        replies = await self._post("/webhooks/rest/webhook", {"sender": sender, "message": message, "metadata": metadata})
+        replies = await self._post("/webhooks/rest/webhook", {"sender": sender, "message": message, "metadata": metadata},
+                                   conversation_id=sender)
         if not isinstance(replies, list):
             raise RasaUnavailable("Rasa returned a non-list reply")
         return [r for r in replies if isinstance(r, dict)]
@@ -143,19 +160,20 @@ class RasaClient:
         strikes and pending steps are gone.
         """
         cid = quote(conversation_id, safe="")
-        await self._post(f"/conversations/{cid}/tracker/events", [{"event": "resume"}, {"event": "session_started"}])
+        await self._post(f"/conversations/{cid}/tracker/events", [{"event": "resume"}, {"event": "session_started"}],
+                         conversation_id=conversation_id)
 
     async def tracker(self, conversation_id: str) -> dict[str, Any]:
         """The conversation's tracker without its events (slots, ``latest_message``), for the escalation predictor.
 
-        Read-only, so no fail-over bookkeeping and no turn in the round-robin: the first healthy server (they share
-        the tracker store) is asked; any error is ``RasaUnavailable`` and the caller skips the prediction.
+        Read-only, so no fail-over bookkeeping: the conversation's first healthy server (they share the tracker store)
+        is asked; any error is ``RasaUnavailable`` and the caller skips the prediction.
         """
         if self.http is None:
             raise RasaUnavailable("HTTP session not started")
         cid = quote(conversation_id, safe="")
         query = {"include_events": "NONE", **({"token": self.token} if self.token else {})}
-        url = next((u for u in self.base_urls if u in self.healthy), self.base_urls[0])
+        url = self._order(conversation_id)[0]
         try:
             async with self.http.get(f"{url}/conversations/{cid}/tracker", params=query, timeout=self.timeout) as resp:
                 if resp.status >= 400:
@@ -174,11 +192,12 @@ class RasaClient:
         ``action_handback`` reads from ``tracker.latest_message["entities"]`` (``open_question``, ``agent_name``).
         """
         cid = quote(conversation_id, safe="")
-        await self._post(f"/conversations/{cid}/tracker/events", {"event": "resume"})
+        await self._post(f"/conversations/{cid}/tracker/events", {"event": "resume"}, conversation_id=conversation_id)
         result = await self._post(
             f"/conversations/{cid}/trigger_intent",
             {"name": self.handback_intent, "entities": dict(entities or {})},
             params={"output_channel": "collector"},
+            conversation_id=conversation_id,
         )
         messages = result.get("messages") if isinstance(result, dict) else None
         return [m for m in messages or [] if isinstance(m, dict)]
