@@ -79,3 +79,16 @@ async def test_a_model_measured_before_is_read_from_the_history(tmp_path: Path) 
 def test_stories_that_cannot_be_replayed_are_an_error_not_a_failing_story(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="rasa test failed"):
         story_failures(Project(tmp_path), MODEL, tmp_path / "out")  # no tests/test_stories.yml in this folder
+
+
+def test_a_candidate_model_name_never_reads_as_a_card_number() -> None:
+    """The leak scan reads the model file's bytes (its gzip header holds the name): no time may give a card."""
+    from bot.retrain import candidate_name
+    from contract.redact import find_cards
+    from tests.privacy.scan import scan_bytes
+
+    start = 1_796_146_000.0  # 2026-12-01; the old "20261201-174509" was Luhn-valid
+    names = [candidate_name(start + second) for second in range(0, 86_400, 3)]
+    assert all(name.startswith("candidate-2026-") for name in names)
+    assert not [name for name in names if scan_bytes(f"{name}.tar".encode()) or find_cards(name)]
+    assert scan_bytes(b"candidate-20261201-174509.tar"), "the scan this guards against"
