@@ -9,6 +9,7 @@ is affected fills the impact without the question being asked.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
@@ -100,6 +101,14 @@ def answers_impact(tracker: Tracker) -> bool:
     return bool(scope_from_text(text) or urgency_from_text(text))
 
 
+def _said_unasked(tracker: Tracker, slot: str, says_it: Callable[[str], bool]) -> dict[str, Any]:
+    """``slot`` from the latest message when it already says it and the slot is neither filled nor being asked."""
+    text = tracker.latest_message.get("text") or ""
+    if tracker.get_slot(slot) or tracker.get_slot("requested_slot") == slot:
+        return {}
+    return {slot: text} if says_it(text) else {}
+
+
 class ValidateTechnicalIssueForm(LeavableFormValidation):
     """The definition of done for L1 on a fault: the error as seen, what was already tried and the impact."""
 
@@ -123,19 +132,13 @@ class ValidateTechnicalIssueForm(LeavableFormValidation):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         """Take what was tried from any message of the form that already says it, so it is not asked."""
-        text = tracker.latest_message.get("text") or ""
-        if tracker.get_slot("steps_tried") or tracker.get_slot("requested_slot") == "steps_tried":
-            return {}
-        return {"steps_tried": text} if ALREADY_TRIED.search(text) else {}
+        return _said_unasked(tracker, "steps_tried", lambda text: bool(ALREADY_TRIED.search(text)))
 
     async def extract_impact(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         """Take the impact from any message of the form that already says who is affected, so it is not asked."""
-        text = tracker.latest_message.get("text") or ""
-        if tracker.get_slot("impact") or tracker.get_slot("requested_slot") == "impact":
-            return {}
-        return {"impact": text} if scope_from_text(text) else {}
+        return _said_unasked(tracker, "impact", lambda text: bool(scope_from_text(text)))
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
