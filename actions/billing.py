@@ -128,6 +128,7 @@ class ActionBillingInvoice(AccountRequestAction):
 
     doing = "looking up an invoice"
     answer_step = "invoice_lookup"
+    answer_topic = "billing_invoice"
 
     def name(self) -> str:
         """Submit action of invoice_form."""
@@ -151,6 +152,7 @@ class ActionRefundStatus(AccountRequestAction):
 
     doing = "looking up refunds"
     answer_step = "refund_lookup"
+    answer_topic = "billing_refund"
 
     def name(self) -> str:
         """Submit action of refund_status_form."""

@@ -121,6 +121,14 @@ def first_support_intent(tracker: Tracker) -> str | None:
     return None
 
 
+def latest_support_intent(tracker: Tracker) -> str | None:
+    """The support topic the customer raised last since the last hand-back (the one still open at a hand-off)."""
+    for turn in reversed(user_turns(tracker)):
+        if turn.intent in SUPPORT_INTENTS:
+            return turn.intent
+    return None
+
+
 def person_declined(tracker: Tracker) -> bool:
     """The gateway says the customer declined its early offer of a person (metadata of the latest message)."""
     for event in reversed(tracker.events):

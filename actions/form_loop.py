@@ -9,6 +9,8 @@ Every form validation derives from ``LeavableFormValidation``. After each custom
 - An answer the slot's validation rejects is a miss; a question is asked at most twice. After the second miss the
   form ends with topic buttons and a person on offer, and the loop counts as one strike (three strikes hand off).
 - A message with no letters or digits (an emoji, "?") is neither an answer nor a miss: the question stands.
+- The emailed code counts its own wrong attempts (strikes, then the code is burned); an answer without a digit in it
+  ("thanks", "ok, one sec") is no attempt at all, only a miss.
 
 The form is ended by the validation itself (``requested_slot`` set to None) with a ``FollowupAction``, so no rule
 has to list every form and every way out.
@@ -102,6 +104,12 @@ class LeavableFormValidation(FormValidationAction, metaclass=ABCMeta):
         if switch_to and (confidence >= SURE_SWITCH or (
                 requested in self.self_limited_slots and not any(ch.isdigit() for ch in text))):
             return self.switch(tracker, requested, switch_to)
+        if requested in self.self_limited_slots and not any(ch.isdigit() for ch in text):
+            # "thanks", "ok", "didn't get it": no code typed, so no attempt spent and no wrong code; an unusable
+            # answer like any other (asked at most twice).
+            hint = CollectingDispatcher()
+            hint.utter_message(text=messages.NOT_A_CODE)
+            return self.miss(dispatcher, tracker, requested, [SlotSet(requested, None)], hint.messages)
         said = len(dispatcher.messages)
         events = await super().run(dispatcher, tracker, domain)
         if requested in self.self_limited_slots or tracker.get_slot("handoff_requested"):

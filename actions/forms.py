@@ -264,8 +264,10 @@ class AccountRequestAction(Action, metaclass=ABCMeta):
     """
 
     doing = "handling the request"
-    # The step serve() records when it answers (a lookup): after a hand-back, that answer is not simply repeated.
+    # The step serve() records when it answers (a lookup), and the topic it answers: after a hand-back about that
+    # topic, that answer is not simply repeated (it did not settle things); about another topic it is given again.
     answer_step: str | None = None
+    answer_topic: str | None = None
 
     @abstractmethod
     def name(self) -> str:
@@ -301,7 +303,8 @@ class AccountRequestAction(Action, metaclass=ABCMeta):
         """Find the customer, then serve the request; hand off when that is impossible."""
         if tracker.get_slot("handoff_requested"):
             return []
-        if self.answer_step and self.answer_step in (tracker.get_slot("handback_open") or {}).get("answers", []):
+        open_ = tracker.get_slot("handback_open") or {}
+        if self.answer_step in open_.get("answers", []) and open_.get("topic") in (None, self.answer_topic):
             return self.not_repeating(dispatcher, tracker)
         try:
             customer = current_customer(tracker)

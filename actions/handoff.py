@@ -16,9 +16,9 @@ from rasa_sdk.types import DomainDict
 from actions import messages
 from actions.dialogue import (
     Turn,
-    first_support_intent,
     latest_frustration,
     latest_intent,
+    latest_support_intent,
     reset_strikes,
     strikes,
     user_turns,
@@ -51,12 +51,21 @@ def reason_for(tracker: Tracker) -> str:
     return "policy"
 
 
+# The identifiers that belong to each topic's sentence (an invoice number says nothing about a crash).
+TOPIC_FACTS = {
+    "billing_invoice": (("invoice_id", "invoice"), ("amount", "amount $")),
+    "billing_charge_dispute": (("invoice_id", "invoice"), ("amount", "amount $")),
+    "billing_refund": (("invoice_id", "invoice"), ("amount", "amount $")),
+    "technical_issue": (("error_code", "error"),),
+}
+
+
 def problem_statement(tracker: Tracker, steps: list[dict[str, Any]]) -> str:
-    """One sentence an L2 agent can act on: the topic, the identifiers, and what failed."""
-    topic = first_support_intent(tracker)
+    """One sentence an L2 agent can act on: the open topic (the latest raised), its identifiers, and what failed."""
+    topic = latest_support_intent(tracker)
     sentence = PROBLEM_SENTENCES.get(topic or "", UNKNOWN_PROBLEM)
     facts = []
-    for slot, label in (("invoice_id", "invoice"), ("amount", "amount $"), ("error_code", "error")):
+    for slot, label in TOPIC_FACTS.get(topic or "", ()):
         value = tracker.get_slot(slot)
         if value:
             facts.append(f"{label} {value}".replace("$ ", "$"))
@@ -103,7 +112,7 @@ def build_handoff_payload(tracker: Tracker, reason: str) -> HandoffPayload:
         customer_verified=bool(tracker.get_slot("customer_verified")),
         hypothesis=tracker.get_slot("hypothesis"),
         problem=problem_statement(tracker, steps),
-        intent=first_support_intent(tracker),
+        intent=latest_support_intent(tracker),
         turns=tuple(payload_turn(turn) for turn in turns),
         entities=entities,
         slots=slots,
@@ -152,7 +161,7 @@ def handback_entities(tracker: Tracker) -> dict[str, str]:
 
 
 def answers_before_handoff(tracker: Tracker) -> list[str]:
-    """The steps the bot completed in the case an agent just handed back: answers that did not settle it."""
+    """The answers the bot gave before the hand-off; those about the topic handed off did not settle it."""
     return [str(step["step"]) for step in tracker.get_slot("steps_attempted") or []
             if step.get("outcome") == "resolved" and step.get("step")]
 
@@ -186,6 +195,7 @@ class ActionHandback(Action):
             SlotSet("handoff_reason", None),
             SlotSet("hypothesis", None),
             SlotSet("form_misses", None),
-            SlotSet("handback_open", {"note": given.get("open_question"), "answers": answers_before_handoff(tracker)}),
+            SlotSet("handback_open", {"note": given.get("open_question"), "answers": answers_before_handoff(tracker),
+                                      "topic": latest_support_intent(tracker)}),
             SlotSet("steps_attempted", []),
         ]

@@ -52,6 +52,8 @@ GAVE_UP_ASKING = (
     "Sorry, I still couldn't get that, and I don't want to keep asking. You can pick a topic below, or talk to a "
     "person who can look it up with you."
 )
+# Said when the answer to the code question holds no digit ("thanks", "ok", "didn't get it"); the question follows.
+NOT_A_CODE = "The code comes by email: it can take a minute, and sometimes lands in spam."
 GLAD_IT_WORKED = "Great, glad that's sorted! Is there anything else I can help you with?"
 
 # One sentence each: why a person takes over (and that one does); HANDOFF_NEXT then says what happens next.

@@ -129,6 +129,27 @@ async def test_a_question_instead_of_the_code_spends_no_attempt(store: DemoBacke
     assert slot_values(events)["customer_verified"] is True, "the code still works: no attempt was spent"
 
 
+async def test_thanks_instead_of_the_code_is_a_miss_not_a_wrong_code(store: DemoBackend) -> None:
+    """Said in a real chat: "thanks" after "I've emailed a code" was answered "That code doesn't match" (a strike)."""
+    await run_action(ValidateInvoiceForm(), form_tracker("invoice_form", {"email": ANA}, requested_slot="email"))
+    code = last_code(store, ANA)
+    tracker = form_tracker("invoice_form", {"verification_code": "thanks"}, slots={"email": ANA},
+                           requested_slot="verification_code", intent="thank")
+    dispatcher, events = await run_action(ValidateInvoiceForm(), tracker)
+    slots = slot_values(events)
+    assert said(dispatcher) == messages.NOT_A_CODE
+    assert slots == {"verification_code": None, "form_misses": {"verification_code": 1}}, "no strike"
+    again = form_tracker("invoice_form", {"verification_code": "ok i didnt get anything"}, slots={
+        "email": ANA, "form_misses": {"verification_code": 1}}, requested_slot="verification_code", intent="inform")
+    dispatcher, events = await run_action(ValidateInvoiceForm(), again)
+    assert said(dispatcher) == messages.GAVE_UP_ASKING and slot_values(events)["strike_kinds"] == ["form_loop"]
+    assert followups(events) == ["action_listen"], "the second time, the form ends with a person on offer"
+    verify = form_tracker("invoice_form", {"verification_code": code}, slots={"email": ANA},
+                          requested_slot="verification_code")
+    _, events = await run_action(ValidateInvoiceForm(), verify)
+    assert slot_values(events)["customer_verified"] is True, "no attempt was spent on the code"
+
+
 async def test_i_dont_know_the_invoice_number_lists_the_recent_charges(store: DemoBackend) -> None:
     tracker = form_tracker("charge_dispute_form", {"dispute_reference": "i dont know the number"},
                            slots=DEV_VERIFIED, requested_slot="dispute_reference", intent="nlu_fallback")
@@ -209,6 +230,28 @@ async def test_after_a_hand_back_the_bot_picks_up_the_open_question_and_does_not
     assert "I don't see any refunds" not in said(dispatcher)
     assert "Talk to a person" in [b["title"] for b in buttons(dispatcher)]
     assert slot_values(events)["handback_open"]["answers"] == []
+
+
+async def test_an_answer_that_settled_its_topic_is_given_again_after_a_hand_off_about_another(
+    store: DemoBackend,
+) -> None:
+    """Seen in a real chat: the invoice answered ("thanks"), an export freeze handed off and handed back, then "whats
+    my latest invoice?" got "I already gave you that answer, and it didn't settle things"."""
+    steps = [{"step": "refund_lookup", "outcome": "resolved", "detail": "none"}]
+    before = [action_event("action_listen"), user_event("where is my refund", "billing_refund"),
+              action_event("action_refund_status"), action_event("action_listen"), user_event("thanks", "thank")]
+    for topic, text, repeated in (("technical_issue", "the export freezes at 90%", False),
+                                  ("billing_refund", "that refund answer is wrong, get me a person", True)):
+        events = [*before, action_event("action_listen"), user_event(text, topic), action_event("action_handoff"),
+                  action_event("action_listen"), user_event("/handback", "handback")]
+        _, handed_back = await run_action(ActionHandback(), make_tracker({"steps_attempted": steps}, "handback",
+                                                                         "/handback", events=events))
+        open_ = slot_values(handed_back)["handback_open"]
+        assert open_["topic"] == topic and open_["answers"] == ["refund_lookup"]
+        asked_again = make_tracker({"handback_open": open_, "customer_id": "cus_1001", "customer_verified": True},
+                                   "billing_refund", "where's my refund")
+        dispatcher, _ = await run_action(ActionRefundStatus(), asked_again)
+        assert (messages.NOT_REPEATING in said(dispatcher)) is repeated, (topic, said(dispatcher))
 
 
 async def test_the_form_question_is_not_asked_after_a_validation_that_asked_already() -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from actions import messages
 from actions.handoff import ActionHandback, ActionHandoff
+from contract.handoff import PROBLEM_SENTENCES
 from tests.actions.conftest import (
     ANA,
     action_event,
@@ -137,6 +138,21 @@ async def test_problem_statement_names_the_identifiers() -> None:
     assert payload["entities"]["invoice_id"] == "INV-1071"
 
 
+async def test_the_problem_is_the_topic_still_open_not_the_first_one_answered() -> None:
+    """Seen in a real chat: an invoice question answered, then an export freeze, then "let me talk to somebody": the
+    hand-off said "a question about an invoice" (the first topic), with the invoice's number."""
+    events = [action_event("action_listen"), user_event("whats my latest invoice", "billing_invoice"),
+              action_event("action_billing_invoice"), action_event("action_listen"), user_event("thanks", "thank"),
+              action_event("action_listen"), user_event("the export freezes at 90%", "technical_issue"),
+              action_event("action_listen"), user_event("get me somebody real", "request_human")]
+    tracker = make_tracker({"invoice_id": "INV-1071", "amount": "49.00", "error_code": "E-504"}, "request_human",
+                           "get me somebody real", events=events)
+    dispatcher, _ = await run_action(ActionHandoff(), tracker)
+    payload = custom(dispatcher)[0]["handoff"]
+    assert payload["intent"] == "technical_issue"
+    assert payload["problem"] == f"{PROBLEM_SENTENCES['technical_issue']} (error E-504)."
+
+
 async def test_handback_resets_and_greets() -> None:
     tracker = make_tracker({"strikes": 3.0, "strike_kinds": ["step_failed"] * 3, "pending_step": "unlock_link",
                             "handoff_reason": "three_strikes", "hypothesis": "x", "steps_attempted": STEPS},
@@ -147,7 +163,8 @@ async def test_handback_resets_and_greets() -> None:
     assert slot_values(events) == {
         "strikes": 0.0, "strike_kinds": [], "pending_step": None, "handoff_requested": None,
         "handoff_reason": None, "hypothesis": None, "steps_attempted": [], "form_misses": None,
-        "handback_open": {"note": None, "answers": [s["step"] for s in STEPS if s["outcome"] == "resolved"]}}
+        "handback_open": {"note": None, "answers": [s["step"] for s in STEPS if s["outcome"] == "resolved"],
+                          "topic": None}}
 
 
 async def test_a_second_handoff_only_carries_turns_since_the_handback() -> None:
