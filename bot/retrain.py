@@ -5,6 +5,8 @@ runs this module): train a candidate from ``data/``; score the current model and
 hold-outs (``bot.holdout``) and replay the dialogue test stories with each; compare figure by figure; when the
 candidate is no worse on every figure, it replaces ``models/support.tar.gz`` and every Rasa server loads it
 (``PUT /model`` with the API token); otherwise the report says which figures got worse and nothing is loaded.
+A figure is read to one hold-out message: one message that moves across the confidence threshold (an example added
+for one intent nudges every other intent's scores) is reported, not a refusal; two are (``TOLERATED_MESSAGES``).
 Every run appends its figures to ``reports/models/history.jsonl``, keyed by Rasa's model id (what ``GET /status``
 reports), so the containment per model version can be told apart later.
 
@@ -72,6 +74,17 @@ FIGURES = {
     "out_of_scope_rejection": True,
     "confidently_wrong": False,
 }
+# The hold-out messages each figure is a share of (their counts are kept beside the figures).
+DENOMINATORS = {
+    "in_scope_accuracy": ("in_scope_examples",),
+    "out_of_scope_rejection": ("out_of_scope_examples",),
+    "confidently_wrong": ("in_scope_examples", "out_of_scope_examples"),
+}
+COUNTS = ("in_scope_examples", "out_of_scope_examples")
+# How many hold-out messages a figure may move the wrong way and still count as no worse (reported, not refused).
+# Seen on a real label: "my login code never arrives" as account_locked moved 'what a joke of a company' from
+# out_of_scope at 0.699 to 0.71, over the 0.7 threshold, and the gate refused a good example.
+TOLERATED_MESSAGES = 1
 
 
 @dataclass
@@ -92,6 +105,7 @@ class RetrainReport:
     before: ModelFigures
     after: ModelFigures
     worse: list[str]
+    tolerated: list[str] = field(default_factory=list)  # figures that moved the wrong way by one message
     loaded_into: list[str] = field(default_factory=list)
     load_errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -109,17 +123,37 @@ def fingerprint(model: Path) -> str:
     return str(LocalModelStorage.metadata_from_archive(model).model_id)
 
 
-def worse_figures(before: ModelFigures, after: ModelFigures) -> list[str]:
-    """Every figure on which the candidate is worse than the current model, as a sentence the designer reads."""
-    worse = []
+def _one_message(data: dict[str, float], figure: str) -> float:
+    """What one hold-out message weighs in ``figure`` (0 for figures kept without their counts)."""
+    count = sum(data.get(name, 0) for name in DENOMINATORS[figure])
+    return 1 / count if count else 0.0
+
+
+def compare(before: ModelFigures, after: ModelFigures) -> tuple[list[str], list[str]]:
+    """The figures on which the candidate is worse than the current model, and those worse by one message.
+
+    Those worse by at most ``TOLERATED_MESSAGES`` hold-out messages count as no worse for the verdict; each is a
+    sentence the designer reads.
+    """
+    worse: list[str] = []
+    tolerated: list[str] = []
     for name, data in before.holdouts.items():
         for figure, higher_is_better in FIGURES.items():
             old, new = data[figure], after.holdouts.get(name, {}).get(figure, float("nan"))
-            if not (new >= old if higher_is_better else new <= old):
-                worse.append(f"{name} {figure.replace('_', ' ')}: {old:.3f} -> {new:.3f}")
+            if new >= old if higher_is_better else new <= old:
+                continue
+            line = f"{name} {figure.replace('_', ' ')}: {old:.3f} -> {new:.3f}"
+            counts = {**after.holdouts.get(name, {}), **data}  # figures from older runs were kept without counts
+            slack = TOLERATED_MESSAGES * _one_message(counts, figure) + 1e-9
+            (tolerated if abs(new - old) <= slack else worse).append(line)
     if before.stories_passed and not after.stories_passed:
         worse.append(f"dialogue test stories: {after.story_failures} failing (all passed before)")
-    return worse
+    return worse, tolerated
+
+
+def worse_figures(before: ModelFigures, after: ModelFigures) -> list[str]:
+    """Every figure on which the candidate is worse than the current model beyond one hold-out message."""
+    return compare(before, after)[0]
 
 
 def candidate_name(now: float) -> str:
@@ -158,7 +192,7 @@ async def measure(project: Project, model: Path, scratch: Path) -> ModelFigures:
         return known
     for name, data in project.holdouts.items():
         score: HoldoutScore = await evaluate(model, data)
-        figures.holdouts[name] = {figure: getattr(score, figure) for figure in FIGURES}
+        figures.holdouts[name] = {figure: getattr(score, figure) for figure in (*FIGURES, *COUNTS)}
         gc.collect()  # the loaded agent goes before the next one loads
     figures.story_failures = story_failures(project, model, scratch / f"stories-{figures.fingerprint}")
     figures.stories_passed = figures.story_failures == 0
@@ -185,7 +219,8 @@ async def retrain(rasa_urls: list[str], token: str, project: Project = Project()
         candidate = train_candidate(project, scratch / "models")
         before = await measure(project, model, scratch)
         after = await measure(project, candidate, scratch)
-        report = RetrainReport(before=before, after=after, worse=worse_figures(before, after))
+        worse, tolerated = compare(before, after)
+        report = RetrainReport(before=before, after=after, worse=worse, tolerated=tolerated)
         if report.accepted and after.fingerprint != before.fingerprint:
             staged = model.with_suffix(".next")
             shutil.copyfile(candidate, staged)
@@ -239,10 +274,14 @@ def render(report: RetrainReport) -> str:
                          f"{report.after.holdouts[name][figure]:>10.3f}")
     lines.append(f"{'test stories failing':<40}{report.before.story_failures:>10}{report.after.story_failures:>10}")
     if report.accepted:
-        lines.append(f"No figure got worse: model {report.after.fingerprint} is in service"
+        lines.append(("No figure got worse" if not report.tolerated else "No figure got worse by more than one message")
+                     + f": model {report.after.fingerprint} is in service"
                      + (f" (loaded into {', '.join(report.loaded_into)})." if report.loaded_into else "."))
         lines.extend(f"Could not load it into {error}; it is loaded when that server restarts." for error in
                      report.load_errors)
+        if report.tolerated:
+            lines.append("Worse by one hold-out message (a message near the confidence threshold), not refused: "
+                         + "; ".join(report.tolerated))
     else:
         lines.append("Not loaded: " + "; ".join(report.worse))
     return "\n".join(lines)

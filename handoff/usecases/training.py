@@ -3,8 +3,8 @@
 A label is checked (``handoff.domain.training``), then written by ``handoff.storage.training_data`` under this
 gateway's lock (the file lock there covers other processes). A retrain runs ``<bot python> -m bot.retrain --json
 --project <project>`` as a subprocess, one at a time per gateway: it trains a candidate, scores it beside the model in
-service and loads it into Rasa (``PUT /model``) only when no figure got worse. Its status (idle, running, done,
-refused, failed) and JSON report are kept for the console.
+service and loads it into Rasa (``PUT /model``) only when no figure got worse (read to one hold-out message). Its
+status (idle, running, done, refused, failed) and JSON report are kept for the console.
 """
 
 from __future__ import annotations

@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 
 from bot.launcher import MODEL, BotServers
-from bot.retrain import ModelFigures, Project, fingerprint, load_into_rasa, measure, story_failures, worse_figures
+from bot.retrain import (
+    ModelFigures,
+    Project,
+    compare,
+    fingerprint,
+    load_into_rasa,
+    measure,
+    story_failures,
+    worse_figures,
+)
 
 
 def figures(accuracy: float = 0.9, rejection: float = 0.95, wrong: float = 0.02, failures: int = 0) -> ModelFigures:
@@ -33,6 +42,22 @@ def test_each_figure_that_gets_worse_is_named() -> None:
         "messy in scope accuracy: 0.900 -> 0.890",
         "messy confidently wrong: 0.020 -> 0.030",
     ]
+
+
+def test_one_message_across_the_threshold_is_reported_two_are_refused() -> None:
+    """A figure is read to one hold-out message: 454 messages, 320 of them in scope, as tests/nlu/holdout.yml."""
+    counts = {"in_scope_examples": 320, "out_of_scope_examples": 134}
+    before = figures(wrong=6 / 454)
+    for data in before.holdouts.values():
+        data.update(counts)
+    one_more = figures(wrong=7 / 454, accuracy=0.9 - 1 / 320)
+    worse, tolerated = compare(before, one_more)
+    assert worse == [] and tolerated == [
+        "holdout in scope accuracy: 0.900 -> 0.897", "holdout confidently wrong: 0.013 -> 0.015",
+        "messy in scope accuracy: 0.900 -> 0.897", "messy confidently wrong: 0.013 -> 0.015"]
+    worse, _ = compare(before, figures(wrong=8 / 454, accuracy=0.9 - 2 / 320))
+    assert len(worse) == 4, "two messages are a change, not a message at the threshold"
+    assert worse_figures(figures(wrong=6 / 454), one_more) != [], "figures kept without their counts: no slack"
 
 
 def test_a_better_hold_out_does_not_buy_a_broken_dialogue() -> None:

@@ -257,7 +257,7 @@ class Labeller {
       el("h2", { text: "Retrain the bot" }),
       el("p", {
         class: "muted",
-        text: "Trains a new model from data/, scores it beside the model in service on the hold-outs and the test stories, and loads it only if no figure gets worse (3–4 minutes).",
+        text: "Trains a new model from data/, scores it beside the model in service on the hold-outs and the test stories, and loads it only if no figure gets worse by more than one hold-out message (3–4 minutes).",
       }),
       el("div", { class: "nt-retrain__actions" }, this.button, this.status),
       this.figures,
@@ -303,6 +303,8 @@ class Labeller {
     else if (run.status === "refused") this.status.textContent = `Not loaded: ${(report.worse || []).join("; ")}`;
     else if (report && (report.loaded_into || []).length) {
       this.status.textContent = `Loaded: model ${report.after.fingerprint} is in service (${report.loaded_into.join(", ")}).`;
+      // A figure that moved the wrong way by one hold-out message (near the confidence threshold) is said, not refused.
+      if ((report.tolerated || []).length) this.status.textContent += ` Worse by one hold-out message: ${report.tolerated.join("; ")}.`;
     } else if (report && report.after.fingerprint === report.before.fingerprint) {
       this.status.textContent = "Nothing new to load: the training data has not changed since this model.";
     } else {
