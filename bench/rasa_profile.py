@@ -6,8 +6,9 @@ with a CPU timer (``time.process_time``: every thread of this process, so Tensor
 nest (a policy runs inside a prediction, a prediction inside a message), so the shares do not add up to 100 %.
 
 Phases: ``short``, fresh conversations of "hello" then "thanks" (the issue's load); ``long``, one conversation of
-80 alternating turns (cost of turns 1-10 against turns 71-80). Run with the bot's Python:
-``.venv/bin/python -m bench.rasa_profile [--conversations 40] [--long-turns 80]``; the report goes to
+80 alternating turns (cost of turns 1-10 against turns 71-80); ``long_actions``, the same with a custom action every
+turn (the invoice form started, then stopped), whose calls send the action server the whole session. Run with the
+bot's Python: ``.venv/bin/python -m bench.rasa_profile [--conversations 40] [--long-turns 80]``; the report goes to
 ``reports/bench/rasa_profile.json`` and ``.md``.
 """
 
@@ -136,6 +137,32 @@ async def reply_cpu_ms(agent: Any, sender: str, text: str) -> float:
     return (time.process_time() - started) * 1000
 
 
+# A turn that runs custom actions (the invoice form's validation, the stop), alternated: the action server is sent
+# the whole session each call.
+ACTION_TURNS = ("can I see my latest invoice", "never mind")
+ACTION_CALL = "action server call (incl. tracker to JSON)"
+
+
+async def long_phase(agent: Any, meter: Meter, sender: str, messages: tuple[str, str], turns: int) -> dict[str, Any]:
+    """One conversation alternating ``messages``.
+
+    CPU per turn, turns 1-10 against the last 10, and the action server calls' share of it.
+    """
+    cpu, calls, action_cpu = [], [], []
+    for turn in range(turns):
+        before_cpu, before_calls = meter.cpu[ACTION_CALL], meter.calls[ACTION_CALL]
+        cpu.append(await reply_cpu_ms(agent, sender, messages[turn % 2]))
+        action_cpu.append((meter.cpu[ACTION_CALL] - before_cpu) * 1000)
+        calls.append(meter.calls[ACTION_CALL] - before_calls)
+    head, tail = statistics.mean(cpu[:10]), statistics.mean(cpu[-10:])
+    return {"turns": turns, "messages": list(messages), "turns_1_10_cpu_ms": round(head, 1),
+            "last_10_cpu_ms": round(tail, 1), "ratio": round(tail / head, 2),
+            "action_calls_per_turn": round(statistics.mean(calls), 2),
+            "action_call_cpu_ms_turns_1_10": round(statistics.mean(action_cpu[:10]), 2),
+            "action_call_cpu_ms_last_10": round(statistics.mean(action_cpu[-10:]), 2),
+            "per_turn_cpu_ms": [round(t, 1) for t in cpu]}
+
+
 def shares(meter: Meter, replies: int) -> list[dict[str, Any]]:
     """Each part's CPU per reply, calls per reply and share of the whole message, the costliest first."""
     total = meter.cpu.get("whole message", 0.0) or 1e-9
@@ -148,14 +175,17 @@ def shares(meter: Meter, replies: int) -> list[dict[str, Any]]:
 
 def table(result: dict[str, Any]) -> str:
     """Markdown: the two phases in a sentence, then the parts."""
-    short = result["short"]
+    short, actions = result["short"], result["long_actions"]
     rows = [
         f"Fresh conversations of \"hello\" then \"thanks\": {short['replies']} replies, Rasa CPU per reply "
         f"p50 {short['cpu_ms_per_reply']['p50']} ms (first message {short['first_message_cpu_ms_p50']} ms, "
         f"second {short['second_message_cpu_ms_p50']} ms). One conversation of {result['long']['turns']} turns: "
         f"turns 1-10 {result['long']['turns_1_10_cpu_ms']} ms, "
         f"turns {result['long']['turns'] - 9}-{result['long']['turns']} {result['long']['last_10_cpu_ms']} ms a reply "
-        f"(ratio {result['long']['ratio']}).",
+        f"(ratio {result['long']['ratio']}). The same with custom actions every turn ({' / '.join(actions['messages'])}, "
+        f"{actions['action_calls_per_turn']} action server calls a turn): {actions['turns_1_10_cpu_ms']} -> "
+        f"{actions['last_10_cpu_ms']} ms (ratio {actions['ratio']}), of which the calls "
+        f"{actions['action_call_cpu_ms_turns_1_10']} -> {actions['action_call_cpu_ms_last_10']} ms.",
         "",
         "| part | CPU ms per reply | calls per reply | share of a reply |",
         "|---|---|---|---|",
@@ -201,11 +231,9 @@ def main(argv: list[str] | None = None) -> int:
                  "first_message_cpu_ms_p50": round(statistics.median(first), 1),
                  "second_message_cpu_ms_p50": round(statistics.median(second), 1),
                  "parts": shares(meter, replies)}
-        turns = [await reply_cpu_ms(agent, "long", "hello" if t % 2 == 0 else "thanks") for t in range(args.long_turns)]
-        head, tail = statistics.mean(turns[:10]), statistics.mean(turns[-10:])
-        long = {"turns": len(turns), "turns_1_10_cpu_ms": round(head, 1), "last_10_cpu_ms": round(tail, 1),
-                "ratio": round(tail / head, 2), "per_turn_cpu_ms": [round(t, 1) for t in turns]}
-        return {"short": short, "long": long}
+        long = await long_phase(agent, meter, "long", ("hello", "thanks"), args.long_turns)
+        long_actions = await long_phase(agent, meter, "long-actions", ACTION_TURNS, args.long_turns)
+        return {"short": short, "long": long, "long_actions": long_actions}
 
     return run_benchmark("rasa_profile", "rasa_profile", argv, measure,
                          {"conversations": args.conversations, "long_turns": args.long_turns, "model": str(MODEL)},

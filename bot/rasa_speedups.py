@@ -23,6 +23,11 @@ test_rasa_speedups.py compares both on the same inputs); docs/benchmarks.md has 
 - Each policy's question "what was the dialogue state before every action so far" is answered from states kept on
   the tracker, computing only what the events appended since changed (bot/prior_states.py): the cost of a reply no
   longer grows with the conversation's length.
+- Each custom action's request carries the whole session's events as JSON, written again on every call: each
+  settled event's text is written once (bot/action_call.py).
+- Before a form's validation action is called, Rasa builds a temporary tracker by replaying every event of the
+  session (``FormAction._temporary_tracker``, twice a turn in a form): here it is the tracker's copy (above) with the
+  same few events appended, the same state a replay gives.
 """
 
 from __future__ import annotations
@@ -36,17 +41,21 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import best_match
 from rasa.core.actions.action import RemoteAction
+from rasa.core.actions.forms import FormAction
 from rasa.core.policies.policy import Policy
 from rasa.shared.constants import DOCS_BASE_URL
-from rasa.shared.core.events import Event
+from rasa.shared.core.constants import REQUESTED_SLOT
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, Event, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot import prior_states
+from bot import action_call, prior_states
 
 _RASA_RESOLVE_BY_TYPE = Event.resolve_by_type
 _RASA_FORMAT_TRACKER_STATES = Policy.format_tracker_states
 _RULE_POLICY_LOG = logging.getLogger("rasa.core.policies.rule_policy")
 RASA_COPY_TRACKER = DialogueStateTracker.copy
+RASA_TEMPORARY_TRACKER = FormAction._temporary_tracker
 _EVENT_CLASSES: dict[str, type[Event]] = {}
 
 
@@ -112,13 +121,34 @@ def copy_tracker(self: DialogueStateTracker) -> DialogueStateTracker:
     return copied
 
 
+def temporary_tracker(
+    self: FormAction, current_tracker: DialogueStateTracker, additional_events: list[Event], domain: Domain
+) -> DialogueStateTracker:
+    """``FormAction._temporary_tracker`` without replaying the session.
+
+    The session's events, the requested slot, the form's execution and ``additional_events``: a copy of the tracker
+    with those appended. Rasa replays only the events after the latest restart, into the domain's slots: a tracker
+    holding a restart, or slots other than the domain's, goes to Rasa's code.
+    """
+    if (type(current_tracker) is not DialogueStateTracker or list(current_tracker.slots) != [s.name for s in domain.slots]
+            or any(event.type_name == "restart" for event in current_tracker.events)):
+        return RASA_TEMPORARY_TRACKER(self, current_tracker, additional_events, domain)
+    tracker = copy_tracker(current_tracker)
+    for event in (SlotSet(REQUESTED_SLOT, self.get_slot_to_fill(current_tracker)), ActionExecuted(self.name()),
+                  *additional_events):
+        tracker.update(event)
+    return tracker
+
+
 def install() -> None:
     """Replace Rasa's per-call work with the once-done versions (idempotent)."""
     RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
     Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign,assignment]
     Policy.format_tracker_states = staticmethod(format_tracker_states)  # type: ignore[method-assign,assignment]
     DialogueStateTracker.copy = copy_tracker  # type: ignore[method-assign]
+    FormAction._temporary_tracker = temporary_tracker  # type: ignore[method-assign]
     prior_states.install()
+    action_call.install()
 
 
 install()

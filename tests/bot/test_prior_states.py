@@ -18,27 +18,15 @@ import pytest
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
     ActionExecuted,
-    ActionExecutionRejected,
-    ActionReverted,
     ActiveLoop,
-    AllSlotsReset,
-    BotUttered,
-    ConversationPaused,
-    ConversationResumed,
-    DefinePrevUserUtteredFeaturization,
-    EntitiesAdded,
     Event,
-    FollowupAction,
-    LoopInterrupted,
-    Restarted,
-    SessionStarted,
     SlotSet,
-    UserUtteranceReverted,
     UserUttered,
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import prior_states
+from tests.bot.random_conversations import random_events
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,59 +39,6 @@ class RasaTracker(DialogueStateTracker):
 def domain() -> Domain:
     prior_states.install()
     return Domain.load(str(ROOT / "domain.yml"))
-
-
-def _slot_value(slot: Any, rng: random.Random) -> Any:
-    kind = type(slot).__name__
-    if kind == "BooleanSlot":
-        return rng.choice([True, False, None])
-    if kind == "FloatSlot":
-        return rng.choice([0.0, 1.0, 2.5, None])
-    if kind == "CategoricalSlot":
-        return rng.choice([*slot.values, None])
-    if kind == "ListSlot":
-        return rng.choice([["a"], [], None])
-    return rng.choice(["ana@example.com", "x", None, "a longer value with ümlauts"])
-
-
-def random_events(domain: Domain, rng: random.Random, length: int) -> list[Event]:
-    """A conversation-shaped random sequence: mostly turns, with every disruptive event now and then."""
-    intents, forms = list(domain.intents), list(domain.form_names)
-    actions = [a for a in domain.action_names_or_texts if a != "action_listen"]
-    slots = list(domain.slots)
-    entities = list(domain.entities) or ["email"]
-    events: list[Event] = [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")]
-    while len(events) < length:
-        roll = rng.random()
-        if roll < 0.25:
-            entity = {"entity": rng.choice(entities), "value": "v", "start": 0, "end": 1}
-            events.append(UserUttered(rng.choice(["hi", "help", "ok"]), {"name": rng.choice(intents),
-                                                                      "confidence": 0.9},
-                                      [entity] if rng.random() < 0.3 else []))
-            if rng.random() < 0.7:
-                events.append(DefinePrevUserUtteredFeaturization(rng.random() < 0.2))
-        elif roll < 0.45:
-            events.append(ActionExecuted(rng.choice(actions), hide_rule_turn=rng.random() < 0.2))
-            if rng.random() < 0.3:
-                events.append(BotUttered("text"))
-        elif roll < 0.55:
-            events.append(ActionExecuted("action_listen", hide_rule_turn=rng.random() < 0.1))
-        elif roll < 0.65:
-            slot = rng.choice(slots)
-            events.append(SlotSet(slot.name, _slot_value(slot, rng)))
-        elif roll < 0.78 and forms:
-            form = rng.choice(forms)
-            events.append(rng.choice([ActionExecuted(form), ActionExecuted(form), ActiveLoop(form), ActiveLoop(None),
-                                      ActionExecutionRejected(form), LoopInterrupted(rng.random() < 0.5)]))
-        else:
-            events.append(rng.choice([
-                UserUtteranceReverted(), ActionReverted(), FollowupAction(rng.choice(actions)),
-                EntitiesAdded([{"entity": rng.choice(entities), "value": "w"}]), AllSlotsReset(),
-                ConversationPaused(), ConversationResumed(),
-                SessionStarted() if rng.random() < 0.3 else ActionExecuted("action_listen"),
-                Restarted() if rng.random() < 0.2 else ActionExecuted("action_listen"),
-            ]))
-    return events[:length]
 
 
 def _copy(event: Event) -> Event:
@@ -218,6 +153,38 @@ def test_a_copy_equals_rasas_replayed_copy_and_is_independent(domain: Domain, se
         fast.update(SlotSet(domain.slots[0].name, "changed in the copy"))
         fast.update(ActiveLoop(domain.form_names[0]))
         assert _tracker_state(tracker) == before, "the original is untouched by changes to its copy"
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_a_forms_temporary_tracker_equals_rasas_replay(domain: Domain, seed: int) -> None:
+    """FormAction._temporary_tracker (before each validation call) as a copy plus the new events: Rasa's state."""
+    from rasa.core.actions.forms import FormAction
+
+    from bot import rasa_speedups
+
+    rng = random.Random(2000 + seed)
+    tracker = DialogueStateTracker(f"form-{seed}", domain.slots)
+    for step, event in enumerate(random_events(domain, rng, 60)):
+        tracker.update(event)
+        if step % 5:
+            continue
+        form = FormAction(rng.choice(domain.form_names), None)
+        extra = [SlotSet(rng.choice(domain.slots).name, "typed"), ActionExecuted("action_listen")][:rng.randint(0, 2)]
+        ours = rasa_speedups.temporary_tracker(form, tracker, list(extra), domain)
+        rasas = rasa_speedups.RASA_TEMPORARY_TRACKER(form, tracker, list(extra), domain)
+        restarted = any(e.type_name == "restart" for e in tracker.events)
+        # (the requested slot and the form's execution are new events each time: their timestamps differ)
+        assert _untimed_state(ours) == _untimed_state(rasas), (seed, step, restarted)
+
+
+def _untimed_state(tracker: DialogueStateTracker) -> Any:
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in ("timestamp", "latest_event_time")}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+    return strip(_tracker_state(tracker))
 
 
 def test_a_tracker_that_drops_its_oldest_events_is_left_to_rasa(domain: Domain) -> None:
