@@ -40,6 +40,13 @@ def find_email(text: str | None) -> str | None:
     return match.group(0).lower() if match else None
 
 
+def _turn_intent(parse_data: dict[str, Any]) -> str | None:
+    """A turn's intent; for a frustrated turn, the intent frustration replaced (what the customer was asking)."""
+    intent = parse_data.get("intent") or {}
+    original = (parse_data.get("frustration") or {}).get("original_intent")
+    return original.get("name") if intent.get("name") == "express_frustration" and original else intent.get("name")
+
+
 def _turn(parse_data: dict[str, Any], fallback_text: str | None) -> Turn:
     intent = parse_data.get("intent") or {}
     frustration = parse_data.get("frustration") or {}
@@ -53,8 +60,7 @@ def _turn(parse_data: dict[str, Any], fallback_text: str | None) -> Turn:
     ]
     return Turn(
         text=redact(parse_data.get("text") or fallback_text or ""),
-        intent=frustration.get("original_intent", {}).get("name") if intent.get("name") == "express_frustration"
-        and frustration.get("original_intent") else intent.get("name"),
+        intent=_turn_intent(parse_data),
         confidence=round(float(intent.get("confidence") or 0.0), 3),
         ranking=ranking,
         entities=entities,
@@ -121,12 +127,29 @@ def first_support_intent(tracker: Tracker) -> str | None:
     return None
 
 
-def latest_support_intent(tracker: Tracker) -> str | None:
-    """The support topic the customer raised last since the last hand-back (the one still open at a hand-off)."""
-    for turn in reversed(user_turns(tracker)):
-        if turn.intent in SUPPORT_INTENTS:
-            return turn.intent
-    return None
+def open_support_topic(tracker: Tracker) -> str | None:
+    """The support topic still open since the last hand-back: the latest the customer raised.
+
+    Raised means asked while no form was running, or the message a form started on (a form begins on the topic's own
+    question, or on a sure switch to another topic). Answers inside a form are answers whatever the NLU read in them
+    ("the whole finance team, we need it for month end" answering who is affected read as an invoice question).
+    """
+    topic: str | None = None
+    intent: str | None = None
+    in_form = False
+    for event in tracker.events:
+        kind = event.get("event")
+        if kind == "user":
+            intent = _turn_intent(event.get("parse_data") or {})
+            if not in_form and intent in SUPPORT_INTENTS:
+                topic = intent
+        elif kind == "active_loop":
+            in_form = bool(event.get("name"))
+            if in_form and intent in SUPPORT_INTENTS:
+                topic = intent
+        elif kind == "action" and event.get("name") == "action_handback":
+            topic, intent, in_form = None, None, False
+    return topic
 
 
 def person_declined(tracker: Tracker) -> bool:

@@ -18,7 +18,7 @@ from actions.dialogue import (
     Turn,
     latest_frustration,
     latest_intent,
-    latest_support_intent,
+    open_support_topic,
     reset_strikes,
     strikes,
     user_turns,
@@ -62,7 +62,7 @@ TOPIC_FACTS = {
 
 def problem_statement(tracker: Tracker, steps: list[dict[str, Any]]) -> str:
     """One sentence an L2 agent can act on: the open topic (the latest raised), its identifiers, and what failed."""
-    topic = latest_support_intent(tracker)
+    topic = open_support_topic(tracker)
     sentence = PROBLEM_SENTENCES.get(topic or "", UNKNOWN_PROBLEM)
     facts = []
     for slot, label in TOPIC_FACTS.get(topic or "", ()):
@@ -112,7 +112,7 @@ def build_handoff_payload(tracker: Tracker, reason: str) -> HandoffPayload:
         customer_verified=bool(tracker.get_slot("customer_verified")),
         hypothesis=tracker.get_slot("hypothesis"),
         problem=problem_statement(tracker, steps),
-        intent=latest_support_intent(tracker),
+        intent=open_support_topic(tracker),
         turns=tuple(payload_turn(turn) for turn in turns),
         entities=entities,
         slots=slots,
@@ -196,6 +196,6 @@ class ActionHandback(Action):
             SlotSet("hypothesis", None),
             SlotSet("form_misses", None),
             SlotSet("handback_open", {"note": given.get("open_question"), "answers": answers_before_handoff(tracker),
-                                      "topic": latest_support_intent(tracker)}),
+                                      "topic": open_support_topic(tracker)}),
             SlotSet("steps_attempted", []),
         ]

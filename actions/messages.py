@@ -52,6 +52,9 @@ GAVE_UP_ASKING = (
     "Sorry, I still couldn't get that, and I don't want to keep asking. You can pick a topic below, or talk to a "
     "person who can look it up with you."
 )
+# Said when an answer to the next question of the technical form belongs to the one before; the question follows.
+ADDED_TO_ERROR = "Got it, I've added that to the description of the problem."
+ADDED_TO_TRIED = "Thanks, I've noted that with what you've tried."
 # Said when the answer to the code question holds no digit ("thanks", "ok", "didn't get it"); the question follows.
 NOT_A_CODE = "The code comes by email: it can take a minute, and sometimes lands in spam."
 GLAD_IT_WORKED = "Great, glad that's sorted! Is there anything else I can help you with?"

@@ -4,6 +4,10 @@ L1 is done on a fault when three things are known (:data:`L1_SLOTS`): the error 
 already tried, and the impact in their words (who is affected, how urgent). The impact's scope and urgency are read
 from those words, or from any earlier message of the form, by :mod:`contract.impact`; a message that already says who
 is affected fills the impact without the question being asked.
+
+Customers answer the question before the last as often as the last one: an answer to "what have you tried" that only
+describes the error more goes to the error's description, and an answer to the impact question that only says what
+was tried goes to what was tried; each question is then asked once more, and its next answer is taken as it is.
 """
 
 from __future__ import annotations
@@ -43,9 +47,17 @@ KNOWN_ERRORS = {
 
 # Words that say the customer already tried something ("I restarted it and cleared the cache"): not asked again.
 ALREADY_TRIED = re.compile(
-    r"\b(?:tried|already|re-?start(?:ed)?|re-?boot(?:ed)?|re-?install(?:ed)?|clear(?:ed)?\s+(?:the\s+|my\s+)?"
+    r"\b(?:tried|already|re-?start(?:ed|ing)?|re-?boot(?:ed|ing)?|re-?install(?:ed|ing)?|re-?load(?:ed|ing)?|"
+    r"refresh(?:ed|ing)?|clear(?:ed|ing)?\s+(?:the\s+|my\s+)?"
     r"(?:cache|cookies)|(?:another|different|other)\s+(?:browser|device|phone|computer|laptop)|"
     r"(?:signed|logged)\s+(?:out|off)|updated\s+the\s+app)\b", re.I)
+# An answer to "what have you tried" that says nothing was ("nothing", "not yet", "no"): an answer all the same.
+NOTHING_TRIED = re.compile(r"^\W*(?:nothing|none|no|nope|not\s+yet|not\s+really|n/?a|haven'?t|have\s+not|didn'?t)\b",
+                           re.I)
+# Words that describe how the fault shows itself ("it just spins, no error"), not something tried.
+DESCRIBES_FAULT = re.compile(
+    r"\b(?:error|spin\w*|hang\w*|stuck|freez\w*|frozen|crash\w*|blank|loading|won'?t|doesn'?t|does\s+not|"
+    r"can'?t|cannot|fail\w*|since|every\s+time|keeps?)\b", re.I)
 
 
 def hypothesis_for(details: str) -> str:
@@ -168,19 +180,41 @@ class ValidateTechnicalIssueForm(LeavableFormValidation):
     async def validate_steps_tried(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """Anything goes ("nothing yet" is an answer)."""
-        tried = {"steps_tried": redact(str(value or "").strip()[:1000]) or "nothing yet"}
+        """Anything goes ("nothing yet" is an answer), except, the first time, more words about the error only."""
+        text = str(value or "").strip()
+        if not _asked_again(tracker, "steps_tried") and (
+                DESCRIBES_FAULT.search(text) and not ALREADY_TRIED.search(text) and not NOTHING_TRIED.match(text)):
+            dispatcher.utter_message(text=messages.ADDED_TO_ERROR)
+            return {"steps_tried": None, "error_details": _added(tracker, "error_details", text)}
+        tried = {"steps_tried": redact(text[:1000]) or "nothing yet"}
         return {**tried, **l1_done(tracker, tried)}
 
     async def validate_impact(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        """Anything goes ("not sure" is an answer, with no scope); secrets redacted, scope and urgency read."""
+        """Anything goes ("not sure" is an answer, with no scope), except, the first time, only what was tried.
+
+        Secrets are redacted, scope and urgency read.
+        """
         text = str(value or "").strip()
+        if not _asked_again(tracker, "impact") and ALREADY_TRIED.search(text) and not (
+                scope_from_text(text) or urgency_from_text(text)):
+            dispatcher.utter_message(text=messages.ADDED_TO_TRIED)
+            return {"impact": None, "steps_tried": _added(tracker, "steps_tried", text)}
         if contains_secret(text):
             dispatcher.utter_message(text=messages.NO_SECRETS)
         impact = {"impact": redact(text[:MAX_IMPACT]) or "not sure"}
         return {**impact, **impact_reading(tracker, impact["impact"]), **l1_done(tracker, impact)}
+
+
+def _asked_again(tracker: Tracker, slot: str) -> bool:
+    """Whether ``slot``'s question is being asked a second time (the form loop counts the misses)."""
+    return bool((tracker.get_slot("form_misses") or {}).get(slot))
+
+
+def _added(tracker: Tracker, slot: str, text: str) -> str:
+    """``slot``'s value with ``text`` added (redacted, at most 1,000 characters)."""
+    return redact(" ".join(part for part in (str(tracker.get_slot(slot) or ""), text) if part)[:1000])
 
 
 class AskImpact(AskAction):

@@ -153,6 +153,27 @@ async def test_the_problem_is_the_topic_still_open_not_the_first_one_answered() 
     assert payload["problem"] == f"{PROBLEM_SENTENCES['technical_issue']} (error E-504)."
 
 
+async def test_an_answer_inside_a_form_is_no_new_topic_but_a_switch_is() -> None:
+    """Seen in a real chat: "the whole finance team, we need it for month end" answered the impact question of the
+    technical form, read as billing_invoice, and the hand-off said "a question about an invoice"."""
+    def loop(name: str | None) -> dict[str, Any]:
+        return {"event": "active_loop", "timestamp": None, "name": name}
+
+    fault = [action_event("action_listen"), user_event("whats my latest invoice", "billing_invoice"),
+             action_event("action_billing_invoice"), action_event("action_listen"),
+             user_event("our csv export hangs at 90%", "technical_issue"), action_event("technical_issue_form"),
+             loop("technical_issue_form"), action_event("action_listen"),
+             user_event("the whole finance team, we need it for month end", "billing_invoice")]
+    tracker = make_tracker({}, "billing_invoice", "the whole finance team, we need it for month end", events=fault)
+    assert custom((await run_action(ActionHandoff(), tracker))[0])[0]["handoff"]["intent"] == "technical_issue"
+    # A sure switch ends the form and starts the other topic's: that one is open now.
+    switched = [*fault, action_event("technical_issue_form"), loop(None), action_event("refund_status_form"),
+                loop("refund_status_form")]
+    switched[-5] = user_event("actually where is my refund", "billing_refund")
+    tracker = make_tracker({}, "billing_refund", "actually where is my refund", events=switched)
+    assert custom((await run_action(ActionHandoff(), tracker))[0])[0]["handoff"]["intent"] == "billing_refund"
+
+
 async def test_handback_resets_and_greets() -> None:
     tracker = make_tracker({"strikes": 3.0, "strike_kinds": ["step_failed"] * 3, "pending_step": "unlock_link",
                             "handoff_reason": "three_strikes", "hypothesis": "x", "steps_attempted": STEPS},

@@ -236,3 +236,43 @@ async def test_the_handoff_payload_of_a_fault_carries_the_impact() -> None:
     assert payload.reason == "technical_issue"
     assert payload.slots["impact"] == answer
     assert (payload.slots["impact_scope"], payload.slots["impact_urgency"]) == ("all_customers", "critical")
+
+
+async def test_an_answer_that_belongs_to_the_question_before_goes_there_and_the_question_is_asked_once_more() -> None:
+    """Seen in a real chat: "it just sits there spinning, no error" answered what was tried, and "tried chrome and
+    firefox, logged out and in" answered the impact: the summary said the customer tried "it just sits there..."."""
+    details = "different thing - our csv export hangs at 90% every time"
+    spinning = "it just sits there spinning, no error, since yesterday"
+    tracker = form_tracker(FORM, {"steps_tried": spinning}, slots={"error_details": details},
+                           requested_slot="steps_tried", intent="technical_issue")
+    dispatcher, events = await run_action(ValidateTechnicalIssueForm(), tracker)
+    slots = slot_values(events)
+    assert said(dispatcher) == messages.ADDED_TO_ERROR
+    assert slots["error_details"] == f"{details} {spinning}" and slots["steps_tried"] is None
+    assert slots["form_misses"] == {"steps_tried": 1} and "strikes" not in slots
+    # Asked once more, the answer is taken as it is, whatever it says.
+    again = form_tracker(FORM, {"steps_tried": "it still spins"}, requested_slot="steps_tried",
+                         slots={"error_details": slots["error_details"], "form_misses": {"steps_tried": 1}})
+    assert slot_values((await run_action(ValidateTechnicalIssueForm(), again))[1])["steps_tried"] == "it still spins"
+
+    tried = "tried chrome and firefox, logged out and in"
+    tracker = impact_tracker(details, tried, {"steps_tried": "reloaded"})
+    dispatcher, events = await run_action(ValidateTechnicalIssueForm(), tracker)
+    slots = slot_values(events)
+    assert said(dispatcher) == messages.ADDED_TO_TRIED
+    assert slots["steps_tried"] == f"reloaded {tried}" and slots["impact"] is None
+    assert "handoff_requested" not in slots, "L1 is not done: the impact is asked once more"
+    answer = "the whole finance team, we need it for month end so pretty urgent"
+    tracker = impact_tracker(details, answer, {"steps_tried": slots["steps_tried"], "form_misses": {"impact": 1}})
+    slots = slot_values((await run_action(ValidateTechnicalIssueForm(), tracker))[1])
+    assert slots["impact"] == answer and slots["impact_scope"] == "several_customers"
+    assert slots["handoff_requested"] is True
+
+
+@pytest.mark.parametrize("answer", ["nothing, it just hangs", "no, it keeps failing", "restarting didn't fix the crash",
+                                    "reloaded a few times but it keeps freezing", "cleared the cache, still stuck"])
+async def test_what_was_tried_said_with_the_fault_is_taken(answer: str) -> None:
+    tracker = form_tracker(FORM, {"steps_tried": answer}, slots={"error_details": "exports hang at 90 percent"},
+                           requested_slot="steps_tried")
+    dispatcher, events = await run_action(ValidateTechnicalIssueForm(), tracker)
+    assert slot_values(events)["steps_tried"] == answer and dispatcher.messages == []

@@ -240,3 +240,19 @@ def test_a_refund_is_asked_for_or_asked_after_in_the_customers_words() -> None:
     assert problem("I'd like my money back for last month") == "Customer wants a refund"
     assert problem("when will I get my refund?") == "Customer asked where their refund is"
     assert problem("refund") == "Customer asked about a refund"
+
+
+def test_the_topic_the_bots_flow_was_on_leads_even_when_a_later_answer_reads_as_another() -> None:
+    """Seen in a real chat: "the whole finance team, we need it for month end" answered the technical form's impact
+    question, read as billing_invoice: the Problem line said "a question about an invoice"."""
+    turns = [
+        {"text": "whats the latest invoice on my account", "intent": "billing_invoice", "confidence": 0.98},
+        {"text": "our csv export hangs at 90% every time", "intent": "technical_issue", "confidence": 0.97},
+        {"text": "the whole finance team, we need it for month end", "intent": "billing_invoice", "confidence": 0.91},
+    ]
+    payload = {"turns": turns, "problem": "Customer reports a technical problem.", "intent": "technical_issue"}
+    summary = build_summary(_input(payload, reason="technical_issue"))
+    assert summary["problem"].startswith("Customer reports a technical problem"), summary["problem"]
+    assert "also asked about an invoice" in summary["problem"]
+    undeclared = build_summary(_input({**payload, "intent": None, "problem": ""}, reason="technical_issue"))
+    assert "invoice" in undeclared["problem"].split(";")[0], "without the bot's word, the latest raised leads"

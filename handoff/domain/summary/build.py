@@ -55,7 +55,7 @@ def build_summary(data: SummaryInput) -> dict[str, Any]:
     turns = evidence_turns(raw_turns, data.transcript)
     entities = entities_of(handoff, raw_turns)
     steps = steps_of(handoff)
-    topic = topic_of(turns)
+    topic = topic_of(turns, handoff.intent)
     hypothesis = hypothesis_for(handoff, topic, turns, entities, steps, data.reason)
     problem = problem_line(handoff, topic, turns, entities, steps, hypothesis, data.reason, data.transcript)
     contact = data.contact

@@ -78,14 +78,20 @@ def _topic_sentence(intent: str, turns: Sequence[Turn]) -> str:
     return PROBLEM_SENTENCES[intent]
 
 
-def topic_of(turns: Sequence[Turn]) -> Topic:
-    """The latest support topic the customer raised in words the bot understood; else what little is known."""
+def topic_of(turns: Sequence[Turn], declared: str | None = None) -> Topic:
+    """The latest support topic the customer raised in words the bot understood; else what little is known.
+
+    ``declared`` is the topic the bot's flow was on at the hand-off (the payload's ``intent``): when the turns bear it
+    out, it is the main topic, since an answer inside a form can read as another topic to the NLU.
+    """
     raised: dict[str, list[Turn]] = {}
     for t in turns:
         if t.understood and t.intent in SUPPORT_INTENTS:
             raised.setdefault(str(t.intent), []).append(t)
     latest_first = sorted(raised, key=lambda i: raised[i][-1].index, reverse=True)
     sure = [i for i in latest_first if corroborated(i, raised[i])]
+    if declared in sure:
+        sure.sort(key=lambda i: i != declared)
     if sure:
         main = sure[0]
         others = tuple(sorted(sure[1:], key=lambda i: raised[i][-1].index))

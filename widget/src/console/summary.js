@@ -123,11 +123,15 @@ function pickImpact(impact) {
   return found;
 }
 
-/** Who is affected and how urgent, as the bot's form asked it at L1; "not asked at L1" when it did not. */
+/** Who is affected and how urgent, as the bot's form asked it at L1; "not asked at L1" when it did not, and
+ * "not stated" when the customer's answer (in their words, below) names neither. */
 export function customerImpact(slots) {
   const scope = slots && slots.impact_scope;
   const urgency = slots && slots.impact_urgency;
-  if (!scope && !urgency) return el("span", { class: "muted", text: "not asked at L1" });
+  if (!scope && !urgency) {
+    const answered = slots && typeof slots.impact === "string" && slots.impact.trim();
+    return el("span", { class: "muted", text: answered ? "asked; the answer names no scope or urgency" : "not asked at L1" });
+  }
   return el("span", {
     text: [
       scope ? impactLabel(IMPACT_SCOPES, scope) : "scope not asked",
