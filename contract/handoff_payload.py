@@ -107,7 +107,7 @@ class HandoffPayload:
     customer_verified: bool = False
     hypothesis: str | None = None
     problem: str = ""
-    intent: str | None = None
+    intent: str | None = None  # the support topic still open (the bot's flow was on it), not any turn's reading
     turns: tuple[CustomerTurn, ...] = ()
     entities: Mapping[str, Value] = field(default_factory=dict)
     slots: Mapping[str, Value] = field(default_factory=dict)
