@@ -54,6 +54,11 @@ LEFT_TO_RULES = frozenset({"request_human", "express_frustration"})
 SURE_SWITCH = 0.9
 
 
+def misses_of(tracker: Tracker, slot: str) -> int:
+    """How many unusable answers ``slot``'s question has had so far in this form."""
+    return int((tracker.get_slot("form_misses") or {}).get(slot, 0))
+
+
 def has_words(text: str) -> bool:
     """True when a message has at least one letter or digit (not only emoji, punctuation or space)."""
     return any(ch.isalnum() for ch in text)
@@ -152,7 +157,7 @@ class LeavableFormValidation(FormValidationAction, metaclass=ABCMeta):
         hint: list[dict[str, Any]],
     ) -> list[EventType]:
         """An unusable answer: the validation's hint and the question once more; the second time, end the loop."""
-        misses = int((tracker.get_slot("form_misses") or {}).get(requested, 0)) + 1
+        misses = misses_of(tracker, requested) + 1
         if misses < MAX_ASKS:
             dispatcher.messages.extend(hint)
             return [*events, *self._misses(tracker, requested, misses)]

@@ -23,7 +23,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import messages
 from actions.dialogue import latest_intent, request_handoff
-from actions.form_loop import LEFT_TO_RULES, LeavableFormValidation
+from actions.form_loop import LEFT_TO_RULES, LeavableFormValidation, misses_of
 from actions.forms import AskAction, slot_dict
 from contract.impact import scope_from_text, urgency_from_text
 from contract.redact import contains_secret, redact
@@ -182,7 +182,7 @@ class ValidateTechnicalIssueForm(LeavableFormValidation):
     ) -> dict[str, Any]:
         """Anything goes ("nothing yet" is an answer), except, the first time, more words about the error only."""
         text = str(value or "").strip()
-        if not _asked_again(tracker, "steps_tried") and (
+        if not misses_of(tracker, "steps_tried") and (
                 DESCRIBES_FAULT.search(text) and not ALREADY_TRIED.search(text) and not NOTHING_TRIED.match(text)):
             dispatcher.utter_message(text=messages.ADDED_TO_ERROR)
             return {"steps_tried": None, "error_details": _added(tracker, "error_details", text)}
@@ -197,7 +197,7 @@ class ValidateTechnicalIssueForm(LeavableFormValidation):
         Secrets are redacted, scope and urgency read.
         """
         text = str(value or "").strip()
-        if not _asked_again(tracker, "impact") and ALREADY_TRIED.search(text) and not (
+        if not misses_of(tracker, "impact") and ALREADY_TRIED.search(text) and not (
                 scope_from_text(text) or urgency_from_text(text)):
             dispatcher.utter_message(text=messages.ADDED_TO_TRIED)
             return {"impact": None, "steps_tried": _added(tracker, "steps_tried", text)}
@@ -205,11 +205,6 @@ class ValidateTechnicalIssueForm(LeavableFormValidation):
             dispatcher.utter_message(text=messages.NO_SECRETS)
         impact = {"impact": redact(text[:MAX_IMPACT]) or "not sure"}
         return {**impact, **impact_reading(tracker, impact["impact"]), **l1_done(tracker, impact)}
-
-
-def _asked_again(tracker: Tracker, slot: str) -> bool:
-    """Whether ``slot``'s question is being asked a second time (the form loop counts the misses)."""
-    return bool((tracker.get_slot("form_misses") or {}).get(slot))
 
 
 def _added(tracker: Tracker, slot: str, text: str) -> str:

@@ -151,11 +151,6 @@ def compare(before: ModelFigures, after: ModelFigures) -> tuple[list[str], list[
     return worse, tolerated
 
 
-def worse_figures(before: ModelFigures, after: ModelFigures) -> list[str]:
-    """Every figure on which the candidate is worse than the current model beyond one hold-out message."""
-    return compare(before, after)[0]
-
-
 def candidate_name(now: float) -> str:
     """The candidate model's file name for the time ``now``: "candidate-2026-12-01T175245".
 

@@ -4,6 +4,7 @@ with what Rasa's own code computes (tests/bot/test_prior_states.py, tests/bot/te
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from typing import Any
 
 from rasa.shared.core.domain import Domain
@@ -27,6 +28,7 @@ from rasa.shared.core.events import (
     UserUtteranceReverted,
     UserUttered,
 )
+from rasa.shared.core.trackers import DialogueStateTracker
 
 
 def _slot_value(slot: Any, rng: random.Random) -> Any:
@@ -40,6 +42,15 @@ def _slot_value(slot: Any, rng: random.Random) -> Any:
     if kind == "ListSlot":
         return rng.choice([["a"], [], None])
     return rng.choice(["ana@example.com", "x", None, "a longer value with ümlauts"])
+
+
+def grown_tracker(domain: Domain, rng: random.Random, length: int, every: int) -> Iterator[tuple[int, DialogueStateTracker]]:
+    """A tracker fed a random conversation of ``length`` events, handed out after every ``every``-th event."""
+    tracker = DialogueStateTracker(f"random-{rng.random()}", domain.slots)
+    for step, event in enumerate(random_events(domain, rng, length)):
+        tracker.update(event)
+        if step % every == 0:
+            yield step, tracker
 
 
 def random_events(domain: Domain, rng: random.Random, length: int) -> list[Event]:

@@ -26,7 +26,7 @@ from rasa.shared.core.events import (
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot import prior_states
-from tests.bot.random_conversations import random_events
+from tests.bot.random_conversations import grown_tracker, random_events
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -139,12 +139,7 @@ def _tracker_state(tracker: DialogueStateTracker) -> dict[str, Any]:
 def test_a_copy_equals_rasas_replayed_copy_and_is_independent(domain: Domain, seed: int) -> None:
     from bot import rasa_speedups
 
-    rng = random.Random(1000 + seed)
-    tracker = DialogueStateTracker(f"copy-{seed}", domain.slots)
-    for step, event in enumerate(random_events(domain, rng, 60)):
-        tracker.update(event)
-        if step % 7:
-            continue
+    for step, tracker in grown_tracker(domain, random.Random(1000 + seed), 60, every=7):
         fast, replayed = tracker.copy(), rasa_speedups.RASA_COPY_TRACKER(tracker)
         assert type(fast) is DialogueStateTracker
         assert _tracker_state(fast) == _tracker_state(replayed), (seed, step)
@@ -163,11 +158,7 @@ def test_a_forms_temporary_tracker_equals_rasas_replay(domain: Domain, seed: int
     from bot import rasa_speedups
 
     rng = random.Random(2000 + seed)
-    tracker = DialogueStateTracker(f"form-{seed}", domain.slots)
-    for step, event in enumerate(random_events(domain, rng, 60)):
-        tracker.update(event)
-        if step % 5:
-            continue
+    for step, tracker in grown_tracker(domain, rng, 60, every=5):
         form = FormAction(rng.choice(domain.form_names), None)
         extra = [SlotSet(rng.choice(domain.slots).name, "typed"), ActionExecuted("action_listen")][:rng.randint(0, 2)]
         ours = rasa_speedups.temporary_tracker(form, tracker, list(extra), domain)

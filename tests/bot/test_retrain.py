@@ -19,7 +19,6 @@ from bot.retrain import (
     load_into_rasa,
     measure,
     story_failures,
-    worse_figures,
 )
 
 
@@ -30,12 +29,12 @@ def figures(accuracy: float = 0.9, rejection: float = 0.95, wrong: float = 0.02,
 
 
 def test_a_candidate_as_good_or_better_everywhere_is_accepted() -> None:
-    assert worse_figures(figures(), figures()) == []
-    assert worse_figures(figures(), figures(accuracy=0.95, rejection=0.97, wrong=0.01)) == []
+    assert compare(figures(), figures())[0] == []
+    assert compare(figures(), figures(accuracy=0.95, rejection=0.97, wrong=0.01))[0] == []
 
 
 def test_each_figure_that_gets_worse_is_named() -> None:
-    worse = worse_figures(figures(), figures(accuracy=0.89, wrong=0.03))
+    worse = compare(figures(), figures(accuracy=0.89, wrong=0.03))[0]
     assert worse == [
         "holdout in scope accuracy: 0.900 -> 0.890",
         "holdout confidently wrong: 0.020 -> 0.030",
@@ -57,11 +56,11 @@ def test_one_message_across_the_threshold_is_reported_two_are_refused() -> None:
         "messy in scope accuracy: 0.900 -> 0.897", "messy confidently wrong: 0.013 -> 0.015"]
     worse, _ = compare(before, figures(wrong=8 / 454, accuracy=0.9 - 2 / 320))
     assert len(worse) == 4, "two messages are a change, not a message at the threshold"
-    assert worse_figures(figures(wrong=6 / 454), one_more) != [], "figures kept without their counts: no slack"
+    assert compare(figures(wrong=6 / 454), one_more)[0] != [], "figures kept without their counts: no slack"
 
 
 def test_a_better_hold_out_does_not_buy_a_broken_dialogue() -> None:
-    assert worse_figures(figures(), figures(accuracy=0.99, failures=2)) == [
+    assert compare(figures(), figures(accuracy=0.99, failures=2))[0] == [
         "dialogue test stories: 2 failing (all passed before)"
     ]
 
@@ -69,7 +68,7 @@ def test_a_better_hold_out_does_not_buy_a_broken_dialogue() -> None:
 def test_a_missing_hold_out_counts_as_worse() -> None:
     after = figures()
     del after.holdouts["messy"]
-    assert len(worse_figures(figures(), after)) == 3
+    assert len(compare(figures(), after)[0]) == 3
 
 
 def status(servers: BotServers) -> dict:
